@@ -1,0 +1,1 @@
+"""The ``energy-ood`` command line. Nothing below this package imports it."""

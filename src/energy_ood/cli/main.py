@@ -1,0 +1,54 @@
+"""Entry point: ``energy-ood <command> ...``. Each command lives in its own module exposing
+``add_parser(subparsers)``; the parser's ``func(args)`` returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .._progress import env_quiet_default, set_quiet
+from .._validate import InputError
+
+COMMANDS = ("evaluate", "train", "finetune", "demo", "bench", "vlm")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="energy-ood",
+        description="Out-of-distribution detection built around the free-energy score.",
+    )
+    p.add_argument("--quiet", action="store_true", default=env_quiet_default(),
+                   help="no progress bars or status lines (default when CI=true)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as e:  # a command whose module is not written yet
+            if e.name and e.name.endswith(f"cli.{name}"):
+                continue
+            raise
+        mod.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_quiet(args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as e:
+        print(f"energy-ood {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"energy-ood {args.command}: error: file not found: {e.filename or e}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
