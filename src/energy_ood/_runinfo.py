@@ -48,8 +48,9 @@ def seed_everything(seed: int) -> torch.Generator:
     return g
 
 
-def run_metadata(*, seed: int | None, config: dict, data: dict | None = None,
-                 command: str | None = None) -> dict:
+def run_metadata(
+    *, seed: int | None, config: dict, data: dict | None = None, command: str | None = None
+) -> dict:
     """The reproducibility record written as ``run.json`` and inside ``results.json``."""
     return {
         "seed": seed,

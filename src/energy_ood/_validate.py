@@ -1,4 +1,4 @@
-"""Input checks shared by every layer: one clear message naming the problem, never a silent number."""
+"""Input checks shared by every layer: one clear message naming the problem."""
 
 from __future__ import annotations
 

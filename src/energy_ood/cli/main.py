@@ -18,8 +18,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="energy-ood",
         description="Out-of-distribution detection built around the free-energy score.",
     )
-    p.add_argument("--quiet", action="store_true", default=env_quiet_default(),
-                   help="no progress bars or status lines (default when CI=true)")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        default=env_quiet_default(),
+        help="no progress bars or status lines (default when CI=true)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -42,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"energy-ood {args.command}: error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
-        print(f"energy-ood {args.command}: error: file not found: {e.filename or e}",
-              file=sys.stderr)
+        print(
+            f"energy-ood {args.command}: error: file not found: {e.filename or e}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

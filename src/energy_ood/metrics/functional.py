@@ -123,8 +123,9 @@ def _fpr_from_curve(c: Curve, tpr: float, rule: str, positive: str) -> float:
     return float(fp[g] / n_neg)
 
 
-def fpr_at_tpr(id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first",
-               positive: str = "id") -> float:
+def fpr_at_tpr(
+    id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first", positive: str = "id"
+) -> float:
     """False-positive rate at the threshold reaching ``tpr`` true-positive rate (a fraction)."""
     _check_choice(rule, RULES, "rule")
     _check_choice(positive, POSITIVES, "positive")
@@ -194,8 +195,9 @@ def average_precision(scores, labels) -> float:
     return aupr_in(s[y], s[~y])
 
 
-def ood_metrics(id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first",
-                positive: str = "id") -> dict[str, float]:
+def ood_metrics(
+    id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first", positive: str = "id"
+) -> dict[str, float]:
     """FPR at ``tpr``, AUROC, AUPR-In and AUPR-Out as fractions, from one sort.
 
     Returns ``{"fpr95", "auroc", "aupr_in", "aupr_out"}``; the key ``fpr95`` holds the FPR at
@@ -209,8 +211,12 @@ def ood_metrics(id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first"
         return _ood_metrics_numpy(id_scores, ood_scores, tpr, rule=rule, positive=positive)
     pos, neg = _sorted_pair(id_scores, ood_scores)
     out = merge_metrics(pos, neg, float(tpr))
-    slot = {("id", "first"): _k.FPR_ID_FIRST, ("id", "closest"): _k.FPR_ID_CLOSEST,
-            ("ood", "first"): _k.FPR_OOD_FIRST, ("ood", "closest"): _k.FPR_OOD_CLOSEST}
+    slot = {
+        ("id", "first"): _k.FPR_ID_FIRST,
+        ("id", "closest"): _k.FPR_ID_CLOSEST,
+        ("ood", "first"): _k.FPR_OOD_FIRST,
+        ("ood", "closest"): _k.FPR_OOD_CLOSEST,
+    }
     return {
         "fpr95": float(out[slot[positive, rule]]),
         "auroc": float(out[_k.AUROC]),
@@ -219,8 +225,9 @@ def ood_metrics(id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first"
     }
 
 
-def _ood_metrics_numpy(id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first",
-                       positive: str = "id") -> dict[str, float]:
+def _ood_metrics_numpy(
+    id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first", positive: str = "id"
+) -> dict[str, float]:
     """The same numbers as :func:`ood_metrics` from :func:`curve` (reference, no numba)."""
     c = curve(id_scores, ood_scores)
     return {

@@ -120,7 +120,11 @@ def _rows(x, name: str, kind: str):
 
 def _chunk_tensor(rows, start: int, size: int, kind: str) -> torch.Tensor:
     part = rows[start : start + size]
-    t = part if isinstance(part, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(part))
+    if isinstance(part, torch.Tensor):
+        t = part
+    else:
+        part = np.ascontiguousarray(part)
+        t = torch.from_numpy(part if part.flags.writeable else part.copy())
     if not torch.is_floating_point(t):
         t = t.float()
     elif t.dtype in (torch.float16, torch.bfloat16):

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything energy-ood needs on a fresh Debian machine (idempotent):
+#  - Debian packages: Fashion-MNIST (in-distribution data) and WordNet (text benchmark);
+#  - a virtualenv in .venv with the CPU build of torch pinned FIRST (torch==2.13.0), so no
+#    later requirement pulls a multi-GB CUDA build; then the package with its extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+[ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
+[ -f /usr/share/wordnet/data.noun ] || need_apt+=(wordnet-base)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: apt-get not found; install ${need_apt[*]} by hand (the demo falls back to" \
+         "scikit-learn's digits without Fashion-MNIST)" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+"${PIP[@]}" torch==2.13.0
+"${PIP[@]}" -e ".[dev,text]"
+.venv/bin/python -c "import torch, energy_ood; print('setup: torch', torch.__version__, \
+'energy_ood', energy_ood.__version__)"

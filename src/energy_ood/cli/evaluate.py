@@ -1,0 +1,131 @@
+"""``energy-ood evaluate``: metrics for precomputed logits (or scores) of ID and OOD sets."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .._io import load_array
+from .._runinfo import atomic_write_json, run_metadata
+from .._validate import InputError, as_numpy_1d
+from ..evaluate.tables import mean_row, metrics_table
+from ..metrics import convention, ood_metrics
+from ..score import create_scorer
+from ..score.logits import _LogitScorer
+
+LOGIT_SCORERS = ("energy", "msp", "maxlogit", "self_normalized_energy")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="FPR95 / AUROC / AUPR of ID vs OOD logits or scores",
+        description="Score ID and OOD logits (or take scores as they are) and print "
+        "FPR95, AUROC, AUPR-In and AUPR-Out (percent); ID is positive by default.",
+    )
+    p.add_argument(
+        "--id",
+        required=True,
+        metavar="PATH",
+        help="ID test logits (n x K) or scores (n) in .npy/.npz/.pt/.csv",
+    )
+    p.add_argument(
+        "--ood",
+        required=True,
+        action="append",
+        metavar="NAME=PATH",
+        help="an OOD set; repeat for several",
+    )
+    p.add_argument(
+        "--score",
+        default="energy",
+        choices=LOGIT_SCORERS,
+        help="scorer applied to logits (default: energy)",
+    )
+    p.add_argument(
+        "--input",
+        default="logits",
+        choices=("logits", "scores"),
+        help="'scores': the files already hold ID-ness scores (higher = ID)",
+    )
+    p.add_argument("--T", type=float, default=1.0, help="temperature (msp, energy)")
+    p.add_argument("--tpr", type=float, default=0.95, help="TPR of the FPR operating point")
+    p.add_argument(
+        "--rule",
+        default="first",
+        choices=("first", "closest"),
+        help="FPR operating point: first point with TPR >= tpr, or the closest",
+    )
+    p.add_argument(
+        "--positive",
+        default="id",
+        choices=("id", "ood"),
+        help="positive class for FPR95 (ood = OpenOOD / pytorch-ood convention)",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON (fractions)")
+    p.set_defaults(func=run)
+
+
+def _parse_ood(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--ood {item!r}: expected NAME=PATH")
+        name, path = item.split("=", 1)
+        if not name or not path:
+            raise InputError(f"--ood {item!r}: expected NAME=PATH")
+        if name in out or name == "mean":
+            raise InputError(f"--ood name {name!r} used twice or reserved")
+        out[name] = path
+    return out
+
+
+def _scores(path: str, args, scorer, n_classes: list) -> np.ndarray:
+    arr = load_array(path)
+    if args.input == "scores":
+        if arr.ndim != 1:
+            raise InputError(f"{path}: --input scores expects a 1-D array, got shape {arr.shape}")
+        try:
+            return as_numpy_1d(arr, "scores")
+        except InputError as e:
+            raise InputError(f"{path}: {e}") from e
+    if arr.ndim != 2:
+        raise InputError(
+            f"{path}: expected 2-D logits (samples x classes), got shape "
+            f"{arr.shape}; pass --input scores for 1-D scores"
+        )
+    if n_classes and arr.shape[1] != n_classes[0]:
+        raise InputError(f"{path}: {arr.shape[1]} classes, but the ID logits have {n_classes[0]}")
+    n_classes.append(arr.shape[1])
+    try:
+        return scorer.score(arr)
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from e
+
+
+def run(args: argparse.Namespace) -> int:
+    oods = _parse_ood(args.ood)
+    scorer = create_scorer(args.score, **({"T": args.T} if args.score != "maxlogit" else {}))
+    assert isinstance(scorer, _LogitScorer)
+    n_classes: list[int] = []
+    id_scores = _scores(args.id, args, scorer, n_classes)
+    results = {}
+    for name, path in oods.items():
+        s = _scores(path, args, scorer, n_classes)
+        results[name] = ood_metrics(id_scores, s, args.tpr, rule=args.rule, positive=args.positive)
+    results["mean"] = mean_row(results)
+    conv = convention(args.tpr, args.rule, args.positive)
+    label = args.score if args.input == "logits" else "given scores"
+    print(
+        f"scorer: {label}; FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, "
+        f"{args.rule} rule); values in percent"
+    )
+    print(metrics_table(results))
+    if args.json:
+        config = {k: v for k, v in vars(args).items() if k != "func"}
+        atomic_write_json(
+            args.json,
+            {"convention": conv, "results": results, "run": run_metadata(seed=None, config=config)},
+        )
+    return 0

@@ -1,0 +1,98 @@
+"""Split any ``nn.Module`` classifier into penultimate features and its final linear layer.
+
+The adapter hooks the final linear layer: its input is the penultimate feature vector, its
+output the logits. For our own models (``energy_ood.models``) the layer is ``fc``; for other
+networks name it, e.g. ``ModelAdapter(torchvision_resnet, head="fc")`` or
+``ModelAdapter(timm_vit, head="head")`` or ``head="classifier.1"`` for a torchvision
+EfficientNet. Without a name the last ``nn.Linear`` registered in the module is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .._progress import progress
+from .._validate import InputError
+
+
+def _find_head(model: nn.Module, head: str | None) -> nn.Linear:
+    if head is not None:
+        try:
+            layer = model.get_submodule(head)
+        except AttributeError as e:
+            raise InputError(f"model has no submodule named {head!r}") from e
+        if not isinstance(layer, nn.Linear):
+            raise InputError(f"head {head!r} is a {type(layer).__name__}, expected nn.Linear")
+        return layer
+    if isinstance(getattr(model, "fc", None), nn.Linear):
+        return model.fc
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise InputError("model has no nn.Linear layer; name the final layer with head=...")
+    return linears[-1]
+
+
+class ModelAdapter:
+    """``features(x)``, ``logits(x)`` and ``head`` (the final ``nn.Linear``) of a classifier."""
+
+    def __init__(self, model: nn.Module, head: str | None = None):
+        self.model = model
+        self.head = _find_head(model, head)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.head.weight.detach()
+
+    @property
+    def bias(self) -> torch.Tensor:
+        b = self.head.bias
+        return torch.zeros(self.head.out_features) if b is None else b.detach()
+
+    def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, penultimate features) from one forward pass; keeps the autograd graph."""
+        captured = {}
+
+        def hook(_m, inputs, _out):
+            captured["z"] = inputs[0]
+
+        h = self.head.register_forward_hook(hook)
+        try:
+            logits = self.model(x)
+        finally:
+            h.remove()
+        if "z" not in captured:
+            raise InputError("the head layer was not called in forward(); name it with head=...")
+        z = captured["z"]
+        return logits, z.reshape(z.shape[0], -1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_both(x)[1]
+
+    @torch.no_grad()
+    def extract(
+        self, inputs: torch.Tensor | Iterable, batch_size: int = 512, desc: str = "extract"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and features for a tensor of inputs (or an iterable of batches), in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        batches = (
+            [inputs[i : i + batch_size] for i in range(0, len(inputs), batch_size)]
+            if isinstance(inputs, torch.Tensor)
+            else inputs
+        )
+        logits, feats = [], []
+        try:
+            for xb in progress(batches, desc=desc, unit="batch"):
+                if isinstance(xb, (tuple, list)):
+                    xb = xb[0]
+                lo, z = self.forward_both(xb)
+                logits.append(lo.float())
+                feats.append(z.float())
+        finally:
+            self.model.train(was_training)
+        if not logits:
+            raise InputError("no inputs to extract features from")
+        return torch.cat(logits), torch.cat(feats)
