@@ -1,0 +1,54 @@
+"""Benchmark configuration files (TOML) under ``configs/``: read, check, record."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import tomllib
+
+from .._validate import InputError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+def find_config(name_or_path: str) -> Path:
+    """A path, or the name of a bundled config (``fmnist`` -> configs/fmnist.toml)."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" and p.exists():
+        return p
+    for cand in (CONFIG_DIR / f"{name_or_path}.toml", Path("configs") / f"{name_or_path}.toml"):
+        if cand.exists():
+            return cand
+    names = sorted(q.stem for q in CONFIG_DIR.glob("*.toml"))
+    raise InputError(f"no config {name_or_path!r}; bundled: {', '.join(names)}")
+
+
+def load_config(name_or_path: str, overrides: dict | None = None) -> dict:
+    path = find_config(name_or_path)
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: invalid TOML ({e})") from e
+    cfg = merge(cfg, overrides or {})
+    cfg.setdefault("config_file", str(path))
+    return cfg
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def require(cfg: dict, *keys: str):
+    cur = cfg
+    for k in keys:
+        if not isinstance(cur, dict) or k not in cur:
+            raise InputError(f"config {cfg.get('config_file', '')}: missing {'.'.join(keys)}")
+        cur = cur[k]
+    return cur
