@@ -1,0 +1,33 @@
+"""Training: cross-entropy pretraining, energy-bounded fine-tuning, Outlier Exposure, the
+single-margin ablation and the rotation-prediction auxiliary task."""
+
+from .checkpoint import load_checkpoint, load_model_from_checkpoint
+from .config import METHODS, TrainConfig
+from .loop import Trainer, accuracy, predict_logits
+from .losses import (
+    center_mask,
+    energy_bounded_loss,
+    outlier_exposure_loss,
+    rotate_batch,
+    single_margin_loss,
+)
+from .margins import choose_margins, energy_stats
+from .schedule import cosine_lr
+
+__all__ = [
+    "METHODS",
+    "TrainConfig",
+    "Trainer",
+    "accuracy",
+    "center_mask",
+    "choose_margins",
+    "cosine_lr",
+    "energy_bounded_loss",
+    "energy_stats",
+    "load_checkpoint",
+    "load_model_from_checkpoint",
+    "outlier_exposure_loss",
+    "predict_logits",
+    "rotate_batch",
+    "single_margin_loss",
+]

@@ -1,0 +1,70 @@
+"""``energy-ood finetune``: energy-bounded fine-tuning, Outlier Exposure or the single-margin
+ablation of a trained run, with auxiliary outliers."""
+
+from __future__ import annotations
+
+from ..train import TrainConfig
+from ..train.runs import finetune
+from .train import add_common
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune with auxiliary outliers (energy, OE, ...)",
+        description="Fine-tune a trained run with auxiliary outliers. Margins "
+        "are chosen on validation data when not given.",
+    )
+    p.add_argument("--method", required=True, choices=("energy", "oe", "single-margin"))
+    p.add_argument("--from", dest="base", required=True, help="the pretrained run folder")
+    p.add_argument(
+        "--aux",
+        required=True,
+        help="comma-separated auxiliary outlier sources (e.g. cifar10-train-grey,"
+        "scenes-aux,textures-aux)",
+    )
+    p.add_argument(
+        "--test-sets",
+        default="",
+        help="comma-separated OOD test sets of this study: an auxiliary source "
+        "that is also a test set is refused",
+    )
+    p.add_argument("--n-aux", type=int, default=20000, help="auxiliary outliers to draw")
+    p.add_argument("--m-in", type=float, help="energy margin for ID (default: from data)")
+    p.add_argument("--m-out", type=float, help="energy margin for outliers (default: from data)")
+    p.add_argument("--margin", type=float, help="single-margin ablation (default: from data)")
+    p.add_argument("--lam", type=float, help="weight of the outlier term (energy 0.1, OE 0.5)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def _names(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def run(args) -> int:
+    cfg = TrainConfig(
+        method=args.method,
+        epochs=args.epochs or 10,
+        lr=args.lr or 0.001,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        augment=args.augment,
+        lam=args.lam,
+        m_in=args.m_in,
+        m_out=args.m_out,
+        margin=args.margin,
+    )
+    res = finetune(
+        args.base,
+        args.method,
+        _names(args.aux),
+        args.out,
+        cfg,
+        test_sets=_names(args.test_sets),
+        data_root=args.data_root,
+        n_aux=args.n_aux,
+        resume=args.resume,
+    )
+    print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+    return 0

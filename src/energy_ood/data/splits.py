@@ -1,0 +1,98 @@
+"""Index splits (hold-out class, validation) and the auxiliary outlier pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._validate import InputError
+from .ood_sets import SKIMAGE_SETS, load_ood_set, ood_set_size, ood_sources
+
+
+def holdout_class_split(y, held_out_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of samples not in ``held_out_class`` and a label map to 0..K-2.
+
+    Returns ``(idx, remap)``: ``remap[label]`` is the new label, -1 for the held-out class.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        raise InputError(f"labels must be a non-empty 1-D array of labels >= 0, got {y.shape}")
+    k = int(y.max()) + 1
+    c = int(held_out_class)
+    if not 0 <= c < k or not (y == c).any():
+        raise InputError(
+            f"held-out class {held_out_class} does not occur in the labels (0..{k - 1})"
+        )
+    remap = np.full(k, -1, dtype=np.int64)
+    keep = np.arange(k) != c
+    remap[keep] = np.arange(k - 1)
+    return np.flatnonzero(y != c), remap
+
+
+def validation_split(n: int, frac: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, val_idx)``: a random ``frac`` of ``range(n)`` (at least one) held out."""
+    if not 0.0 < float(frac) < 1.0:
+        raise InputError(f"validation fraction must be in (0, 1), got {frac}")
+    if int(n) < 2:
+        raise InputError(f"need at least 2 samples to split off a validation part, got {n}")
+    perm = np.random.default_rng(seed).permutation(int(n))
+    n_val = min(int(n) - 1, max(1, round(frac * int(n))))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _allocate(n: int, caps: list[int | None]) -> list[int]:
+    """Split ``n`` evenly over sources, capped sources giving their excess to the others."""
+    counts, open_ = [0] * len(caps), list(range(len(caps)))
+    left = n
+    while left and open_:
+        share, extra = divmod(left, len(open_))
+        for j, i in enumerate(list(open_)):
+            want = share + (j < extra)
+            room = want if caps[i] is None else min(want, caps[i] - counts[i])
+            counts[i] += room
+            left -= room
+            if caps[i] is not None and counts[i] >= caps[i]:
+                open_.remove(i)
+    if left:
+        raise InputError(f"auxiliary sources hold {n - left} images, {n} requested")
+    return counts
+
+
+class AuxiliaryPool:
+    """Auxiliary outliers from ``source_names``, refused if any shares images with a test set.
+
+    ``cifar10-train-grey`` with a ``cifar10-grey`` test set is fine (different images);
+    ``scenes`` with ``scenes`` is not, ``scenes-aux`` with ``scenes`` is.
+    """
+
+    def __init__(self, source_names, test_set_names=()):
+        self.sources = list(dict.fromkeys(source_names))
+        self.test_sets = list(test_set_names)
+        if not self.sources:
+            raise InputError("the auxiliary pool needs at least one source")
+        for s in self.sources:
+            for t in self.test_sets:
+                shared = ood_sources(s) & ood_sources(t)
+                if s == t or shared:
+                    alt = f"{s}-aux" if f"{s}-aux" in SKIMAGE_SETS else "a source with other images"
+                    raise InputError(
+                        f"auxiliary source {s!r} overlaps OOD test set {t!r} "
+                        f"({', '.join(sorted(shared)) or 'same set'}); use {alt}"
+                    )
+
+    def sample(
+        self, n: int, size: int, channels: int, seed: int = 0, data_root=None, cache_dir=None
+    ) -> torch.Tensor:
+        """``n`` outliers (float32 (n, C, size, size) in [0, 1]) spread evenly over the sources,
+        shuffled, deterministic given ``seed``."""
+        if int(n) < 1:
+            raise InputError(f"need n >= 1 auxiliary outliers, got {n}")
+        caps = [ood_set_size(s, data_root, cache_dir) for s in self.sources]
+        counts = _allocate(int(n), caps)
+        parts = [
+            load_ood_set(s, k, size, channels, seed + 1009 * i, data_root, cache_dir)
+            for i, (s, k) in enumerate(zip(self.sources, counts))
+            if k
+        ]
+        x = torch.cat(parts)
+        return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))]

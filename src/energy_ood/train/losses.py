@@ -1,0 +1,67 @@
+"""Training objectives (SPEC section 3). Energies are E = -logsumexp(f) at T = 1 (lower = ID)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..score.functional import free_energy
+
+
+def energy_bounded_loss(
+    logits_in: torch.Tensor, logits_out: torch.Tensor, m_in: float, m_out: float
+) -> torch.Tensor:
+    """mean_ID relu(E(x_in) - m_in)^2 + mean_OOD relu(m_out - E(x_out))^2 (two squared hinges)."""
+    e_in, e_out = free_energy(logits_in), free_energy(logits_out)
+    return F.relu(e_in - m_in).pow(2).mean() + F.relu(m_out - e_out).pow(2).mean()
+
+
+def single_margin_loss(
+    logits_in: torch.Tensor, logits_out: torch.Tensor, margin: float
+) -> torch.Tensor:
+    """The rebuttal's ablation: mean relu(E(x_in) - E(x_out) + m) over ID/OOD pairs.
+
+    Sample i of the ID batch is paired with sample i of the outlier batch (the first
+    min(n_in, n_out) of each): the rebuttal gives the hinge per pair, not a pairing rule.
+    """
+    n = min(logits_in.shape[0], logits_out.shape[0])
+    e_in, e_out = free_energy(logits_in[:n]), free_energy(logits_out[:n])
+    return F.relu(e_in - e_out + margin).mean()
+
+
+def outlier_exposure_loss(logits_out: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy from the softmax to the uniform: mean(logsumexp f - mean_i f_i)."""
+    return (torch.logsumexp(logits_out, dim=1) - logits_out.mean(dim=1)).mean()
+
+
+def rotate_batch(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Rotate image i of ``x`` (N, C, H, W; H == W) by k[i] * 90 degrees counter-clockwise."""
+    out = x.clone()
+    for r in range(1, 4):
+        m = k == r
+        if m.any():
+            out[m] = torch.rot90(x[m], r, dims=(2, 3))
+    return out
+
+
+def center_mask(
+    x: torch.Tensor, generator: torch.Generator, mask: int = 16, region: int = 21
+) -> torch.Tensor:
+    """Zero a random ``mask`` x ``mask`` square inside the central ``region`` x ``region`` area
+    (the semantic-anomaly paper's ablation, sizes for 32x32; scaled for other sizes)."""
+    n, _, h, w = x.shape
+    scale = h / 32.0
+    m, r = max(1, round(mask * scale)), max(1, round(region * scale))
+    r = max(r, m)
+    top0, left0 = (h - r) // 2, (w - r) // 2
+    tops = torch.randint(0, r - m + 1, (n,), generator=generator) + top0
+    lefts = torch.randint(0, r - m + 1, (n,), generator=generator) + left0
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    inside = (
+        (rows >= tops.view(n, 1, 1))
+        & (rows < (tops + m).view(n, 1, 1))
+        & (cols >= lefts.view(n, 1, 1))
+        & (cols < (lefts + m).view(n, 1, 1))
+    )
+    return x.masked_fill(inside.unsqueeze(1), 0.0)
