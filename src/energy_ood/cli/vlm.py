@@ -1,0 +1,146 @@
+"""``energy-ood vlm``: vision-language OOD scores.
+
+  energy-ood vlm bench --config configs/vlm_wordnet.toml --out DIR
+      WordNet gloss benchmark: zero-shot scores, then CoOp prompt tuning (CE, CE+EBM)
+  energy-ood vlm zeroshot --config configs/vlm_wordnet.toml --out DIR   (no prompt tuning)
+  energy-ood vlm tune --config configs/vlm_wordnet.toml --out DIR --loss ce+ebm
+      the benchmark with the chosen tuning losses; context checkpoints in DIR/prompts/
+  energy-ood vlm score --classes animal,plant --texts id.txt --ood-texts ood.txt --out DIR
+      your own texts (sentence encoder) or images (--encoder openclip --images DIR)
+
+Delta-Energy's defaults and the EBM loss are reconstructions (see the report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from .._validate import InputError
+
+SCORERS = ("mcm", "clip_msp", "clip_maxlogit", "clip_energy", "delta_energy")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "vlm",
+        help="vision-language OOD scores: MCM, energy, Delta-Energy, prompt tuning",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    vsub = p.add_subparsers(dest="vlm_command", required=True, metavar="SUBCOMMAND")
+    for name, helptext in (
+        ("bench", "zero-shot scores and prompt tuning on WordNet glosses"),
+        ("zeroshot", "the WordNet benchmark's zero-shot part only"),
+        ("tune", "the WordNet benchmark with the chosen prompt-tuning losses"),
+    ):
+        q = vsub.add_parser(name, help=helptext)
+        q.add_argument("--config", default="configs/vlm_wordnet.toml", help="TOML config")
+        q.add_argument("--out", help="report folder (default runs/vlm_<subcommand>)")
+        q.add_argument("--splits", type=int, help="override data.splits")
+        q.add_argument("--epochs", type=int, help="override tune.epochs")
+        if name == "tune":
+            q.add_argument("--loss", action="append", choices=("ce", "ce+ebm"),
+                           help="tuning loss; repeat for both (default: both)")  # fmt: skip
+        q.set_defaults(func=run_bench)
+    _add_score_parser(vsub)
+
+
+def _add_score_parser(vsub) -> None:
+    q = vsub.add_parser("score", help="score your own texts or images against class names")
+    q.add_argument("--classes", required=True, help="comma-separated class names, or @FILE")
+    q.add_argument("--template", action="append", help="prompt template with {} (repeatable)")
+    q.add_argument("--encoder", default="sentence", choices=("sentence", "openclip"))
+    q.add_argument("--model", help="sentence-transformers folder, or open_clip model name")
+    q.add_argument("--pretrained", help="open_clip: local checkpoint file (never downloaded)")
+    q.add_argument("--texts", help="ID (or unlabelled) texts, one per line")
+    q.add_argument("--ood-texts", help="OOD texts, one per line (for metrics)")
+    q.add_argument("--images", help="ID (or unlabelled) image file or folder (open_clip)")
+    q.add_argument("--ood-images", help="OOD image file or folder (open_clip)")
+    q.add_argument("--context", help="prompt-context checkpoint from 'vlm tune'")
+    q.add_argument("--scorer", action="append", choices=SCORERS, help="default: all")
+    q.add_argument("--logit-scale", type=float, default=100.0)
+    q.add_argument("--tau", type=float, default=1.0, help="MCM temperature")
+    q.add_argument("--c", type=int, default=1, help="Delta-Energy crop count")
+    q.add_argument("--floor", type=float, default=0.0, help="Delta-Energy floor")
+    q.add_argument("--out", help="folder for results.json (printed otherwise)")
+    q.set_defaults(func=run_score)
+
+
+def _command() -> str:
+    return "energy-ood " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run_bench(args) -> int:
+    from ..evaluate.config import load_config
+    from ..vlm.bench import run_vlm_bench
+    from ..vlm.bench_report import render
+
+    over: dict = {"data": {"splits": args.splits}, "tune": {"epochs": args.epochs}}
+    if args.vlm_command == "zeroshot":
+        over["tune"]["losses"] = []
+    elif args.vlm_command == "tune" and args.loss:
+        over["tune"]["losses"] = list(dict.fromkeys(args.loss))
+    cfg = load_config(args.config, over)
+    if cfg.get("kind", "vlm") != "vlm":
+        raise InputError(f"{args.config}: not a vlm config (kind = {cfg.get('kind')!r})")
+    out = args.out or f"runs/vlm_{args.vlm_command}"
+    t0 = time.perf_counter()
+    res = run_vlm_bench(cfg, out, command=_command())
+    report = render(res, out, command=_command(), run_time_s=time.perf_counter() - t0)
+    print(report.read_text())
+    return 0
+
+
+def _scorers(args) -> dict:
+    params = {
+        "mcm": {"tau": args.tau},
+        "delta_energy": {"c": args.c, "floor": args.floor, "logit_scale": args.logit_scale},
+    }
+    names = list(dict.fromkeys(args.scorer or SCORERS))
+    return {n: (n, params.get(n, {"logit_scale": args.logit_scale})) for n in names}
+
+
+def run_score(args) -> int:
+    from .._runinfo import atomic_write_json, run_metadata
+    from ..evaluate.tables import metrics_table
+    from ..vlm.apply import class_features, list_images, read_lines, score_sets
+    from ..vlm.encoders import load_encoder
+
+    classes = (
+        read_lines(args.classes[1:])
+        if args.classes.startswith("@")
+        else [c.strip() for c in args.classes.split(",") if c.strip()]
+    )
+    sets = {}
+    for name, texts, images in (("id", args.texts, args.images),
+                                ("ood", args.ood_texts, args.ood_images)):  # fmt: skip
+        if texts and images:
+            raise InputError(f"give texts or images for the {name} set, not both")
+        if texts:
+            sets[name] = (read_lines(texts), "text")
+        elif images:
+            sets[name] = (list_images(images), "image")
+    if "id" not in sets:
+        raise InputError("give the inputs to score with --texts or --images")
+    kw = {"model": args.model} if args.model else {}
+    if args.encoder == "openclip":
+        kw["pretrained"] = args.pretrained
+    enc = load_encoder(args.encoder, **kw)
+    templates = args.template or ["a photo of a {}."]
+    feats = class_features(enc, classes, templates, args.context)
+    res = score_sets(enc, feats, sets, _scorers(args))
+    res["classes"] = classes
+    if "metrics" in res:
+        print(metrics_table(res["metrics"], first_col="scorer"))
+    else:
+        for i, p in enumerate(res["id"]["pred"][:20]):
+            print(f"{i}\t{classes[p]}")
+    if args.out:
+        res["run"] = run_metadata(seed=None, config=vars(args) | {"func": None},
+                                  data={"encoder": enc.describe()}, command=_command())  # fmt: skip
+        atomic_write_json(Path(args.out) / "results.json", res)
+    return 0

@@ -1,0 +1,73 @@
+"""Zero-shot (or prompt-tuned) scoring of a user's own texts or images: read the inputs, build
+the class text features (templates, or a saved CoOp context), and return predictions plus one
+ID-ness score per scorer for each input; with an OOD set also the metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._validate import InputError
+from ..metrics import ood_metrics
+from ..score.base import create_scorer
+from .encoders import Encoder
+from .prompt import PromptLearner, load_context
+from .zeroshot import ZeroShotClassifier, similarity
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file (one input or class name per line)."""
+    lines = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        raise InputError(f"{path}: no non-empty lines")
+    return lines
+
+
+def list_images(path: str | Path) -> list[Path]:
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if not p.is_dir():
+        raise FileNotFoundError(2, "No such file or directory", str(p))
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def class_features(encoder: Encoder, classnames, templates, context: str | None = None):
+    """Template-ensemble features, or those of a saved prompt context (``context``)."""
+    if context is None:
+        return ZeroShotClassifier(encoder, classnames, templates).text_features
+    ckpt = load_context(context)
+    learner = PromptLearner(encoder, ckpt["classnames"], n_ctx=ckpt["ctx"].shape[0])
+    if list(classnames) != ckpt["classnames"]:
+        raise InputError(f"{context}: trained for classes {ckpt['classnames']}")
+    learner.load(context)
+    return learner.text_features()
+
+
+def score_sets(
+    encoder: Encoder, text_features, sets: dict[str, tuple[list, str]], scorers: dict
+) -> dict:
+    """``sets`` = {name: (inputs, kind)}; returns per set predictions and scores, and if a set
+    named "ood" and one named "id" are given, the OOD metrics of every scorer."""
+    out: dict = {}
+    for name, (inputs, kind) in sets.items():
+        sim = similarity(encoder.encode(inputs, kind), text_features)
+        out[name] = {
+            "pred": sim.argmax(1).tolist(),
+            "scores": {k: create_scorer(n, **p).score(sim) for k, (n, p) in scorers.items()},
+        }
+    if "id" in out and "ood" in out:
+        out["metrics"] = {
+            k: ood_metrics(out["id"]["scores"][k], out["ood"]["scores"][k]) for k in scorers
+        }
+    for name in sets:
+        out[name]["scores"] = {k: np.asarray(v).tolist() for k, v in out[name]["scores"].items()}
+    return out

@@ -1,0 +1,132 @@
+"""Vision-language scorers on a cosine-similarity matrix (n x K), registered with the common
+scorer contract: ``create_scorer("mcm", tau=1.0).score(sim)`` returns ID-ness per row.
+
+Names: ``mcm`` (tau), ``clip_msp`` / ``clip_energy`` / ``clip_maxlogit`` (on logit_scale * cos,
+logit_scale = 100 for trained CLIP) and ``delta_energy`` (c, floor, logit_scale or tau; the
+score's exact defaults are a RECONSTRUCTION, see ``energy_ood.vlm.functional``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._validate import InputError
+from ..score import functional as SF
+from ..score.base import Scorer, register
+from . import functional as F
+
+
+def _positive(value: float, name: str) -> float:
+    v = float(value)
+    if not (v > 0 and math.isfinite(v)):
+        raise InputError(f"{name} must be a finite number > 0, got {value}")
+    return v
+
+
+def _check_cosines(x: torch.Tensor, name: str) -> None:
+    if x.numel() and float(x.abs().amax()) > 1.0 + 1e-4:
+        raise InputError(
+            f"{name}: expected cosine similarities in [-1, 1], got values up to "
+            f"{float(x.abs().amax()):.3g} (pass L2-normalized features' similarities, not logits)"
+        )
+
+
+class _SimilarityScorer(Scorer):
+    input_kind = "similarity"
+
+    def _check_width(self, chunk: torch.Tensor) -> None:
+        _check_cosines(chunk, self.name)
+
+
+class _ScaledScorer(_SimilarityScorer):
+    def __init__(self, logit_scale: float = 100.0):
+        super().__init__()
+        self.logit_scale = _positive(logit_scale, "logit_scale")
+
+    def get_params(self) -> dict:
+        return {"logit_scale": self.logit_scale}
+
+
+@register("mcm")
+class MCM(_SimilarityScorer):
+    """Maximum concept matching (Ming et al. 2022): max softmax(cos / tau), tau = 1."""
+
+    def __init__(self, tau: float = 1.0):
+        super().__init__()
+        self.tau = _positive(tau, "tau")
+
+    def get_params(self) -> dict:
+        return {"tau": self.tau}
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return F.mcm_score(x, self.tau)
+
+
+@register("clip_msp")
+class ClipMSP(_ScaledScorer):
+    """Maximum softmax probability of the CLIP logits logit_scale * cos."""
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return SF.msp_score(F.clip_logits(x, self.logit_scale))
+
+
+@register("clip_energy")
+class ClipEnergy(_ScaledScorer):
+    """Negative free energy logsumexp(logit_scale * cos) (logit units)."""
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return SF.energy_score(F.clip_logits(x, self.logit_scale))
+
+
+@register("clip_maxlogit")
+class ClipMaxLogit(_ScaledScorer):
+    """Maximum CLIP logit logit_scale * max cos."""
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return SF.maxlogit_score(F.clip_logits(x, self.logit_scale))
+
+
+@register("delta_energy")
+class DeltaEnergy(_SimilarityScorer):
+    """Delta-Energy (Zhu et al. 2025): energy change when the top-``c`` cosines drop to ``floor``.
+
+    ``tau`` is an alternative to ``logit_scale`` (tau = 1 / logit_scale); give one of them.
+    Output in cosine units, E(s) = -tau * logsumexp(s / tau).
+    """
+
+    def __init__(
+        self,
+        c: int = 1,
+        floor: float = 0.0,
+        logit_scale: float | None = None,
+        tau: float | None = None,
+    ):
+        super().__init__()
+        if isinstance(c, bool) or int(c) != c or int(c) < 1:
+            raise InputError(f"delta_energy: crop count c must be an integer >= 1, got {c!r}")
+        if logit_scale is not None and tau is not None:
+            raise InputError("delta_energy: give logit_scale or tau, not both")
+        self.c = int(c)
+        self.floor = float(floor)
+        if not math.isfinite(self.floor):
+            raise InputError(f"delta_energy: floor must be finite, got {floor}")
+        self.logit_scale = (
+            1.0 / _positive(tau, "tau")
+            if tau is not None
+            else _positive(100.0 if logit_scale is None else logit_scale, "logit_scale")
+        )
+
+    def get_params(self) -> dict:
+        return {"c": self.c, "floor": self.floor, "logit_scale": self.logit_scale}
+
+    def _check_width(self, chunk: torch.Tensor) -> None:
+        super()._check_width(chunk)
+        if self.c > chunk.shape[1]:
+            raise InputError(
+                f"delta_energy: crop count c={self.c} exceeds the {chunk.shape[1]} classes"
+            )
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return F.delta_energy_score(x, self.c, self.floor, self.logit_scale)
