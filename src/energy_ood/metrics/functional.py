@@ -13,9 +13,10 @@ Conventions (SPEC section 1):
 * AUROC counts ties as one half. AUPR-In / AUPR-Out are average precision (scikit-learn's
   ``average_precision_score``: sum of precision x recall increments) with ID resp. OOD positive.
 
-All four metrics come from two ``np.sort`` calls and one compiled linear merge of the sorted
-arrays (``_kernel``); ``curve`` gives the same counts in pure numpy, for plots and as the
-reference the tests hold the kernel to. Every function returns a fraction.
+All four metrics come from two radix sorts (of order-preserving integer keys of the scores) and
+one compiled linear merge of the sorted arrays (``_kernel``); ``curve`` gives the same counts in
+pure numpy (``np.sort``), for plots, as the fallback without numba and as the reference the tests
+hold the kernel to. Every function returns a fraction.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from .._validate import InputError, as_numpy_1d
 from . import _kernel as _k
-from ._kernel import merge_metrics
+from ._kernel import merge_metrics, sorted_keys
 
 RULES = ("first", "closest")
 POSITIVES = ("id", "ood")
@@ -53,12 +54,18 @@ def _common_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _sorted_pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
-    """Validate both score arrays and return them sorted ascending in one common dtype."""
+def _pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
+    """Validate both score arrays and return them in one common float dtype."""
     a = as_numpy_1d(id_scores, "id_scores")
     b = as_numpy_1d(ood_scores, "ood_scores")
     dt = _common_dtype(a, b)
-    return np.sort(a.astype(dt, copy=False)), np.sort(b.astype(dt, copy=False))
+    return a.astype(dt, copy=False), b.astype(dt, copy=False)
+
+
+def _sorted_pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
+    """Validate both score arrays and return them sorted ascending in one common dtype."""
+    a, b = _pair(id_scores, ood_scores)
+    return np.sort(a), np.sort(b)
 
 
 def curve(id_scores, ood_scores) -> Curve:
@@ -209,8 +216,8 @@ def ood_metrics(
         raise InputError(f"tpr must be in (0, 1], got {tpr}")
     if merge_metrics is None:
         return _ood_metrics_numpy(id_scores, ood_scores, tpr, rule=rule, positive=positive)
-    pos, neg = _sorted_pair(id_scores, ood_scores)
-    out = merge_metrics(pos, neg, float(tpr))
+    a, b = _pair(id_scores, ood_scores)
+    out = merge_metrics(sorted_keys(a), sorted_keys(b), float(tpr))
     slot = {
         ("id", "first"): _k.FPR_ID_FIRST,
         ("id", "closest"): _k.FPR_ID_CLOSEST,
