@@ -89,9 +89,11 @@ class Scorer:
         out = np.empty(rows.shape[0], dtype=np.float64)
         with torch.no_grad():
             for start in range(0, rows.shape[0], self.chunk_rows):
-                chunk = _chunk_tensor(rows, start, self.chunk_rows, self.input_kind)
+                chunk = _chunk_tensor(rows, start, self.chunk_rows)
                 self._check_width(chunk)
-                out[start : start + chunk.shape[0]] = self._score_chunk(chunk).double().numpy()
+                s = self._score_chunk(chunk)
+                _check_finite(s, chunk, start, self.name, self.input_kind)
+                out[start : start + chunk.shape[0]] = s.numpy()
         return out
 
     def _check_width(self, chunk: torch.Tensor) -> None:
@@ -118,7 +120,21 @@ def _rows(x, name: str, kind: str):
     return t
 
 
-def _chunk_tensor(rows, start: int, size: int, kind: str) -> torch.Tensor:
+def _check_finite(s: torch.Tensor, chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
+    """Scores are checked instead of inputs (one pass over n values, not n x K): a NaN or +inf
+    input propagates to the score of its row. A -inf entry among finite ones is a valid logit
+    (probability 0) and gives a finite score; a row that is all -inf gives a non-finite one."""
+    finite = torch.isfinite(s)
+    if not bool(finite.all()):
+        rows = torch.nonzero(~finite).flatten() + start
+        bad = int((~torch.isfinite(chunk[rows - start])).sum())
+        raise InputError(
+            f"{name}: {kind} of {rows.numel()} row(s) give a non-finite score "
+            f"({bad} NaN or inf input value(s)), first at row {int(rows[0])}"
+        )
+
+
+def _chunk_tensor(rows, start: int, size: int) -> torch.Tensor:
     part = rows[start : start + size]
     if isinstance(part, torch.Tensor):
         t = part
@@ -129,8 +145,4 @@ def _chunk_tensor(rows, start: int, size: int, kind: str) -> torch.Tensor:
         t = t.float()
     elif t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
-    t = t.cpu()
-    if not torch.isfinite(t).all():
-        bad = int((~torch.isfinite(t)).sum())
-        raise InputError(f"{kind}: {bad} non-finite value(s) (NaN or inf) in rows from {start}")
-    return t
+    return t.cpu()

@@ -1,0 +1,315 @@
+"""Speed of the scorers on precomputed logits / features, against the bare operation, the
+machine's limit and pytorch-ood 0.4.0's detectors.
+
+Tasks (sizes from the issue; ``--sizes task=rows`` changes them):
+
+* ``logits``: energy / MSP / MaxLogit on (rows x 100) float32 logits (default 1e6 rows) vs the
+  bare torch operation: ``torch.logsumexp(x, 1)``, ``torch.softmax(x, 1).amax(1)``,
+  ``x.amax(1)``. Target: within 1.2x.
+* ``maha``: Mahalanobis scoring of (rows x 128) float32 features (default 1e5), 10 classes,
+  fitted beforehand on 5e4 features (fit not timed). vs pytorch-ood's ``Mahalanobis``
+  (``fit_features`` / ``predict_features`` on the same tensors) and the limit: a Cholesky of
+  the covariance and one (rows x 128) @ (128 x 128) product. Target: <= 0.1 s.
+* ``knn``: KNN scoring of ``rows`` queries (default 1e4) against a 50k x 128 bank, k = 50
+  (fit = normalising the bank, not timed). vs pytorch-ood's ``KNN`` (scikit-learn
+  ``NearestNeighbors``, ``n_jobs=-1``) and the limit: the brute-force similarity product alone
+  (queries @ bank.T, 2 * rows * 5e4 * 128 flops, into a reused buffer, 1024 rows at a time).
+  Target: <= 0.2 s.
+
+Features are a 10-class Gaussian mixture with a shared random covariance (what penultimate
+features look like to these scorers). Each (task, torch threads) pair runs in a fresh
+subprocess that builds the data, warms every method up once, then times the methods
+interleaved, best of ``--repeats``. Every method runs at each of ``--threads`` (torch intra-op
+threads and BLAS/OpenMP pools via threadpoolctl); ratios compare methods at the same thread
+count, and the summary uses the thread count that is best for energy-ood.
+
+    .venv-bench/bin/python benchmarks/bench_scorers.py
+    .venv-bench/bin/python benchmarks/bench_scorers.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _baselines as B  # noqa: E402
+
+DEFAULT_SIZES = {"logits": 1_000_000, "maha": 100_000, "knn": 10_000}
+QUICK_SIZES = {"logits": 200_000, "maha": 20_000, "knn": 2_000}
+N_CLASSES_LOGITS, DIM, N_CLASSES, N_FIT_MAHA, N_BANK, K = 100, 128, 10, 50_000, 50_000, 50
+TARGETS = {"maha": 0.1, "knn": 0.2}
+LOGIT_RATIO = 1.2
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+def features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` x 128 float32 features from a 10-class mixture with a shared covariance."""
+    rng = np.random.default_rng(1000)  # the same means and covariance for every call
+    means = rng.normal(0.0, 2.0, size=(N_CLASSES, DIM)).astype(np.float32)
+    mix = (rng.standard_normal((DIM, DIM)) / np.sqrt(DIM)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, N_CLASSES, size=n)
+    z = rng.standard_normal((n, DIM), dtype=np.float32) @ mix + means[y]
+    return np.ascontiguousarray(z, dtype=np.float32), y
+
+
+# ---------------------------------------------------------------------------------------------
+# methods: name -> (description, callable); built inside the child
+# ---------------------------------------------------------------------------------------------
+def build_logits(n: int) -> dict:
+    import torch
+
+    from energy_ood.score import create_scorer
+
+    rng = np.random.default_rng(0)
+    x_np = (rng.standard_normal((n, N_CLASSES_LOGITS), dtype=np.float32) * 3.0).astype(np.float32)
+    x = torch.from_numpy(x_np)  # shares memory: the bare ops get the very same array
+    m = {}
+    for name in ("energy", "msp", "maxlogit"):
+        s = create_scorer(name)
+        m[f"ours:{name}"] = (f"energy-ood `create_scorer({name!r}).score(np)`", s.score, x_np)
+    m["bare:energy"] = ("`torch.logsumexp(x, 1)`", lambda t: torch.logsumexp(t, 1), x)
+    m["bare:msp"] = ("`torch.softmax(x, 1).amax(1)`", lambda t: torch.softmax(t, 1).amax(1), x)
+    m["bare:maxlogit"] = ("`x.amax(1)`", lambda t: t.amax(1), x)
+    return m
+
+
+def build_maha(n: int) -> dict:
+    import torch
+
+    from energy_ood.score import create_scorer
+
+    z_fit, y_fit = features(N_FIT_MAHA, seed=1)
+    z_np, _ = features(n, seed=2)
+    z = torch.from_numpy(z_np)
+    ours = create_scorer("mahalanobis").fit(z_fit, y_fit)
+    pood = B.pood_detector("mahalanobis")(None)
+    pood.fit_features(torch.from_numpy(z_fit), torch.from_numpy(y_fit))
+    # the limit: one Cholesky of the (tied) covariance and one product with the inverse factor
+    zc = torch.from_numpy(z_fit).double()
+    zc = zc - zc.mean(0)
+    cov = (zc.T @ zc / zc.shape[0]).float()
+    eye = torch.eye(DIM)
+
+    def limit(t):
+        L = torch.linalg.cholesky(cov)
+        w = torch.linalg.solve_triangular(L, eye, upper=False)
+        return t @ w.T
+
+    return {
+        "ours": ("energy-ood `mahalanobis.score(np)`", ours.score, z_np),
+        "pood": ("pytorch-ood 0.4.0 `Mahalanobis.predict_features`", pood.predict_features, z),
+        "limit": ("limit: Cholesky + one (n x 128)(128 x 128) product", limit, z),
+    }
+
+
+def build_knn(n: int) -> dict:
+    import torch
+
+    from energy_ood.score import create_scorer
+
+    bank_np, _ = features(N_BANK, seed=3)
+    q_np, _ = features(n, seed=4)
+    ours = create_scorer("knn", k=K).fit(bank_np)
+    pood = B.pood_detector("knn")(None, k=K)
+    pood.fit_features(torch.from_numpy(bank_np), torch.zeros(N_BANK, dtype=torch.long))
+    qn = torch.nn.functional.normalize(torch.from_numpy(q_np), dim=1)
+    bn = ours.bank
+    rows = ours.chunk_rows
+    buf = torch.empty(rows, bn.shape[0])
+
+    def limit(t):
+        for i in range(0, t.shape[0], rows):
+            part = t[i : i + rows]
+            torch.mm(part, bn.T, out=buf[: part.shape[0]])
+        return buf
+
+    return {
+        "ours": (f"energy-ood `knn.score(np)` (k={K})", ours.score, q_np),
+        "pood": (
+            "pytorch-ood 0.4.0 `KNN.predict_features` (sklearn)",
+            pood.predict_features,
+            torch.from_numpy(q_np),
+        ),
+        "limit": ("limit: the similarity product alone (2*n*5e4*128 flop)", limit, qn),
+    }
+
+
+BUILDERS = {"logits": build_logits, "maha": build_maha, "knn": build_knn}
+
+
+def child(argv: list[str]) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--task", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--repeats", type=int, default=3)
+    a = p.parse_args(argv)
+    B.set_threads(a.threads)
+    import torch
+
+    methods = BUILDERS[a.task](a.n)
+    out = {
+        name: {"desc": d, "seconds": float("inf"), "peak_mb": 0.0}
+        for name, (d, _, _) in methods.items()
+    }
+    with torch.no_grad():
+        for _, fn, x in methods.values():  # warm-up: lazy init, thread pools, sklearn imports
+            fn(x[:256])
+        for _ in range(a.repeats):
+            for name, (_, fn, x) in methods.items():
+                r = B.time_call(lambda fn=fn, x=x: fn(x))
+                o = out[name]
+                o["seconds"] = min(o["seconds"], r["seconds"])
+                o["peak_mb"] = max(o["peak_mb"], r["peak_mb"])
+    # agreement: our scores against pytorch-ood's (sign conventions differ)
+    if a.task in ("maha", "knn"):
+        with torch.no_grad():
+            ours = np.asarray(methods["ours"][1](methods["ours"][2][:2000]), dtype=np.float64)
+            pood = methods["pood"][1](methods["pood"][2][:2000]).double().numpy()
+        if a.task == "maha":  # pytorch-ood: 0.5 * d^2 with Sigma summed (not averaged)
+            ours = -ours
+            out["check"] = float(np.corrcoef(ours, pood)[0, 1])
+        else:  # ours: -distance; pytorch-ood: +distance
+            out["check"] = float(np.max(np.abs(-ours - pood)))
+    print(json.dumps(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# parent
+# ---------------------------------------------------------------------------------------------
+def parse_sizes(text: str, base: dict) -> dict:
+    sizes = dict(base)
+    for item in filter(None, text.split(",")):
+        k, v = item.split("=")
+        if k not in sizes:
+            raise SystemExit(f"--sizes: unknown task {k!r}; tasks: {list(sizes)}")
+        sizes[k] = int(float(v))
+    return sizes
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(sys.argv[2:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="", help="task=rows,... e.g. logits=1e6,maha=1e5,knn=1e4")
+    p.add_argument("--tasks", default="logits,maha,knn")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per method; best kept")
+    p.add_argument("--threads", default="1,2", help="torch/BLAS thread counts to run at")
+    p.add_argument("--quick", action="store_true", help="small sizes, 2 repeats")
+    a = p.parse_args()
+    base = QUICK_SIZES if a.quick else DEFAULT_SIZES
+    if a.quick:
+        a.repeats = min(a.repeats, 2)
+    sizes = parse_sizes(a.sizes, base)
+    tasks = [t for t in a.tasks.split(",") if t]
+    threads = [int(t) for t in a.threads.split(",") if t]
+    script = os.path.abspath(__file__)
+    load0 = B.loadavg()
+    res: dict = {}
+    for t in tasks:
+        for th in threads:
+            args = [
+                "--task",
+                t,
+                "--n",
+                str(sizes[t]),
+                "--threads",
+                str(th),
+                "--repeats",
+                str(a.repeats),
+            ]
+            res[t, th] = B.measure_in_subprocess(script, args)
+            print(f"  {t} threads={th} done", file=sys.stderr)
+    a.load = f"{load0} before, {B.loadavg()} after"
+    print(report(tasks, threads, sizes, res, a))
+
+
+def report(tasks, threads, sizes, res, a) -> str:
+    out = ["### Scorers on precomputed logits / features", ""]
+    out.append(f"Machine: {B.machine()}  ")
+    out.append(f"Command: `{B.command_line()}`  ")
+    out.append(
+        f"Best of {a.repeats} timed calls per method, methods interleaved, one subprocess per "
+        f"(task, threads). Load average (1/5/15 min): {a.load}."
+    )
+    out.append("")
+    verdicts = []
+    for t in tasks:
+        n = sizes[t]
+        title = {
+            "logits": f"{n:.0e} x {N_CLASSES_LOGITS} float32 logits",
+            "maha": f"Mahalanobis, {n:.0e} x {DIM} features, {N_CLASSES} classes",
+            "knn": f"KNN, {n:.0e} queries vs {N_BANK:.0e} x {DIM} bank, k={K}",
+        }[t]
+        out.append(f"**{title}**")
+        out.append("")
+        out.append(
+            "| method | "
+            + " | ".join(f"{th} thread{'s' * (th > 1)}" for th in threads)
+            + " | ratio to energy-ood (best thread count) |"
+        )
+        out.append("|---|" + "---:|" * (len(threads) + 1))
+        names = [k for k in res[t, threads[0]] if k != "check"]
+        best_th = {}
+        for name in names:
+            best_th[name] = min(threads, key=lambda th: res[t, th][name]["seconds"])
+        for name in names:
+            desc = res[t, threads[0]][name]["desc"]
+            cells = [B.fmt_s(res[t, th][name]["seconds"]) for th in threads]
+            ours_name = ("ours:" + name.split(":")[1]) if t == "logits" else "ours"
+            if name == ours_name:
+                ratio = "1x"
+            else:
+                # side by side: both at the thread count that is best for energy-ood
+                th = best_th[ours_name]
+                ratio = (
+                    B.fmt_ratio(res[t, th][name]["seconds"] / res[t, th][ours_name]["seconds"])
+                    + f" (at {th})"
+                )
+            out.append(f"| {desc} | " + " | ".join(cells) + f" | {ratio} |")
+        out.append("")
+        if t in ("maha", "knn") and "check" in res[t, threads[0]]:
+            c = res[t, threads[0]]["check"]
+            out.append(
+                (
+                    f"Agreement: correlation of our distances with pytorch-ood's = {c:.6f}"
+                    if t == "maha"
+                    else f"Agreement: max |our k-th distance - pytorch-ood's| = {c:.1e}"
+                )
+                + "  "
+            )
+            out.append("")
+        # verdicts at energy-ood's best thread count
+        if t == "logits":
+            for s in ("energy", "msp", "maxlogit"):
+                th = best_th[f"ours:{s}"]
+                r = res[t, th][f"ours:{s}"]["seconds"] / res[t, th][f"bare:{s}"]["seconds"]
+                verdicts.append(
+                    f"- {s}: {r:.2f}x the bare torch op (at {th} thread(s)), target <= "
+                    f"{LOGIT_RATIO}x: {'met' if r <= LOGIT_RATIO else 'NOT met'}"
+                )
+        else:
+            th = best_th["ours"]
+            s = res[t, th]["ours"]["seconds"]
+            lim = res[t, th]["limit"]["seconds"]
+            pd = res[t, th]["pood"]["seconds"]
+            verdicts.append(
+                f"- {t}: {B.fmt_s(s)} (target <= {TARGETS[t]} s: "
+                f"{'met' if s <= TARGETS[t] else 'NOT met'}); {pd / s:.1f}x pytorch-ood; "
+                f"{s / lim:.2f}x the limit ({B.fmt_s(lim)}) at {th} thread(s)"
+            )
+    out.append("Targets:")
+    out.extend(verdicts)
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
