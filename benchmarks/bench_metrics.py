@@ -166,7 +166,8 @@ def report(sizes, methods, best, a) -> str:
                 mem += f" (tracemalloc {r['tracemalloc_mb']:.0f} MB)"
             out.append(
                 f"| {n:.0e} | {METHODS[m]} | {B.fmt_s(r['seconds'])} | {r['rounds']} | "
-                f"{r['threads'] or '—'} | {B.fmt_ratio(speed) if m != 'ours' else '1x'} | {B.fmt_ratio(vs_sort)} | "
+                f"{r['threads'] or '—'} | {B.fmt_ratio(speed) if m != 'ours' else '1x'} | "
+                f"{B.fmt_ratio(vs_sort)} | "
                 f"{mem} |"
             )
     out.append("")
@@ -177,7 +178,8 @@ def report(sizes, methods, best, a) -> str:
             d = max(abs(o["metrics"][k] - s["metrics"][k]) for k in o["metrics"])
             line = f"N={n:.0e}: max |ours - scikit-learn| over the four metrics = {d:.1e}"
             if pd:
-                line += f"; |AUROC ours - pytorch-ood| = {abs(o['metrics']['auroc'] - pd['metrics']['auroc']):.1e}"
+                gap = abs(o["metrics"]["auroc"] - pd["metrics"]["auroc"])
+                line += f"; |AUROC ours - pytorch-ood| = {gap:.1e}"
             out.append(line + "  ")
     out.append("")
     # targets
@@ -193,12 +195,14 @@ def report(sizes, methods, best, a) -> str:
         if pd:
             x = pd["seconds"] / o["seconds"]
             out.append(
-                f"- {x:.1f}x pytorch-ood >= {TARGET_VS_POOD:g}x: {'met' if x >= TARGET_VS_POOD else 'NOT met'}"
+                f"- {x:.1f}x pytorch-ood >= {TARGET_VS_POOD:g}x: "
+                f"{'met' if x >= TARGET_VS_POOD else 'NOT met'}"
             )
         if s:
             x = s["seconds"] / o["seconds"]
             out.append(
-                f"- {x:.1f}x scikit-learn >= {TARGET_VS_SK:g}x: {'met' if x >= TARGET_VS_SK else 'NOT met'}"
+                f"- {x:.1f}x scikit-learn >= {TARGET_VS_SK:g}x: "
+                f"{'met' if x >= TARGET_VS_SK else 'NOT met'}"
             )
         out.append(
             f"- extra peak {o['peak_mb']:.0f} MB <= {TARGET_MB:.0f} MB: "

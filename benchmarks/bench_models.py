@@ -6,6 +6,11 @@ bf16+cl (autocast and channels_last). FLOPs of one step are counted with
 ``torch.utils.flop_counter.FlopCounterMode`` (convs and matmuls only); the peak is the best of
 a large fp32 matmul and a large conv, measured in the same run. Prints a markdown table.
 
+The second table compares the cost of one fine-tuning step with each objective on the same
+concatenated batch (128 ID + 256 auxiliary images in ONE forward pass, as the energy paper's
+code): plain cross-entropy on all 384 images, energy-bounded (CE on the ID part + the two
+squared hinges), Outlier Exposure, single margin. Target: energy <= 1.1x the CE step.
+
     .venv/bin/python benchmarks/bench_models.py --models cnn wrn40_2 --steps 20 --big-steps 2
 """
 
@@ -21,6 +26,11 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from energy_ood.models import create_model
+from energy_ood.train.losses import (
+    energy_bounded_loss,
+    outlier_exposure_loss,
+    single_margin_loss,
+)
 
 MODES = ("fp32", "channels_last", "bf16", "bf16+cl")
 CL = torch.channels_last
@@ -94,6 +104,45 @@ def bench(name: str, mode: str, batch: int, steps: int, max_s: float) -> dict:
     }
 
 
+OBJECTIVES = {
+    "ce (all 384)": lambda lo, y, n: F.cross_entropy(lo, y),
+    "energy": lambda lo, y, n: (
+        F.cross_entropy(lo[:n], y[:n]) + 0.1 * energy_bounded_loss(lo[:n], lo[n:], -8.0, -6.0)
+    ),
+    "oe": lambda lo, y, n: F.cross_entropy(lo[:n], y[:n]) + 0.5 * outlier_exposure_loss(lo[n:]),
+    "single-margin": lambda lo, y, n: (
+        F.cross_entropy(lo[:n], y[:n]) + 0.1 * single_margin_loss(lo[:n], lo[n:], 2.0)
+    ),
+}
+
+
+def objective_steps(name: str, n_in: int, n_out: int, reps: int, mode: str) -> dict:
+    """Seconds per training step of each objective on one concatenated batch (interleaved)."""
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, in_channels=1).train()
+    fmt = CL if mode in ("channels_last", "bf16+cl") else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    x = torch.randn(n_in + n_out, 1, 28, 28).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (n_in + n_out,))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, nesterov=True)
+
+    def step(obj):
+        loss = obj(model(x), y, n_in)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    best = dict.fromkeys(OBJECTIVES, float("inf"))
+    for obj in OBJECTIVES.values():
+        step(obj)  # warm-up
+    for _ in range(reps):
+        for k, obj in OBJECTIVES.items():
+            t = time.perf_counter()
+            step(obj)
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["cnn", "wrn40_2"])
@@ -109,6 +158,8 @@ def main(argv=None) -> None:
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--epoch-images", type=int, default=60_000)
+    p.add_argument("--objective-reps", type=int, default=10, help="steps per objective (best)")
+    p.add_argument("--objective-mode", default="channels_last", choices=MODES[:2])
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -143,6 +194,17 @@ def main(argv=None) -> None:
                 f"{a.epoch_images / r['img_s']:.1f} |",
                 flush=True,
             )
+    print(
+        f"\nFine-tuning step on one concatenated batch (128 ID + 256 auxiliary), "
+        f"{a.objective_mode}, best of {a.objective_reps} interleaved steps:\n"
+    )
+    print("| model | " + " | ".join(OBJECTIVES) + " | energy / ce |")
+    print("|---|" + "---|" * (len(OBJECTIVES) + 1))
+    for name in a.models:
+        reps = a.objective_reps if name == "cnn" else max(2, a.objective_reps // 5)
+        b = objective_steps(name, 128, 256, reps, a.objective_mode)
+        cells = " | ".join(f"{1000 * v:.1f} ms" for v in b.values())
+        print(f"| {name} | {cells} | {b['energy'] / b['ce (all 384)']:.3f}x |", flush=True)
 
 
 if __name__ == "__main__":

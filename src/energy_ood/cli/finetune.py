@@ -54,6 +54,7 @@ def run(args) -> int:
         m_in=args.m_in,
         m_out=args.m_out,
         margin=args.margin,
+        bf16=args.bf16,
     )
     res = finetune(
         args.base,

@@ -30,6 +30,7 @@ class TrainConfig:
     crop_padding: int = 2
     center_mask: bool = False  # the semantic-anomaly paper's masking ablation
     channels_last: bool = False
+    bf16: bool = False  # bfloat16 autocast for forward passes (losses in float32)
     eval_batch_size: int = 1024
 
     def __post_init__(self):

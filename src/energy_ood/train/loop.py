@@ -110,17 +110,22 @@ class Trainer:
         log(f"resumed from {self.checkpoint_path} after epoch {self.start_epoch}")
         return int(ck["step"])
 
+    def _forward(self, fn, x):
+        """``fn(x)`` in float32 logits, under bfloat16 autocast when configured."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            return fn(x).float()
+
     def _loss(self, xb, yb, aux_b, g) -> torch.Tensor:
         cfg, model = self.cfg, self.model
         if cfg.method == "ce":
-            return F.cross_entropy(model(xb), yb)
+            return F.cross_entropy(self._forward(model, xb), yb)
         if cfg.method == "rotation":
-            logits, _ = model.forward_both(xb)
+            logits = self._forward(model, xb)
             k = torch.randint(0, 4, (xb.shape[0],), generator=g)
-            rot_logits = model.forward_rotation(rotate_batch(xb, k))
+            rot_logits = self._forward(model.forward_rotation, rotate_batch(xb, k))
             return F.cross_entropy(logits, yb) + cfg.lam * F.cross_entropy(rot_logits, k)
         # ID and auxiliary outliers concatenated into one forward pass.
-        logits = model(torch.cat([xb, aux_b]))
+        logits = self._forward(model, torch.cat([xb, aux_b]))
         lin, lout = logits[: xb.shape[0]], logits[xb.shape[0] :]
         ce = F.cross_entropy(lin, yb)
         if cfg.method == "energy":
@@ -193,9 +198,9 @@ class Trainer:
                 self.opt.step()
                 step += 1
                 seen += len(idx)
-                loss_sum += float(loss) * len(idx)
+                loss_sum += loss.item() * len(idx)
                 if s % 20 == 0:
-                    bar.set_postfix(loss=f"{float(loss):.3f}")
+                    bar.set_postfix(loss=f"{loss.item():.3f}")
             bar.close()
             rec = {
                 "epoch": epoch + 1,
