@@ -8,9 +8,6 @@ energy-ood bench path/to/my.toml               any config of either kind
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 from ..evaluate.config import load_config
 
 HOLDOUT = {
@@ -47,11 +44,7 @@ def run(args) -> int:
         over["train" if cfg.get("kind") == "holdout" else "pretrain"] = {"epochs": args.epochs}
     cfg = load_config(name, over)
     out = args.out or f"runs/bench_{name}"
-    command = (
-        "energy-ood " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if len(sys.argv) > 1
-        else f"energy-ood bench {args.name}"
-    )
+    command = args.command_line
     if cfg.get("kind") == "holdout":
         from ..evaluate.holdout import run_holdout
         from ..evaluate.holdout_report import render

@@ -5,9 +5,6 @@ Fashion-MNIST is not installed."""
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 from .._progress import log
 from .._validate import InputError
 from ..data import load_dataset
@@ -44,12 +41,7 @@ def run(args) -> int:
         name = "demo_digits"
     cfg = load_config(name)
     res = run_ood_benchmark(cfg, args.out, data_root=args.data_root, resume=not args.fresh)
-    command = (
-        "energy-ood " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        if len(sys.argv) > 1 and sys.argv[1] == "demo"
-        else "energy-ood demo"
-    )
-    report = render(res, args.out, command=command)
+    report = render(res, args.out, command=args.command_line)
     text = report.read_text()
     start = text.find("## Claims")
     end = text.find("## All methods")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from .._progress import env_quiet_default, set_quiet
@@ -33,12 +34,24 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.add_parser(sub)
+    _accept_quiet_everywhere(sub)
     return p
 
 
+def _accept_quiet_everywhere(sub: argparse._SubParsersAction) -> None:
+    """Let ``--quiet`` follow the command too (``energy-ood demo --quiet``), at every level."""
+    for parser in sub.choices.values():
+        parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_quiet_everywhere(action)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = "energy-ood " + shlex.join(argv)  # recorded in reports
     set_quiet(args.quiet)
     try:
         return int(args.func(args) or 0)

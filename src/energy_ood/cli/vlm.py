@@ -14,8 +14,6 @@ Delta-Energy's defaults and the EBM loss are reconstructions (see the report).
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -70,10 +68,6 @@ def _add_score_parser(vsub) -> None:
     q.set_defaults(func=run_score)
 
 
-def _command() -> str:
-    return "energy-ood " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
 def run_bench(args) -> int:
     from ..evaluate.config import load_config
     from ..vlm.bench import run_vlm_bench
@@ -89,8 +83,8 @@ def run_bench(args) -> int:
         raise InputError(f"{args.config}: not a vlm config (kind = {cfg.get('kind')!r})")
     out = args.out or f"runs/vlm_{args.vlm_command}"
     t0 = time.perf_counter()
-    res = run_vlm_bench(cfg, out, command=_command())
-    report = render(res, out, command=_command(), run_time_s=time.perf_counter() - t0)
+    res = run_vlm_bench(cfg, out, command=args.command_line)
+    report = render(res, out, command=args.command_line, run_time_s=time.perf_counter() - t0)
     print(report.read_text())
     return 0
 
@@ -140,7 +134,11 @@ def run_score(args) -> int:
         for i, p in enumerate(res["id"]["pred"][:20]):
             print(f"{i}\t{classes[p]}")
     if args.out:
-        res["run"] = run_metadata(seed=None, config=vars(args) | {"func": None},
-                                  data={"encoder": enc.describe()}, command=_command())  # fmt: skip
+        res["run"] = run_metadata(
+            seed=None,
+            config=vars(args) | {"func": None},
+            data={"encoder": enc.describe()},
+            command=args.command_line,
+        )
         atomic_write_json(Path(args.out) / "results.json", res)
     return 0

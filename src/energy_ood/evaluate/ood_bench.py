@@ -121,7 +121,7 @@ def run_ood_benchmark(cfg: dict, out: str | Path, data_root=None, resume: bool =
     t0 = time.perf_counter()
     oods = load_ood_tensors(
         dcfg["ood_sets"],
-        dcfg.get("n_ood", 2000),
+        dcfg.get("n_ood", len(data.x_test)),  # a pool of 5x the draw size (len(ID) // 5)
         data,
         seed + 1,
         data_root,
@@ -137,6 +137,7 @@ def run_ood_benchmark(cfg: dict, out: str | Path, data_root=None, resume: bool =
         "convention": convention(),
         "protocol": {
             "ood_num": f"len(ID test) // 5 = {len(data.x_test) // 5}",
+            "ood_pool": {name: len(x) for name, x in oods.items()},
             "n_draws": cfg.get("eval", {}).get("n_draws", 10),
             "ood_sets": dcfg["ood_sets"],
             "aux": dcfg.get("aux", []),

@@ -97,7 +97,9 @@ def render(res: dict, out: str | Path, command: str = "") -> Path:
         (
             "Convention",
             convention_text(res["convention"])
-            + f" OOD samples per draw: {res['protocol']['ood_num']}; "
+            + f" OOD samples per draw: {res['protocol']['ood_num']}, from a pool of "
+            + ", ".join(f"{k} {v}" for k, v in res["protocol"].get("ood_pool", {}).items())
+            + "; "
             f"{res['protocol']['n_draws']} seeded draws, mean ± std over draws. "
             f"Auxiliary outliers (fine-tuning only): {', '.join(res['protocol']['aux'])} "
             "— disjoint from every OOD test set.",

