@@ -68,9 +68,7 @@ def test_openclip_zero_shot_and_prompt_tuning(clip, tmp_path):
     assert len(hist["loss"]) == 3 and not torch.equal(learner.ctx.detach(), ctx0)
     assert all(torch.equal(v, clip.model.state_dict()[k]) for k, v in frozen.items())
     masked = clip.encode_images([im // 2 for im in images])
-    h2 = tune_prompts(
-        learner, feats, y, TuneConfig(loss="ce+ebm", epochs=1, batch_size=4), masked
-    )
+    h2 = tune_prompts(learner, feats, y, TuneConfig(loss="ce+ebm", epochs=1, batch_size=4), masked)
     assert h2["ebm"][0] > 0
     # checkpoints hold the context only and load with weights_only=True
     path = learner.save(tmp_path / "ctx.pt", meta={"note": "test"})

@@ -8,7 +8,8 @@ import torch
 
 from energy_ood._validate import InputError
 from energy_ood.score import create_scorer
-from energy_ood.vlm import ebm_loss, functional as F
+from energy_ood.vlm import ebm_loss
+from energy_ood.vlm import functional as F
 from energy_ood.vlm.ebm import mask_words
 
 # row 0: one dominant match (closed-set image); row 1: flat similarities (open-set image)
@@ -72,7 +73,7 @@ def test_vectorized_matches_naive_on_random_rows():
         got = F.delta_energy_score(sim, c, 0.0, 100.0)
         crop = sim.clone()
         crop.scatter_(1, sim.topk(c, 1).indices, 0.0)
-        want = (torch.logsumexp(100 * sim.double(), 1) - torch.logsumexp(100 * crop.double(), 1))
+        want = torch.logsumexp(100 * sim.double(), 1) - torch.logsumexp(100 * crop.double(), 1)
         assert torch.allclose(got.double(), want / 100, atol=1e-5)
 
 
