@@ -148,6 +148,10 @@ def run_ood_benchmark(cfg: dict, out: str | Path, data_root=None, resume: bool =
         "posthoc": posthoc,
     }
     results["_raw"] = {"posthoc": raw}
+    for r in raw.values():
+        if r["spec"]["name"] == "self_normalized_energy":  # identically 0 up to rounding
+            every = np.concatenate([r["id"], *r["ood"].values()])
+            results["self_normalized_max_abs"] = float(np.abs(every).max())
 
     # 3. fine-tuning with auxiliary outliers
     ft = cfg.get("finetune", {})
