@@ -16,7 +16,8 @@ def data(tmp_path):
     np.save(tmp_path / "train.npy", feats[:800].astype(np.float32))
     np.save(tmp_path / "labels.npy", y[:800])
     np.save(tmp_path / "val.npy", feats[800:1000].astype(np.float32))
-    np.save(tmp_path / "new.npy", np.r_[feats[1000:], rng.normal(0, 1, (50, 8)) - 4 * np.eye(8)[y[:50]]])
+    far = rng.normal(0, 1, (50, 8)) - 4 * np.eye(8)[y[:50]]  # opposite the ID directions
+    np.save(tmp_path / "new.npy", np.r_[feats[1000:], far])
     np.savez(tmp_path / "head.npz", weight=w, bias=np.zeros(4))
     np.save(tmp_path / "val_logits.npy", (feats[800:1000] @ w.T).astype(np.float32))
     return tmp_path

@@ -148,3 +148,34 @@ def test_adapter_and_mahalanobis_preprocessing():
     assert m1.score(x).mean() > m0.score(feats).mean()
     with pytest.raises(InputError, match="no submodule"):
         ModelAdapter(net, head="classifier")
+
+
+def _mixture(n, seed, d=32, classes=6):
+    g = torch.Generator().manual_seed(100)
+    means = torch.randn(classes, d, generator=g) * 3
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, classes, (n,), generator=g)
+    return (torch.randn(n, d, generator=g) + means[y]).numpy()
+
+
+@pytest.mark.parametrize("k", [1, 7, 50])
+def test_knn_cluster_index_is_exact(k):
+    bank = _mixture(6000, 1)
+    bank[:40] = bank[40:80]  # duplicated rows: ties
+    queries = np.r_[_mixture(700, 2), np.random.default_rng(3).normal(0, 3, (300, 32))]
+    brute = create_scorer("knn", k=k, index="brute").fit(bank).score(queries)
+    tree = create_scorer("knn", k=k, index="cluster").fit(bank)
+    assert tree._tree is not None and tree._tree.means.shape[0] > 10
+    assert tree.score(queries) == pytest.approx(brute, abs=1e-5)
+
+
+def test_knn_cluster_index_structureless_falls_back():
+    rng = np.random.default_rng(0)
+    bank, queries = rng.normal(size=(3000, 16)), rng.normal(size=(200, 16))
+    sc = create_scorer("knn", k=20, index="cluster").fit(bank)
+    from energy_ood.score.knn import _normalize
+
+    zn = _normalize(torch.as_tensor(queries, dtype=torch.float32))
+    assert sc._tree.kth_similarity(zn, 20) is None  # little to prune: brute force instead
+    brute = create_scorer("knn", k=20, index="brute").fit(bank).score(queries)
+    assert sc.score(queries) == pytest.approx(brute, abs=1e-6)

@@ -1,19 +1,22 @@
-"""Exact k-th nearest-neighbour similarity with cluster pruning (used by ``KNN``).
+"""Exact k-th nearest-neighbour similarity with cluster pruning (used by ``KNN`` on big banks).
 
-The bank of unit vectors is split by a few rounds of k-means into C clusters; each cluster keeps
-its mean c and radius r = max ||b - c|| over its members. For a query q every member b of a
-cluster satisfies ||q - b|| >= ||q - c|| - r (triangle inequality). Scoring then works in two
-rounds of matrix products, cluster by cluster:
+The bank of unit vectors is split by a few rounds of spherical k-means into C clusters, each
+with its mean c and radius r = max ||b - c|| over its members; clusters are then ordered so
+that similar ones sit next to each other (a second k-means on the cluster means), and the bank
+is stored in that order. For a query q every member b of a cluster satisfies
+||q - b|| >= ||q - c|| - r (triangle inequality). Scoring is two rounds of matrix products:
 
-1. each query is compared with every member of its nearest clusters until at least k members are
-   seen: the k-th best similarity found is a lower bound of the true k-th best, i.e. an upper
-   bound U on the k-th smallest distance;
-2. every other cluster whose distance bound ||q - c|| - r is at most U (plus a small slack for
-   float rounding) is compared too. A cluster left out holds no point closer than U, so the k-th
-   smallest distance over the compared points is the exact one.
+1. each query is compared with the members of its nearest cluster; when that cluster holds at
+   least k points, the k-th best similarity found gives an upper bound U on the k-th smallest
+   distance (otherwise U = infinity);
+2. each other cluster whose bound ||q - c|| - r is at most U (plus a small slack for float
+   rounding) may hold a closer point and is compared too, in blocks of adjacent clusters.
 
-On class-structured features (penultimate features of a classifier) whole classes are pruned;
-on structureless data nothing is pruned and the cost is brute force plus the bookkeeping.
+A cluster left out holds no point closer than U >= the true k-th distance, so the k-th best
+similarity over the compared points is the exact one (comparing extra points never changes
+it). On class-structured features (penultimate features of a classifier) whole classes are
+pruned; where little can be pruned, ``kth_similarity`` returns None and the caller uses brute
+force.
 """
 
 from __future__ import annotations
@@ -21,78 +24,105 @@ from __future__ import annotations
 import torch
 
 SLACK = 1e-4  # distance units; covers float32 rounding in the bounds
-
-
-def _kmeans(bank: torch.Tensor, n_clusters: int, iters: int, seed: int) -> torch.Tensor:
-    """Spherical k-means assignments (cosine), seeded, a few Lloyd rounds."""
-    g = torch.Generator().manual_seed(seed)
-    cent = bank[torch.randperm(bank.shape[0], generator=g)[:n_clusters]].clone()
-    assign = torch.zeros(bank.shape[0], dtype=torch.long)
-    for _ in range(iters):
-        assign = _nearest(bank, cent)
-        sums = torch.zeros_like(cent).index_add_(0, assign, bank)
-        norms = sums.norm(dim=1, keepdim=True)
-        empty = norms.squeeze(1) == 0
-        cent = torch.where(empty[:, None], cent, sums / norms.clamp_min(1e-12))
-    return _nearest(bank, cent)
+BLOCK = 4096  # bank rows per block of adjacent clusters in round 2
 
 
 def _nearest(x: torch.Tensor, cent: torch.Tensor, rows: int = 8192) -> torch.Tensor:
     return torch.cat([(x[i : i + rows] @ cent.T).argmax(1) for i in range(0, len(x), rows)])
 
 
+def spherical_kmeans(x: torch.Tensor, n_clusters: int, iters: int, seed: int) -> torch.Tensor:
+    """Cluster labels of the unit rows of ``x`` (cosine k-means, seeded Lloyd rounds)."""
+    g = torch.Generator().manual_seed(seed)
+    cent = x[torch.randperm(x.shape[0], generator=g)[:n_clusters]].clone()
+    for _ in range(iters):
+        assign = _nearest(x, cent)
+        sums = torch.zeros_like(cent).index_add_(0, assign, x)
+        norms = sums.norm(dim=1, keepdim=True)
+        cent = torch.where(norms > 0, sums / norms.clamp_min(1e-12), cent)
+    return _nearest(x, cent)
+
+
 class ClusterIndex:
-    """Bank sorted by cluster, with per-cluster means, radii and offsets."""
+    """The bank sorted by cluster, with per-cluster means, radii and offsets."""
 
     def __init__(self, bank: torch.Tensor, n_clusters: int | None = None, seed: int = 0):
         n = bank.shape[0]
-        c = n_clusters or max(1, min(1024, int(round(n**0.5))))
-        assign = _kmeans(bank, min(c, n), iters=8, seed=seed)
+        c = min(n, n_clusters or max(1, int(round(n**0.5))))
+        assign = spherical_kmeans(bank, c, iters=8, seed=seed)
+        labels, assign = torch.unique(assign, return_inverse=True)  # drop empty clusters
+        c = len(labels)
+        sums = torch.zeros(c, bank.shape[1]).index_add_(0, assign, bank)
+        sizes = torch.bincount(assign, minlength=c)
+        means = sums / sizes[:, None]
+        # order clusters so that similar ones are adjacent: group their (normalised) means
+        groups = spherical_kmeans(
+            torch.nn.functional.normalize(means, dim=1), max(1, int(round(c**0.5))), 8, seed
+        )
+        corder = torch.argsort(groups * c + torch.arange(c), stable=True)
+        rank = torch.empty_like(corder)
+        rank[corder] = torch.arange(c)
+        assign = rank[assign]
+        means, sizes = means[corder], sizes[corder]
         order = torch.argsort(assign, stable=True)
-        assign = assign[order]
         self.bank = bank[order].contiguous()
-        counts = torch.bincount(assign, minlength=min(c, n))
-        keep = counts > 0
-        counts = counts[keep]
-        self.offsets = torch.zeros(len(counts) + 1, dtype=torch.long)
-        self.offsets[1:] = torch.cumsum(counts, 0)
-        means = torch.stack(
-            [self.bank[a:b].mean(0) for a, b in zip(self.offsets[:-1], self.offsets[1:])]
-        )
-        self.means = means
+        self.assign = assign[order]
+        self.offsets = torch.zeros(c + 1, dtype=torch.long)
+        self.offsets[1:] = torch.cumsum(sizes, 0)
+        self.means, self.sizes = means.contiguous(), sizes
         self.means_sq = (means * means).sum(1)
-        self.radius = torch.stack(
-            [
-                (self.bank[a:b] - m).norm(dim=1).max()
-                for a, b, m in zip(self.offsets[:-1], self.offsets[1:], means)
-            ]
-        )
-        self.sizes = counts
+        dist = (self.bank - means[self.assign]).norm(dim=1)
+        self.radius = torch.zeros(c).scatter_reduce_(0, self.assign, dist, "amax")
+        self.blocks = self._blocks()
 
-    def kth_similarity(self, q: torch.Tensor, k: int) -> torch.Tensor:
-        """The k-th largest q . b over the bank for each (unit) query row, exactly."""
-        n_q, n_c = q.shape[0], self.means.shape[0]
+    def _blocks(self) -> list[tuple[int, int]]:
+        """Runs of adjacent clusters holding about BLOCK bank rows each: (first, end) clusters."""
+        out, start, rows = [], 0, 0
+        for i, s in enumerate(self.sizes.tolist()):
+            if rows and rows + s > BLOCK:
+                out.append((start, i))
+                start, rows = i, 0
+            rows += s
+        out.append((start, len(self.sizes)))
+        return out
+
+    def kth_similarity(self, q: torch.Tensor, k: int, max_share: float = 0.5):
+        """The k-th largest q . b over the bank for each unit query row, exactly; None when
+        more than ``max_share`` of the (query, bank row) pairs would have to be compared."""
         d_qc = (1.0 - 2.0 * (q @ self.means.T) + self.means_sq).clamp_min(0.0).sqrt()
-        # round 1: nearest clusters until >= k members are covered
-        order = d_qc.argsort(dim=1)
-        covered = torch.cumsum(self.sizes[order], dim=1)
-        need = (covered < k).sum(1, keepdim=True)  # clusters before reaching k, per query
-        first = torch.zeros(n_q, n_c, dtype=torch.bool)
-        first.scatter_(1, order, torch.arange(n_c).expand(n_q, n_c) <= need)
-        top = torch.full((n_q, k), -float("inf"))
-        self._compare(q, first, top, k)
-        upper = (2.0 - 2.0 * top.amin(1)).clamp_min(0.0).sqrt()  # bound on the k-th distance
-        # round 2: every other cluster that may hold a closer point
-        lower = d_qc - self.radius
-        second = (lower <= upper[:, None] + SLACK) & ~first
-        self._compare(q, second, top, k)
-        return top.amin(1)
-
-    def _compare(self, q, pairs: torch.Tensor, top: torch.Tensor, k: int) -> None:
-        """Merge the similarities of the (query, cluster) ``pairs`` into the running top-k."""
-        for c in torch.nonzero(pairs.any(0)).flatten().tolist():
-            rows = torch.nonzero(pairs[:, c]).flatten()
+        near = d_qc.argmin(1)
+        top = torch.full((q.shape[0], k), -float("inf"))
+        upper = torch.full((q.shape[0],), float("inf"))
+        # round 1: each query against its nearest cluster
+        for c in torch.unique(near).tolist():
+            rows = torch.nonzero(near == c).flatten()
             a, b = int(self.offsets[c]), int(self.offsets[c + 1])
             sims = q[rows] @ self.bank[a:b].T
+            if b - a >= k:
+                best = sims.topk(k, dim=1, sorted=False).values
+                top[rows] = best
+                upper[rows] = (2.0 - 2.0 * best.amin(1)).clamp_min(0.0).sqrt()
+            else:
+                top[rows, : b - a] = sims
+        # round 2: every other cluster that may hold a closer point
+        need = (d_qc - self.radius) <= (upper[:, None] + SLACK)
+        need[torch.arange(q.shape[0]), near] = False
+        work = float((need.float() @ self.sizes.float()).sum())
+        if work > max_share * q.shape[0] * self.bank.shape[0]:
+            return None
+        for c0, c1 in self.blocks:
+            rows = torch.nonzero(need[:, c0:c1].any(1)).flatten()
+            if len(rows) == 0:
+                continue
+            a, b = int(self.offsets[c0]), int(self.offsets[c1])
+            sims = q[rows] @ self.bank[a:b].T
+            # a query's nearest cluster may sit in this block: its best members are already
+            # in ``top`` (the others cannot reach the top k), so mask them all out
+            own = (near[rows] >= c0) & (near[rows] < c1)
+            if own.any():
+                r = torch.nonzero(own).flatten()
+                member = self.assign[a:b][None, :] == near[rows[r]][:, None]
+                sims[r] = sims[r].masked_fill(member, -float("inf"))
             merged = torch.cat([top[rows], sims], dim=1)
             top[rows] = merged.topk(k, dim=1, sorted=False).values
+        return top.amin(1)
