@@ -2,7 +2,9 @@
 # Set up everything energy-ood needs on a fresh Debian machine (idempotent):
 #  - Debian packages: Fashion-MNIST (in-distribution data) and WordNet (text benchmark);
 #  - a virtualenv in .venv with the CPU build of torch pinned FIRST (torch==2.13.0), so no
-#    later requirement pulls a multi-GB CUDA build; then the package with its extras.
+#    later requirement pulls a multi-GB CUDA build; then the package with its extras. The [vlm]
+#    extra (open_clip) needs torchvision: PyPI's 0.28 is the release made for torch 2.13 and is
+#    pinned here so pip keeps the CPU torch (energy_ood.vlm._tvcompat makes it importable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,6 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[dev,text]"
+"${PIP[@]}" -e ".[dev,text,vlm]" "torchvision==0.28.*"
 .venv/bin/python -c "import torch, energy_ood; print('setup: torch', torch.__version__, \
 'energy_ood', energy_ood.__version__)"

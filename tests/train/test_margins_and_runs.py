@@ -69,6 +69,19 @@ def test_train_then_finetune_cli(tmp_path):
     ]
     metrics = json.loads((ft / "metrics.json").read_text())
     assert 0.5 < metrics["test_accuracy"] <= 1.0
+    # the fine-tuned run scored against named OOD sets
+    code = main(
+        ["--quiet", "evaluate", "--run", str(ft), "--ood-set", "scenes,gaussian",
+         "--score", "msp,energy,mahalanobis", "--json", str(tmp_path / "ev.json")]
+    )  # fmt: skip
+    assert code == 0
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    assert set(ev["results"]) == {"msp", "energy", "mahalanobis"}
+    rows = ev["results"]["energy"]
+    assert rows["mean"]["auroc"] == pytest.approx(
+        (rows["scenes"]["auroc"] + rows["gaussian"]["auroc"]) / 2
+    )
+    assert ev["id_test_error"] == pytest.approx(1 - metrics["test_accuracy"], abs=1e-6)
     # an auxiliary source that is also a test set is refused with one line, exit 2
     code = main(
         ["--quiet", "finetune", "--method", "oe", "--from", str(base), "--out", str(ft) + "2",

@@ -1,4 +1,5 @@
-"""``energy-ood evaluate``: metrics for precomputed logits (or scores) of ID and OOD sets."""
+"""``energy-ood evaluate``: metrics for precomputed logits (or scores) of ID and OOD sets, or
+for a trained run folder against named OOD sets (``--run DIR --ood-set mnist ...``)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--id",
-        required=True,
         metavar="PATH",
         help="ID test logits (n x K) or scores (n) in .npy/.npz/.pt/.csv",
     )
     p.add_argument(
         "--ood",
-        required=True,
         action="append",
         metavar="NAME=PATH",
         help="an OOD set; repeat for several",
@@ -40,9 +39,18 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--score",
         default="energy",
-        choices=LOGIT_SCORERS,
-        help="scorer applied to logits (default: energy)",
+        help=f"scorer applied to logits: {', '.join(LOGIT_SCORERS)} (default: energy); with "
+        "--run a comma-separated list, feature scorers and odin included",
     )
+    p.add_argument("--run", metavar="DIR", help="a run folder of 'energy-ood train'/'finetune'")
+    p.add_argument(
+        "--ood-set",
+        action="append",
+        metavar="NAME",
+        help="with --run: a named OOD set (mnist, cifar10-grey, scenes, textures, gaussian, "
+        "uniform, ...); repeat or comma-separate",
+    )
+    p.add_argument("--data-root", help="with --run: folder holding the data sets")
     p.add_argument(
         "--input",
         default="logits",
@@ -105,6 +113,12 @@ def _scores(path: str, args, scorer, n_classes: list) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.run:
+        return run_folder(args)
+    if not args.id or not args.ood:
+        raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
+    if args.score not in LOGIT_SCORERS:
+        raise InputError(f"--score {args.score!r}: choose one of {', '.join(LOGIT_SCORERS)}")
     oods = _parse_ood(args.ood)
     scorer = create_scorer(args.score, **({"T": args.T} if args.score != "maxlogit" else {}))
     assert isinstance(scorer, _LogitScorer)
@@ -127,5 +141,44 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(
             args.json,
             {"convention": conv, "results": results, "run": run_metadata(seed=None, config=config)},
+        )
+    return 0
+
+
+def run_folder(args: argparse.Namespace) -> int:
+    from ..evaluate.run_eval import evaluate_run
+
+    sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
+    if not sets:
+        raise InputError("--run needs at least one --ood-set NAME")
+    methods = []
+    for name in [s.strip() for s in args.score.split(",") if s.strip()]:
+        spec = {"name": name}
+        if name in ("energy", "msp") and args.T != 1.0:
+            spec["T"] = args.T
+        methods.append(spec)
+    res = evaluate_run(
+        args.run, sets, methods, data_root=args.data_root, tpr=args.tpr, rule=args.rule,
+        positive=args.positive,
+    )  # fmt: skip
+    conv = convention(args.tpr, args.rule, args.positive)
+    print(
+        f"run {args.run}: ID test error {100 * res['id_test_error']:.2f}%; whole OOD sets; "
+        f"FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, {args.rule} rule); "
+        "values in percent"
+    )
+    for label, rows in res["results"].items():
+        print(f"\n{label}")
+        print(metrics_table(rows))
+    if args.json:
+        config = {k: v for k, v in vars(args).items() if k != "func"}
+        atomic_write_json(
+            args.json,
+            {
+                "convention": conv,
+                "results": res["results"],
+                "id_test_error": res["id_test_error"],
+                "run": run_metadata(seed=0, config=config, command=args.command_line),
+            },
         )
     return 0

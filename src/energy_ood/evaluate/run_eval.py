@@ -1,0 +1,47 @@
+"""Score a trained run folder (``energy-ood train`` / ``finetune``) against named OOD sets.
+
+The run's own data split is rebuilt from ``run.json``; logits and features are extracted once
+per set; feature scorers are fitted on (a seeded subset of) the run's ID training images. Each
+OOD set is scored whole (no random draws): one row of metrics per set, and their mean.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..metrics import ood_metrics
+from ..train.runs import load_run
+from .ood_bench import load_ood_tensors
+from .scoring import ScoredModel, method_label, score_methods
+from .tables import mean_row
+
+
+def evaluate_run(
+    run_dir,
+    ood_sets: list[str],
+    methods: list[dict],
+    data_root=None,
+    n_ood: int | None = None,
+    fit_samples: int = 10000,
+    seed: int = 0,
+    **metric_kw,
+) -> dict:
+    """{method label: {set: metrics, ..., "mean": metrics}} plus the run's ID test error."""
+    model, data, run = load_run(run_dir, data_root)
+    oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
+    g = torch.Generator().manual_seed(seed)
+    fit = torch.randperm(len(data.x_train), generator=g)[:fit_samples]
+    scored = ScoredModel(model, data.x_train[fit], data.y_train[fit])
+    scored.add("id", data.x_test)
+    for name, x in oods.items():
+        scored.add(name, x)
+    raw = score_methods(scored, methods, "id", list(oods))
+    results = {}
+    for spec in methods:
+        r = raw[method_label(spec)]
+        rows = {s: ood_metrics(r["id"], r["ood"][s], **metric_kw) for s in oods}
+        rows["mean"] = mean_row(rows)
+        results[method_label(spec)] = rows
+    logits = scored.logits("id")
+    err = float((logits.argmax(1) != data.y_test).float().mean())
+    return {"results": results, "id_test_error": err, "ood_sets": list(oods), "run": run}
