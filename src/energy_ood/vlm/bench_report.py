@@ -12,6 +12,13 @@ from ..evaluate.report import convention_text, write_report
 from ..evaluate.tables import markdown_table, pct
 
 HEADLINE = ("MCM", "MSP", "MaxLogit", "Energy", "DeltaE(c=1,floor=0)")
+LIMITS = (
+    "Two limits explain the sweep. With the floor far below every similarity (floor = -1) the "
+    "cropped energy keeps only the other classes, and Delta-Energy = -tau log(1 - p_max), p_max "
+    "the largest softmax probability of the CLIP logits: a monotone function of MSP, so it "
+    "scores exactly as MSP. With the floor above every similarity the floor term dominates the "
+    "cropped energy and Delta-Energy ranks inputs as the energy score does."
+)
 VERIFIED = (
     "Reference (not comparable, images): MCM zero-shot on ImageNet-1k with CLIP ViT-B/16, "
     "average FPR95 42.74, AUROC 90.77 over iNaturalist, SUN, Places, Textures."
@@ -162,7 +169,7 @@ def render(res: dict, out: str | Path, command: str = "", run_time_s: float | No
         ("AUPR-In ↑ (%)", _metric_table(summary, labels, "aupr_in")),
         ("Delta-Energy sweep: AUROC ↑ (%)", _metric_table(summary, sweep, "auroc")),
         ("Delta-Energy sweep: FPR95 ↓ (%)", _metric_table(summary, sweep, "fpr95")),
-        ("Verdict", _verdict(summary, labels) + "\n\n" + VERIFIED),
+        ("Verdict", _verdict(summary, labels) + "\n\n" + LIMITS + "\n\n" + VERIFIED),
         ("Splits", per_split),
     ]
     figs = []
