@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import plots
-from .report import write_report
+from .report import command_section, write_report
 from .tables import markdown_table, pct
 
 PAPER = (
@@ -59,14 +59,7 @@ def render(res: dict, out: str | Path, command: str = "") -> Path:
         ),
     ]
     if command:
-        t = res.get("timings", {}).get("total_s")
-        secs.append(
-            (
-                "Command",
-                f"`{command}`"
-                + (f" — ran in {t / 60:.1f} min on this machine (2 CPU cores)" if t else ""),
-            )
-        )
+        secs.append(command_section(command, res))
     secs += [
         ("Summary (mean AP over classes)", summary),
         ("Paper", PAPER),

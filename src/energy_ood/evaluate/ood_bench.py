@@ -87,6 +87,23 @@ def _train_cfg(section: dict, seed: int, **extra) -> TrainConfig:
     return TrainConfig(seed=seed, **{k: v for k, v in section.items() if k in keys}, **extra)
 
 
+def _finetune(base_dir, base_model, tcfg, dest, data, dcfg, ft, data_root, resume) -> dict:
+    """Fine-tune a copy of the pretrained model with ``tcfg`` into ``dest`` (resumable)."""
+    return finetune(
+        base_dir,
+        tcfg.method,
+        dcfg["aux"],
+        dest,
+        tcfg,
+        test_sets=dcfg["ood_sets"],
+        data_root=data_root,
+        n_aux=ft.get("n_aux", 20000),
+        resume=resume,
+        data=data,
+        model=copy.deepcopy(base_model),
+    )
+
+
 def run_ood_benchmark(cfg: dict, out: str | Path, data_root=None, resume: bool = True) -> dict:
     """Run the benchmark described by ``cfg`` into ``out``; returns the results dict."""
     out = Path(out)
@@ -159,19 +176,8 @@ def run_ood_benchmark(cfg: dict, out: str | Path, data_root=None, resume: bool =
     for method in ft.get("methods", []):
         t0 = time.perf_counter()
         tcfg = _train_cfg(ft, seed, method=method)
-        res = finetune(
-            base_dir,
-            method,
-            dcfg["aux"],
-            out / f"ft_{method}",
-            tcfg,
-            test_sets=dcfg["ood_sets"],
-            data_root=data_root,
-            n_aux=ft.get("n_aux", 20000),
-            resume=resume,
-            data=data,
-            model=copy.deepcopy(base_model),
-        )
+        res = _finetune(base_dir, base_model, tcfg, out / f"ft_{method}", data, dcfg, ft,
+                        data_root, resume)  # fmt: skip
         score_spec = [{"name": "msp", "label": "msp"}, {"name": "energy", "label": "energy"}]
         r, rr, _ = _evaluate_model(res["model"], data, oods, score_spec, cfg, 1)
         results["finetune"][method] = {
@@ -239,49 +245,29 @@ def margin_sweep(base_dir, base_model, data, oods, cfg, out, data_root, resume) 
     m_outs = [round(chosen["m_out"] + d, 2) for d in grid["m_out_offsets"]]
     fpr = np.full((len(m_ins), len(m_outs)), np.nan)
     err = np.full_like(fpr, np.nan)
+
+    def fpr_and_error(tcfg: TrainConfig, name: str) -> tuple[float, float]:
+        """Fine-tune a copy of the base model; mean FPR95 (energy score) and ID test error."""
+        res = _finetune(base_dir, base_model, tcfg, out / "margins" / name, data, dcfg, ft,
+                        data_root, resume)  # fmt: skip
+        r, _, _ = _evaluate_model(res["model"], data, oods, [{"name": "energy"}], cfg, 1)
+        return r["energy"]["mean"]["mean"]["fpr95"], res["metrics"]["test_error"]
+
     for i, mi in enumerate(m_ins):
         for j, mo in enumerate(m_outs):
             if mo <= mi:
                 continue
             tcfg = _train_cfg(ft, seed, method="energy", m_in=mi, m_out=mo)
-            res = finetune(
-                base_dir,
-                "energy",
-                dcfg["aux"],
-                out / "margins" / f"{i}_{j}",
-                tcfg,
-                test_sets=dcfg["ood_sets"],
-                data_root=data_root,
-                n_aux=ft.get("n_aux", 20000),
-                resume=resume,
-                data=data,
-                model=copy.deepcopy(base_model),
-            )
-            r, _, _ = _evaluate_model(res["model"], data, oods, [{"name": "energy"}], cfg, 1)
-            fpr[i, j] = r["energy"]["mean"]["mean"]["fpr95"]
-            err[i, j] = res["metrics"]["test_error"]
+            fpr[i, j], err[i, j] = fpr_and_error(tcfg, f"{i}_{j}")
     single = None
     if sw.get("single_margin", True):
         tcfg = _train_cfg(ft, seed, method="single-margin", margin=chosen["margin"])
-        res = finetune(
-            base_dir,
-            "single-margin",
-            dcfg["aux"],
-            out / "margins" / "single",
-            tcfg,
-            test_sets=dcfg["ood_sets"],
-            data_root=data_root,
-            n_aux=ft.get("n_aux", 20000),
-            resume=resume,
-            data=data,
-            model=copy.deepcopy(base_model),
-        )
-        r, _, _ = _evaluate_model(res["model"], data, oods, [{"name": "energy"}], cfg, 1)
+        single_fpr, single_err = fpr_and_error(tcfg, "single")
         ci, cj = grid["m_in_offsets"].index(0), grid["m_out_offsets"].index(0)
         single = {
             "margin": chosen["margin"],
-            "fpr95": r["energy"]["mean"]["mean"]["fpr95"],
-            "test_error": res["metrics"]["test_error"],
+            "fpr95": single_fpr,
+            "test_error": single_err,
             "two_margin_fpr95": float(fpr[ci, cj]),
             "two_margin_test_error": float(err[ci, cj]),
         }

@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
-from .report import convention_text, methods_table, pair_table, per_set_table, write_report
+from .report import (
+    command_section,
+    convention_text,
+    methods_table,
+    pair_table,
+    per_set_table,
+    write_report,
+)
 from .tables import markdown_table, pct
 
 # SPEC section 5: CIFAR-10, WRN-40-2, mean of 6 OOD sets (FPR95 / AUROC / AUPR-In / ID error).
@@ -117,14 +124,7 @@ def render(res: dict, out: str | Path, command: str = "") -> Path:
         )
     ]
     if command:
-        t = res.get("timings", {}).get("total_s")
-        secs.append(
-            (
-                "Command",
-                f"`{command}`"
-                + (f" — ran in {t / 60:.1f} min on this machine (2 CPU cores)" if t else ""),
-            )
-        )
+        secs.append(command_section(command, res))
     secs.append(("Claims, ours vs the paper", _claims(res)))
     msp, en = _find(ph, "msp"), _find(ph, "energy")
     if msp and en:

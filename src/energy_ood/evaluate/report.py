@@ -23,6 +23,13 @@ def convention_text(conv: dict | None = None) -> str:
     )
 
 
+def command_section(command: str, res: dict) -> tuple[str, str]:
+    """("Command", the command line and its run time on this machine)."""
+    t = res.get("timings", {}).get("total_s")
+    took = f" — ran in {t / 60:.1f} min on this machine (2 CPU cores)" if t else ""
+    return ("Command", f"`{command}`{took}")
+
+
 def pair_table(
     results: dict,
     left: str,

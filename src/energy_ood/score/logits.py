@@ -20,16 +20,18 @@ class _LogitScorer(Scorer):
     input_kind = "logits"
 
 
-@register("msp")
-class MSP(_LogitScorer):
-    """Maximum softmax probability (Hendrycks & Gimpel 2017), temperature ``T``."""
-
+class _TemperatureScorer(_LogitScorer):
     def __init__(self, T: float = 1.0):
         super().__init__()
         self.T = _check_T(T)
 
     def get_params(self) -> dict:
         return {"T": self.T}
+
+
+@register("msp")
+class MSP(_TemperatureScorer):
+    """Maximum softmax probability (Hendrycks & Gimpel 2017), temperature ``T``."""
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         return F.msp_score(x, self.T)
@@ -46,15 +48,8 @@ class MaxLogit(_LogitScorer):
 
 
 @register("energy")
-class Energy(_LogitScorer):
+class Energy(_TemperatureScorer):
     """Negative free energy T * logsumexp(f / T) (Liu et al. 2020). Parameter-free at T = 1."""
-
-    def __init__(self, T: float = 1.0):
-        super().__init__()
-        self.T = _check_T(T)
-
-    def get_params(self) -> dict:
-        return {"T": self.T}
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         return F.energy_score(x, self.T)
