@@ -139,7 +139,10 @@ def test_properties(a, b):
     if len(np.unique(np.r_[a, b])) == len(np.unique(np.r_[ta, tb])):
         for k in m:
             assert t[k] == pytest.approx(m[k], abs=1e-12)
-    # the compiled kernel and the numpy reference agree
-    ref = _ood_metrics_numpy(a, b)
-    for k in m:
-        assert m[k] == pytest.approx(ref[k], abs=1e-12)
+    # the compiled kernel and the numpy reference agree, for every operating-point rule
+    for rule in ("first", "closest"):
+        for positive in ("id", "ood"):
+            got = ood_metrics(a, b, rule=rule, positive=positive)
+            ref = _ood_metrics_numpy(a, b, rule=rule, positive=positive)
+            for k in m:
+                assert got[k] == pytest.approx(ref[k], abs=1e-12), (rule, positive, k)

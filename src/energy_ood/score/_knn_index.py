@@ -10,7 +10,8 @@ is stored in that order. For a query q every member b of a cluster satisfies
    least k points, the k-th best similarity found gives an upper bound U on the k-th smallest
    distance (otherwise U = infinity);
 2. each other cluster whose bound ||q - c|| - r is at most U (plus a small slack for float
-   rounding) may hold a closer point and is compared too, in blocks of adjacent clusters.
+   rounding) may hold a closer point and is compared too, in blocks of adjacent clusters
+   (a block is compared with every query that needs one of its clusters).
 
 A cluster left out holds no point closer than U >= the true k-th distance, so the k-th best
 similarity over the compared points is the exact one (comparing extra points never changes
@@ -24,7 +25,7 @@ from __future__ import annotations
 import torch
 
 SLACK = 1e-4  # distance units; covers float32 rounding in the bounds
-BLOCK = 4096  # bank rows per block of adjacent clusters in round 2
+BLOCK = 4096  # most bank rows per block of adjacent clusters in round 2
 
 
 def _nearest(x: torch.Tensor, cent: torch.Tensor, rows: int = 8192) -> torch.Tensor:
@@ -60,6 +61,7 @@ class ClusterIndex:
             torch.nn.functional.normalize(means, dim=1), max(1, int(round(c**0.5))), 8, seed
         )
         corder = torch.argsort(groups * c + torch.arange(c), stable=True)
+        self.groups = groups[corder]
         rank = torch.empty_like(corder)
         rank[corder] = torch.arange(c)
         assign = rank[assign]
@@ -76,10 +78,13 @@ class ClusterIndex:
         self.blocks = self._blocks()
 
     def _blocks(self) -> list[tuple[int, int]]:
-        """Runs of adjacent clusters holding about BLOCK bank rows each: (first, end) clusters."""
+        """Runs of adjacent clusters, (first, end), one per group of similar clusters (split
+        where a group holds more than BLOCK bank rows), so a block is mostly all needed or all
+        pruned for a query."""
         out, start, rows = [], 0, 0
+        groups = self.groups.tolist()
         for i, s in enumerate(self.sizes.tolist()):
-            if rows and rows + s > BLOCK:
+            if rows and (groups[i] != groups[i - 1] or rows + s > BLOCK):
                 out.append((start, i))
                 start, rows = i, 0
             rows += s
