@@ -38,3 +38,20 @@ def test_config_is_consistent(name):
     AuxiliaryPool(aux, sets)  # raises if an auxiliary source overlaps a test set
     for m in cfg.get("finetune", {}).get("methods", []):
         assert m in ("energy", "oe", "single-margin")
+
+
+def test_overrides():
+    from energy_ood._validate import InputError
+    from energy_ood.evaluate.config import parse_overrides
+
+    over = parse_overrides(["pretrain.epochs=2", "data.ood_sets=['mnist']", "model.name=wrn"])
+    assert over == {
+        "pretrain": {"epochs": 2},
+        "data": {"ood_sets": ["mnist"]},
+        "model": {"name": "wrn"},
+    }
+    cfg = load_config("fmnist", over)
+    assert cfg["pretrain"] == {"epochs": 2, "lr": 0.1} and cfg["data"]["ood_sets"] == ["mnist"]
+    assert cfg["data"]["aux"]  # untouched keys stay
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        parse_overrides(["epochs"])

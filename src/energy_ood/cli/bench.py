@@ -4,11 +4,15 @@ energy-ood bench fmnist                        dataset-vs-dataset, sweeps, ablat
 energy-ood bench cifar10                       the same with CIFAR-10 as ID (GPU advised)
 energy-ood bench holdout --dataset fashion-mnist   hold-out-class AP, with/without rotation
 energy-ood bench path/to/my.toml               any config of either kind
+
+--set KEY=VALUE overrides any config entry, e.g. a quick smoke run of the CIFAR-10 benchmark:
+energy-ood bench cifar10 --set data.train_limit=5000 --set pretrain.epochs=2 \
+    --set finetune.epochs=1 --set sweeps.temperatures=[1,10]
 """
 
 from __future__ import annotations
 
-from ..evaluate.config import load_config
+from ..evaluate.config import load_config, merge, parse_overrides
 
 HOLDOUT = {
     "fashion-mnist": "holdout_fmnist",
@@ -31,6 +35,13 @@ def add_parser(sub) -> None:
     p.add_argument("--trials", type=int, help="hold-out-class: override the number of trials")
     p.add_argument("--epochs", type=int, help="override the pretraining / training epochs")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints in --out")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config entry (TOML value), e.g. pretrain.epochs=2; repeatable",
+    )
     p.set_defaults(func=run)
 
 
@@ -42,7 +53,7 @@ def run(args) -> int:
         over["trials"] = args.trials
     if args.epochs:
         over["train" if cfg.get("kind") == "holdout" else "pretrain"] = {"epochs": args.epochs}
-    cfg = load_config(name, over)
+    cfg = load_config(name, merge(over, parse_overrides(args.set)))
     out = args.out or f"runs/bench_{name}"
     command = args.command_line
     if cfg.get("kind") == "holdout":

@@ -35,6 +35,28 @@ def load_config(name_or_path: str, overrides: dict | None = None) -> dict:
     return cfg
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["pretrain.epochs=1", "data.ood_sets=['mnist']"]`` -> nested dict. Values are read as
+    TOML (numbers, booleans, lists, quoted strings); anything else is taken as a string."""
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not all(key.split(".")):
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. pretrain.epochs=2")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        cur = out
+        *parents, last = key.strip().split(".")
+        for k in parents:
+            cur = cur.setdefault(k, {})
+            if not isinstance(cur, dict):
+                raise InputError(f"--set {item!r}: {k} is set twice")
+        cur[last] = value
+    return out
+
+
 def merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
