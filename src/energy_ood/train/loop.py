@@ -120,6 +120,8 @@ class Trainer:
         if cfg.method == "ce":
             return F.cross_entropy(self._forward(model, xb), yb)
         if cfg.method == "rotation":
+            # class head on the unrotated labelled batch, rotation head on a rotated copy
+            # (0/90/180/270, one per image); one summed update, where the paper alternates two
             logits = self._forward(model, xb)
             k = torch.randint(0, 4, (xb.shape[0],), generator=g)
             rot_logits = self._forward(model.forward_rotation, rotate_batch(xb, k))
