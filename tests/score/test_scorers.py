@@ -179,3 +179,25 @@ def test_knn_cluster_index_structureless_falls_back():
     assert sc._tree.kth_similarity(zn, 20) is None  # little to prune: brute force instead
     brute = create_scorer("knn", k=20, index="brute").fit(bank).score(queries)
     assert sc.score(queries) == pytest.approx(brute, abs=1e-6)
+
+
+def test_topk_heap_merge_matches_torch():
+    from energy_ood.score import _topk
+
+    g = torch.Generator().manual_seed(0)
+    sims = torch.randint(0, 40, (300, 500), generator=g).float()  # many ties
+    heap = _topk.new_heap(400, 25)
+    rows = torch.randperm(400, generator=g)[:300]
+    lo = torch.randint(0, 500, (300,), generator=g)
+    hi = (lo + torch.randint(0, 100, (300,), generator=g)).clamp(max=500)
+    _topk.merge(heap, rows, sims[:, :250], lo.clamp(max=250), hi.clamp(max=250))
+    _topk.merge(heap, rows, sims[:, 250:], (lo - 250).clamp(0, 250), (hi - 250).clamp(0, 250))
+    cols = torch.arange(500)
+    masked = sims.masked_fill((cols >= lo[:, None]) & (cols < hi[:, None]), -float("inf"))
+    want = masked.topk(25, dim=1).values
+    got = heap[rows].sort(dim=1, descending=True).values
+    assert torch.equal(got, want)
+    assert torch.equal(heap[rows, 0], want[:, -1])  # the root is the k-th largest
+    untouched = torch.ones(400, dtype=torch.bool)
+    untouched[rows] = False
+    assert torch.isinf(heap[untouched]).all()

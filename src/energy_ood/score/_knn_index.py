@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import torch
 
+from . import _topk
+
 SLACK = 1e-4  # distance units; covers float32 rounding in the bounds
 BLOCK = 4096  # most bank rows per block of adjacent clusters in round 2
 
@@ -96,19 +98,15 @@ class ClusterIndex:
         more than ``max_share`` of the (query, bank row) pairs would have to be compared."""
         d_qc = (1.0 - 2.0 * (q @ self.means.T) + self.means_sq).clamp_min(0.0).sqrt()
         near = d_qc.argmin(1)
-        top = torch.full((q.shape[0], k), -float("inf"))
+        heap = _topk.new_heap(q.shape[0], k)
         upper = torch.full((q.shape[0],), float("inf"))
         # round 1: each query against its nearest cluster
         for c in torch.unique(near).tolist():
             rows = torch.nonzero(near == c).flatten()
             a, b = int(self.offsets[c]), int(self.offsets[c + 1])
-            sims = q[rows] @ self.bank[a:b].T
+            _topk.merge(heap, rows, q[rows] @ self.bank[a:b].T)
             if b - a >= k:
-                best = sims.topk(k, dim=1, sorted=False).values
-                top[rows] = best
-                upper[rows] = (2.0 - 2.0 * best.amin(1)).clamp_min(0.0).sqrt()
-            else:
-                top[rows, : b - a] = sims
+                upper[rows] = (2.0 - 2.0 * heap[rows, 0]).clamp_min(0.0).sqrt()
         # round 2: every other cluster that may hold a closer point
         need = (d_qc - self.radius) <= (upper[:, None] + SLACK)
         need[torch.arange(q.shape[0]), near] = False
@@ -119,15 +117,13 @@ class ClusterIndex:
             rows = torch.nonzero(need[:, c0:c1].any(1)).flatten()
             if len(rows) == 0:
                 continue
-            a, b = int(self.offsets[c0]), int(self.offsets[c1])
-            sims = q[rows] @ self.bank[a:b].T
+            a = int(self.offsets[c0])
+            sims = q[rows] @ self.bank[a : int(self.offsets[c1])].T
             # a query's nearest cluster may sit in this block: its best members are already
-            # in ``top`` (the others cannot reach the top k), so mask them all out
-            own = (near[rows] >= c0) & (near[rows] < c1)
-            if own.any():
-                r = torch.nonzero(own).flatten()
-                member = self.assign[a:b][None, :] == near[rows[r]][:, None]
-                sims[r] = sims[r].masked_fill(member, -float("inf"))
-            merged = torch.cat([top[rows], sims], dim=1)
-            top[rows] = merged.topk(k, dim=1, sorted=False).values
-        return top.amin(1)
+            # in the heap (the others cannot reach the top k), so its columns are skipped
+            nr = near[rows]
+            own = (nr >= c0) & (nr < c1)
+            lo = torch.where(own, self.offsets[nr] - a, 0)
+            hi = torch.where(own, self.offsets[nr + 1] - a, 0)
+            _topk.merge(heap, rows, sims, lo, hi)
+        return heap[:, 0].clone()

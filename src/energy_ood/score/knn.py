@@ -5,7 +5,8 @@ For unit vectors ||q - b||^2 = 2 - 2 q.b, so the k-th distance follows from the 
 similarity, computed exactly either way:
 
 * ``index="brute"``: one matrix product per chunk of queries into one reused buffer of at most
-  ``buffer_mb`` (a fresh 200 MB block per chunk costs page faults), then one top-k;
+  ``buffer_mb`` (a fresh 200 MB block per chunk costs page faults), merged into a running
+  top-k heap per query (``_topk``: about one comparison per similarity);
 * ``index="cluster"``: the pruned search of ``_knn_index`` (k-means clusters of the bank and a
   triangle-inequality bound skip the clusters that cannot hold a nearer point); a chunk where
   it would compare more than half of the pairs falls back to brute force;
@@ -17,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
+from . import _topk
 from ._head import check_features
 from ._knn_index import ClusterIndex
 from .base import Scorer, register
@@ -75,12 +77,12 @@ class KNN(Scorer):
     def _brute(self, zn: torch.Tensor) -> torch.Tensor:
         if self._buf is None:
             self._buf = torch.empty(self._brute_rows, self.bank.shape[0])
-        out = []
+        heap = _topk.new_heap(zn.shape[0], self.k)
         for i in range(0, zn.shape[0], self._brute_rows):
             part = zn[i : i + self._brute_rows]
             sims = torch.mm(part, self.bank.T, out=self._buf[: part.shape[0]])
-            out.append(sims.topk(self.k, dim=1, sorted=False).values.amin(1))
-        return torch.cat(out)
+            _topk.merge(heap, torch.arange(i, i + part.shape[0]), sims)
+        return heap[:, 0]
 
     def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
         check_features(self.name, z, self.bank.shape[1])
