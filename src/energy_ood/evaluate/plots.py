@@ -83,9 +83,14 @@ def margin_heatmap(
     ax.set_yticks(range(len(m_in)), [f"{v:g}" for v in m_in])
     ax.set_xlabel("m_out")
     ax.set_ylabel("m_in")
+    lo, hi = np.nanmin(grid), np.nanmax(grid)
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
-            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", color="white", fontsize=9)
+            if np.isnan(grid[i, j]):
+                continue
+            light = hi > lo and (grid[i, j] - lo) / (hi - lo) < 0.5  # yellow end of viridis_r
+            ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=9,
+                    color="black" if light else "white")  # fmt: skip
     fig.colorbar(im, ax=ax, label=label)
     return _save(fig, path)
 
