@@ -2,7 +2,7 @@
 
 A scorer is configured in ``__init__``, learns in-distribution statistics in ``fit`` where the
 method needs them, and answers in ``score``: a 1-D numpy array of ID-ness (higher = more
-in-distribution). ``input_kind`` says what ``score`` and ``fit`` consume:
+in-distribution), float32 for float32 input (the precision it is computed in), else float64. ``input_kind`` says what ``score`` and ``fit`` consume:
 
 * ``"logits"``   -- a (n, K) array of logits (numpy, memory-mapped numpy or tensor);
 * ``"features"`` -- a (n, D) array of penultimate features;
@@ -86,13 +86,15 @@ class Scorer:
         """ID-ness of each row of ``x``, computed chunk by chunk (memory-mapped input is fine)."""
         self._check_fitted()
         rows = _rows(x, self.name, self.input_kind)
-        out = np.empty(rows.shape[0], dtype=np.float64)
+        out = None  # in the dtype the scores are computed in: float32 logits give float32
         with torch.no_grad():
             for start in range(0, rows.shape[0], self.chunk_rows):
                 chunk = _chunk_tensor(rows, start, self.chunk_rows)
                 self._check_width(chunk)
                 s = self._score_chunk(chunk)
                 _check_finite(s, chunk, start, self.name, self.input_kind)
+                if out is None:
+                    out = np.empty(rows.shape[0], dtype=s.numpy().dtype)
                 out[start : start + chunk.shape[0]] = s.numpy()
         return out
 
