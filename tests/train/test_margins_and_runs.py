@@ -100,3 +100,12 @@ def test_rotation_training_digits(tmp_path):
     run = json.loads((tmp_path / "rot" / "run.json").read_text())
     assert run["config"]["arch"]["rotation_head"] is True
     assert run["config"]["train"]["method"] == "rotation"
+
+
+def test_last_batch_of_one_is_dropped(tmp_path):
+    from energy_ood.models import create_model
+
+    model = create_model("cnn", num_classes=3, in_channels=1)
+    x, y = torch.randn(33, 1, 28, 28), torch.randint(0, 3, (33,))  # 2 batches of 16, then 1
+    hist = Trainer(model, TrainConfig(epochs=1, batch_size=16), tmp_path).fit(x, y)
+    assert len(hist) == 1 and hist[0]["loss"] > 0

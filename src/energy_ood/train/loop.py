@@ -161,6 +161,8 @@ class Trainer:
             raise InputError(f"{len(x)} images but {len(y)} labels")
         n = len(x)
         steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
+        if n % cfg.batch_size == 1 and n > 1:
+            steps_per_epoch -= 1  # a last batch of one image breaks BatchNorm: drop it
         total = steps_per_epoch * cfg.epochs
         step = self._resume() if resume and self.checkpoint_path.exists() else 0
         self.out.mkdir(parents=True, exist_ok=True)
