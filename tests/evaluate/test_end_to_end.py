@@ -101,9 +101,10 @@ def test_dataset_vs_dataset_protocol(tmp_path):
         for block in res["finetune"][m]["scores"].values():
             _mean_of_rows(block, sets)
         assert 0.0 < res["finetune"][m]["test_error"] < 0.5
-    # self-normalized energy is identically zero: no separation at all
+    # self-normalized energy is identically zero up to rounding: its ranking is noise
+    assert res["self_normalized_max_abs"] < 1e-5
     sn = res["posthoc"]["self_normalized_energy"]["mean"]["mean"]
-    assert sn["auroc"] == pytest.approx(0.5, abs=0.01)
+    assert sn["auroc"] == pytest.approx(0.5, abs=0.12)  # 3 sigma for 360 vs 72 random scores
     ts = res["temperature_sweep"]
     assert ts["temperatures"] == [1, 10, 100] and len(ts["energy"]) == 3
     e1 = res["posthoc"]["energy"]["mean"]["mean"]["fpr95"]
@@ -115,7 +116,8 @@ def test_dataset_vs_dataset_protocol(tmp_path):
     margins = res["finetune"]["energy"]["margins"]
     assert margins["m_in"] < margins["m_out"] and "validation" in margins["rule"]
     text = (out / "report.md").read_text()
-    assert "Table 1 (left)" in text and "Table 1 (right)" in text and "ID positive" in text
+    assert "Table 1 (left)" in text and "Table 1 (right)" in text
+    assert "ID is the positive class" in text
     mean_line = next(ln for ln in text.splitlines() if ln.startswith("| **mean**"))
     msp, en = res["posthoc"]["msp"]["mean"]["mean"], res["posthoc"]["energy"]["mean"]["mean"]
     assert f"{100 * msp['fpr95']:.2f} / {100 * en['fpr95']:.2f}" in mean_line
@@ -196,10 +198,11 @@ def test_vlm_wordnet_protocol(tmp_path):
         runs = [sp["stages"][stage] for sp in res["splits"]]
         mcm = [r["scores"]["MCM"]["auroc"] for r in runs]
         assert s["scores"]["MCM"]["mean"]["auroc"] == pytest.approx(np.mean(mcm))
-    # Delta-Energy with the floor far below every cosine is a monotone function of MSP
+    # Delta-Energy with the floor far below every cosine is -tau log(1 - MSP): the same ranking
+    # as MSP, except where MSP saturates at 1.0 in float32 (ties that Delta-Energy resolves)
     zs = res["summary"]["zero-shot"]["scores"]
     assert zs["DeltaE(c=1,floor=-1)"]["mean"]["auroc"] == pytest.approx(
-        zs["MSP"]["mean"]["auroc"], abs=1e-6
+        zs["MSP"]["mean"]["auroc"], abs=0.01
     )
     assert (out / "prompts" / "split0_ce_ebm.pt").is_file()
     assert "Reconstruction" in (out / "report.md").read_text()

@@ -2,7 +2,8 @@
 
 A scorer is configured in ``__init__``, learns in-distribution statistics in ``fit`` where the
 method needs them, and answers in ``score``: a 1-D numpy array of ID-ness (higher = more
-in-distribution), float32 for float32 input (the precision it is computed in), else float64. ``input_kind`` says what ``score`` and ``fit`` consume:
+in-distribution), float32 for float32 input (the precision it is computed in), else float64.
+``input_kind`` says what ``score`` and ``fit`` consume:
 
 * ``"logits"``   -- a (n, K) array of logits (numpy, memory-mapped numpy or tensor);
 * ``"features"`` -- a (n, D) array of penultimate features;

@@ -16,8 +16,9 @@ LIMITS = (
     "Two limits explain the sweep. With the floor far below every similarity (floor = -1) the "
     "cropped energy keeps only the other classes, and Delta-Energy = -tau log(1 - p_max), p_max "
     "the largest softmax probability of the CLIP logits: a monotone function of MSP, so it "
-    "scores exactly as MSP. With the floor above every similarity the floor term dominates the "
-    "cropped energy and Delta-Energy ranks inputs as the energy score does."
+    "ranks inputs as MSP does (it even separates the rows where MSP rounds to 1.0 in float32). "
+    "With the floor above every similarity the floor term dominates the cropped energy and "
+    "Delta-Energy ranks inputs as the energy score does."
 )
 VERIFIED = (
     "Reference (not comparable, images): MCM zero-shot on ImageNet-1k with CLIP ViT-B/16, "
