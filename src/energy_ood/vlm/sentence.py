@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .._progress import is_quiet
 from .._validate import InputError
 from .encoders import Encoder, check_texts, normalize, require
 
@@ -36,6 +37,10 @@ class SentenceEncoder(Encoder):
         if not path.exists():
             raise InputError(f"sentence-transformers model folder {str(path)!r} not found")
         st = require("sentence_transformers")
+        if is_quiet():  # transformers draws its own "Loading weights" bar
+            import transformers
+
+            transformers.utils.logging.disable_progress_bar()
         self.path, self.device, self.batch_size = str(path), device, int(batch_size)
         self.model = st.SentenceTransformer(self.path, device=device).eval()
         self.model.requires_grad_(False)
