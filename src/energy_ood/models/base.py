@@ -8,6 +8,7 @@ the papers' initialisation.
 
 from __future__ import annotations
 
+import abc
 import copy
 
 import torch
@@ -30,7 +31,7 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class OODNet(nn.Module):
+class OODNet(nn.Module, metaclass=abc.ABCMeta):
     """Classifier split into ``features`` and ``fc``, with an optional rotation head."""
 
     arch_name = "oodnet"  # set by ``register_model`` when a class is registered
@@ -79,8 +80,9 @@ class OODNet(nn.Module):
                 f" got shape {tuple(x.shape)}"
             )
 
+    @abc.abstractmethod
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Penultimate features (N, D) of a batch of inputs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)

@@ -16,6 +16,7 @@ Adapters: ``SentenceEncoder`` (sentence-transformers, extra ``[text]``) and ``Op
 
 from __future__ import annotations
 
+import abc
 import importlib
 
 import torch
@@ -51,13 +52,14 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-class Encoder:
+class Encoder(abc.ABC):
     """Base class: subclasses define ``encode_text`` and, for images, ``encode_images``."""
 
     modalities: tuple[str, ...] = ("text",)
 
+    @abc.abstractmethod
     def encode_text(self, texts: list[str]) -> torch.Tensor:
-        raise NotImplementedError
+        """L2-normalized features (n x D, float32) of a list of texts."""
 
     def encode_images(self, images) -> torch.Tensor:
         raise InputError(f"{type(self).__name__} encodes text only; it has no image encoder")
