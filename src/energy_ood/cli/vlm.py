@@ -36,7 +36,9 @@ def add_parser(sub) -> None:
         ("tune", "the WordNet benchmark with the chosen prompt-tuning losses"),
     ):
         q = vsub.add_parser(name, help=helptext)
-        q.add_argument("--config", default="configs/vlm_wordnet.toml", help="TOML config")
+        q.add_argument(
+            "--config", default="vlm_wordnet", help="bundled config name or a .toml path"
+        )
         q.add_argument("--out", help="report folder (default runs/vlm_<subcommand>)")
         q.add_argument("--splits", type=int, help="override data.splits")
         q.add_argument("--epochs", type=int, help="override tune.epochs")

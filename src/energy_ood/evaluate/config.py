@@ -17,7 +17,8 @@ def find_config(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
         return p
-    for cand in (CONFIG_DIR / f"{name_or_path}.toml", Path("configs") / f"{name_or_path}.toml"):
+    stem = p.stem if p.suffix == ".toml" else p.name  # "configs/fmnist.toml" -> bundled fmnist
+    for cand in (CONFIG_DIR / f"{stem}.toml", Path("configs") / f"{stem}.toml"):
         if cand.exists():
             return cand
     names = sorted(q.stem for q in CONFIG_DIR.glob("*.toml"))
