@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -49,14 +50,12 @@ def load_array(path: str | Path) -> np.ndarray:
             raise InputError(f"{path}: unknown file type {suffix!r} (use .npy, .npz, .pt, .csv)")
     except InputError:
         raise
-    except (
-        ValueError,
-        OSError,
-        EOFError,
-        zipfile.BadZipFile,
-        RuntimeError,
-        __import__("pickle").UnpicklingError,
-    ) as e:
+    except pickle.UnpicklingError as e:
+        raise InputError(
+            f"{path}: refused to load, it holds objects other than tensors (read with "
+            "weights_only=True; loading it fully could run code from an untrusted source)"
+        ) from e
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{path}: unreadable or truncated file ({msg})") from e
     arr = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr

@@ -1,9 +1,11 @@
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 from energy_ood.cli.main import main
 from energy_ood.metrics import ood_metrics
@@ -19,6 +21,11 @@ def files(tmp_path):
     np.savez(tmp_path / "ood.npz", logits=ood)
     np.savetxt(tmp_path / "ood.csv", ood[:50], delimiter=",", header="a,b,c,d,e", comments="")
     return tmp_path, idl.astype(np.float32), ood
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
 
 
 def run(argv, capsys):
@@ -119,3 +126,13 @@ def test_console_script_subprocess(files):
         text=True,
     )
     assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_untrusted_pt_is_refused(files, capsys, tmp_path):
+    d = files[0]
+    torch.save({"logits": Evil()}, tmp_path / "evil.pt")
+    code, out, err = run(
+        ["evaluate", "--id", str(d / "id.npy"), "--ood", f"x={tmp_path / 'evil.pt'}"], capsys
+    )
+    assert code == 2 and out == "" and "pwned" not in out + err
+    assert "refused to load" in err and "evil.pt" in err and len(err.strip().splitlines()) == 1
