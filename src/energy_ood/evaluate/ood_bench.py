@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .._progress import log
 from .._runinfo import run_metadata
@@ -25,7 +24,7 @@ from ..train import TrainConfig
 from ..train.loop import accuracy
 from ..train.runs import finetune, load_run, prepare_id, pretrain
 from .protocols import dataset_vs_dataset
-from .scoring import ScoredModel, method_label, score_methods
+from .scoring import ScoredModel, method_label, score_on_sets
 
 
 def load_ood_tensors(
@@ -54,13 +53,7 @@ def load_ood_tensors(
 
 
 def _evaluate_model(model, data, oods: dict, methods: list[dict], cfg: dict, fit_n: int):
-    g = torch.Generator().manual_seed(cfg.get("seed", 0))
-    fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
-    scored = ScoredModel(model, data.x_train[fit_idx], data.y_train[fit_idx])
-    scored.add("id", data.x_test)
-    for name, x in oods.items():
-        scored.add(name, x)
-    raw = score_methods(scored, methods, "id", list(oods))
+    raw, scored = score_on_sets(model, data, oods, methods, fit_n, cfg.get("seed", 0))
     ev = cfg.get("eval", {})
     res = {
         label: dataset_vs_dataset(

@@ -7,12 +7,10 @@ OOD set is scored whole (no random draws): one row of metrics per set, and their
 
 from __future__ import annotations
 
-import torch
-
 from ..metrics import ood_metrics
 from ..train.runs import load_run
 from .ood_bench import load_ood_tensors
-from .scoring import ScoredModel, method_label, score_methods
+from .scoring import method_label, score_on_sets
 from .tables import mean_row
 
 
@@ -29,13 +27,7 @@ def evaluate_run(
     """{method label: {set: metrics, ..., "mean": metrics}} plus the run's ID test error."""
     model, data, run = load_run(run_dir, data_root)
     oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
-    g = torch.Generator().manual_seed(seed)
-    fit = torch.randperm(len(data.x_train), generator=g)[:fit_samples]
-    scored = ScoredModel(model, data.x_train[fit], data.y_train[fit])
-    scored.add("id", data.x_test)
-    for name, x in oods.items():
-        scored.add(name, x)
-    raw = score_methods(scored, methods, "id", list(oods))
+    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed)
     results = {}
     for spec in methods:
         r = raw[method_label(spec)]

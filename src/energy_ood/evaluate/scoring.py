@@ -87,3 +87,16 @@ def score_methods(
         s = scored.scores(spec, [id_name, *ood_names])
         out[label] = {"id": s[id_name], "ood": {n: s[n] for n in ood_names}, "spec": spec}
     return out
+
+
+def score_on_sets(model, data, oods: dict, methods: list[dict], fit_n: int, seed: int):
+    """Extract logits/features of ``model`` on the ID test set (named "id") and each OOD set,
+    fit feature scorers on a seeded subset of ``fit_n`` ID training images, and score every
+    method: ``(score_methods(...) result, ScoredModel)``."""
+    g = torch.Generator().manual_seed(seed)
+    fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
+    scored = ScoredModel(model, data.x_train[fit_idx], data.y_train[fit_idx])
+    scored.add("id", data.x_test)
+    for name, x in oods.items():
+        scored.add(name, x)
+    return score_methods(scored, methods, "id", list(oods)), scored

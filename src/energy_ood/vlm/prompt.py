@@ -3,7 +3,7 @@ vectors shared by all classes, random init N(0, 0.02^2), class token last, froze
 
 The prompt of class k is [start] ctx_1 ... ctx_n <tokens of name_k> [end]; only ``ctx`` is
 trained. For the sentence encoder the vectors are token embeddings fed through the frozen BERT;
-for open_clip they replace the "X" placeholders of "X X ... X {name}." as in CoOp.
+for open_clip they take the places of the "X" tokens of "X X ... X {name}." as in CoOp.
 
 A checkpoint holds only the context vectors and plain metadata, written atomically and read
 with ``torch.load(..., weights_only=True)``.
