@@ -3,9 +3,11 @@ ablation of a trained run, with auxiliary outliers."""
 
 from __future__ import annotations
 
+from .. import _dist
 from ..train import TrainConfig
 from ..train.runs import finetune
-from .train import add_common
+from ._runtime import runtime_from_args
+from .train import add_common, check_limit
 
 
 def add_parser(sub) -> None:
@@ -29,12 +31,12 @@ def add_parser(sub) -> None:
         help="comma-separated OOD test sets of this study: an auxiliary source "
         "that is also a test set is refused",
     )
-    p.add_argument("--n-aux", type=int, default=20000, help="auxiliary outliers to draw")
+    p.add_argument("--n-aux", type=int, default=20000, help="auxiliary outliers to draw (>= 1)")
     p.add_argument("--m-in", type=float, help="energy margin for ID (default: from data)")
     p.add_argument("--m-out", type=float, help="energy margin for outliers (default: from data)")
     p.add_argument("--margin", type=float, help="single-margin ablation (default: from data)")
     p.add_argument("--lam", type=float, help="weight of the outlier term (energy 0.1, OE 0.5)")
-    add_common(p)
+    add_common(p, epochs=10, lr=0.001)
     p.set_defaults(func=run)
 
 
@@ -43,10 +45,11 @@ def _names(s: str) -> list[str]:
 
 
 def run(args) -> int:
+    rt = runtime_from_args(args)
     cfg = TrainConfig(
         method=args.method,
-        epochs=args.epochs or 10,
-        lr=args.lr or 0.001,
+        epochs=args.epochs,
+        lr=args.lr,
         batch_size=args.batch_size,
         seed=args.seed,
         augment=args.augment,
@@ -54,7 +57,7 @@ def run(args) -> int:
         m_in=args.m_in,
         m_out=args.m_out,
         margin=args.margin,
-        bf16=args.bf16,
+        amp=rt.amp,
     )
     res = finetune(
         args.base,
@@ -64,8 +67,11 @@ def run(args) -> int:
         cfg,
         test_sets=_names(args.test_sets),
         data_root=args.data_root,
-        n_aux=args.n_aux,
+        n_aux=check_limit(args.n_aux, "--n-aux"),
         resume=args.resume,
+        runtime=rt,
+        overwrite=args.overwrite,
     )
-    print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+    if _dist.is_main():
+        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
     return 0

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
+from .. import _dist
 from ..train import TrainConfig
 from ..train.runs import pretrain
+from ._runtime import add_runtime_args, runtime_from_args
 
 
-def add_common(p) -> None:
+def add_common(p, epochs: int, lr: float) -> None:
     p.add_argument("--out", required=True, help="run folder (checkpoint, run.json, metrics.json)")
-    p.add_argument("--epochs", type=int, help="epochs")
-    p.add_argument("--lr", type=float, help="base learning rate (cosine decay per step)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=epochs, help=f"epochs (default {epochs})")
+    p.add_argument(
+        "--lr", type=float, default=lr, help=f"base learning rate, cosine decay per step ({lr})"
+    )
+    p.add_argument("--batch-size", type=int, default=128, help="global batch size (128)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-root", help="folder holding the data sets (see README)")
     p.add_argument(
-        "--resume", action="store_true", help="continue from the run folder's last epoch checkpoint"
+        "--resume",
+        action="store_true",
+        help="continue this run from its last epoch checkpoint (the run's data, model and "
+        "options must be the same)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --out"
     )
     p.add_argument("--augment", default="crop", choices=("none", "crop", "crop-flip"))
-    p.add_argument(
-        "--bf16", action="store_true", help="bfloat16 autocast (faster on CPUs with bf16)"
-    )
+    p.add_argument("--bf16", action="store_true", help="the same as --amp bf16 (kept for scripts)")
+    add_runtime_args(p)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train a classifier with cross-entropy",
-        description="Train a classifier from scratch (Nesterov SGD, cosine).",
+        description="Train a classifier from scratch (Nesterov SGD, cosine). Runs on any "
+        "device; under torchrun on several processes (DistributedDataParallel).",
     )
     p.add_argument(
         "--dataset", default="fashion-mnist", help="fashion-mnist | mnist | cifar10 | digits"
@@ -38,23 +48,39 @@ def add_parser(sub) -> None:
         help="add the rotation-prediction head and task (semantic-anomaly paper)",
     )
     p.add_argument("--rotation-lambda", type=float, default=0.5)
+    p.add_argument(
+        "--rotation-updates",
+        default="alternating",
+        choices=("alternating", "summed"),
+        help="alternating class and rotation updates (the paper's code) or one summed update",
+    )
     p.add_argument("--center-mask", action="store_true", help="the random masking ablation")
-    p.add_argument("--train-limit", type=int, help="use only this many training images")
-    add_common(p)
+    p.add_argument("--train-limit", type=int, help="use only this many training images (>= 2)")
+    add_common(p, epochs=5, lr=0.1)
     p.set_defaults(func=run)
 
 
+def check_limit(value, name: str, low: int = 1):
+    from .._validate import InputError
+
+    if value is not None and value < low:
+        raise InputError(f"{name} must be >= {low} (or left out for all), got {value}")
+    return value
+
+
 def run(args) -> int:
+    rt = runtime_from_args(args)
     cfg = TrainConfig(
         method="rotation" if args.rotation else "ce",
-        epochs=args.epochs or 5,
-        lr=args.lr or 0.1,
+        epochs=args.epochs,
+        lr=args.lr,
         batch_size=args.batch_size,
         seed=args.seed,
         augment=args.augment,
         center_mask=args.center_mask,
-        bf16=args.bf16,
+        amp=rt.amp,
         lam=args.rotation_lambda if args.rotation else None,
+        rotation_updates=args.rotation_updates,
     )
     res = pretrain(
         args.dataset,
@@ -63,7 +89,10 @@ def run(args) -> int:
         cfg,
         data_root=args.data_root,
         resume=args.resume,
-        train_limit=args.train_limit,
+        train_limit=check_limit(args.train_limit, "--train-limit", 2),
+        runtime=rt,
+        overwrite=args.overwrite,
     )
-    print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+    if _dist.is_main():
+        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
     return 0

@@ -39,7 +39,10 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
 
 
 def random_crop(x: torch.Tensor, size, padding: int = 0, generator=None) -> torch.Tensor:
-    """A random ``size`` crop of each image after zero-padding by ``padding`` on every side."""
+    """A random ``size`` crop of each image after zero-padding by ``padding`` on every side.
+
+    Offsets come from ``generator`` (a CPU generator: the same draws on every device), and the
+    crops are taken in one gather, so a batch on a GPU costs a handful of kernels."""
     _check(x, "random_crop")
     h, w = _pair(size)
     if padding:
@@ -47,17 +50,29 @@ def random_crop(x: torch.Tensor, size, padding: int = 0, generator=None) -> torc
     n, _, H, W = x.shape
     if h > H or w > W:
         raise InputError(f"random_crop: crop {h}x{w} larger than padded image {H}x{W}")
-    oy = torch.randint(0, H - h + 1, (n,), generator=generator).tolist()
-    ox = torch.randint(0, W - w + 1, (n,), generator=generator).tolist()
+    oy = torch.randint(0, H - h + 1, (n,), generator=generator)
+    ox = torch.randint(0, W - w + 1, (n,), generator=generator)
+    return crop_at(x, oy, ox, (h, w))
+
+
+def crop_at(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, size) -> torch.Tensor:
+    """The ``size`` crop of image i whose top-left corner is (oy[i], ox[i]), in one gather."""
+    h, w = _pair(size)
+    n = x.shape[0]
     if n == 0:
         return x[:, :, :h, :w].clone()
-    return torch.stack([x[i, :, a : a + h, b : b + w] for i, (a, b) in enumerate(zip(oy, ox))])
+    oy, ox = oy.to(x.device), ox.to(x.device)
+    rows = (oy[:, None] + torch.arange(h, device=x.device))[:, :, None]  # (n, h, 1)
+    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, :]  # (n, 1, w)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = x.permute(0, 2, 3, 1)[batch, rows, cols]  # (n, h, w, C)
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 def random_hflip(x: torch.Tensor, generator=None, p: float = 0.5) -> torch.Tensor:
     """Flip each image left-right with probability ``p``."""
     _check(x, "random_hflip")
-    flip = torch.rand(x.shape[0], generator=generator) < p
+    flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 

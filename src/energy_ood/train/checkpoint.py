@@ -20,21 +20,68 @@ RESUME_KEYS = (
     "m_out",
     "margin",
     "augment",
+    "crop_padding",
     "center_mask",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "amp",
+    "rotation_updates",
 )
+CHECKPOINT_KEYS = {
+    "model": dict,
+    "arch": dict,
+    "config": dict,
+    "optimizer": dict,
+    "epoch": int,
+    "step": int,
+    "history": list,
+}
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(e).__name__
+
+
+def load_checkpoint(path: str | Path, broadcast_device=None) -> dict:
+    """Read and check a checkpoint. With ``broadcast_device`` (inside a torchrun job) rank 0
+    reads the file and sends its bytes to every rank."""
+    from .. import _dist
+
     path = Path(path)
-    if not path.exists():
+    exists = path.is_file() if _dist.is_main() else None
+    if broadcast_device is not None:
+        exists = _dist.broadcast_object(exists)
+    if not exists:
         raise InputError(f"{path}: no checkpoint here")
     try:
-        ck = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as e:  # an untrusted pickle, a truncated file, ...
-        msg = str(e).splitlines()[0][:200]
-        raise InputError(f"{path}: refused to load checkpoint ({msg})") from e
+        if broadcast_device is not None:
+            ck = _dist.load_broadcast(path, broadcast_device)
+        else:
+            ck = torch.load(path, weights_only=True, map_location="cpu")
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except Exception as e:  # an untrusted pickle, a truncated or empty file, ...
+        raise InputError(f"{path}: refused to load checkpoint ({_first_line(e)})") from e
+    return check_checkpoint(ck, path)
+
+
+def check_checkpoint(ck, path) -> dict:
+    """The structure of an energy-ood checkpoint: every key present with its type."""
     if not isinstance(ck, dict) or "model" not in ck or "arch" not in ck:
         raise InputError(f"{path}: not an energy-ood checkpoint")
+    for key, kind in CHECKPOINT_KEYS.items():
+        if key in ("optimizer", "epoch", "step", "history", "config") and key not in ck:
+            continue  # a weights-only export (model + arch) is enough to rebuild the model
+        if not isinstance(ck[key], kind) or (kind is int and isinstance(ck[key], bool)):
+            raise InputError(f"{path}: checkpoint field {key!r} is not a {kind.__name__}")
+    bad = [k for k, v in ck["model"].items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise InputError(f"{path}: checkpoint weights {bad[0]!r} is not a tensor")
+    arch = ck["arch"]
+    if not isinstance(arch.get("name"), str) or not isinstance(arch.get("num_classes"), int):
+        raise InputError(f"{path}: checkpoint architecture record lacks name / num_classes")
     return ck
 
 
@@ -47,9 +94,17 @@ def check_compatible(ck: dict, arch: dict, cfg: dict | None, path) -> None:
                 f"this model has {key}={arch.get(key)!r}"
             )
     if cfg is not None:
-        diff = [k for k in RESUME_KEYS if ck["config"].get(k) != cfg.get(k)]
+        saved = dict(ck.get("config", {}))
+        if "bf16" in saved:  # written before --amp
+            saved.setdefault("amp", "bf16" if saved.pop("bf16") else "off")
+        saved.setdefault("rotation_updates", "summed")
+        diff = [k for k in RESUME_KEYS if saved.get(k) != cfg.get(k)]
         if diff:
-            raise InputError(f"{path}: cannot resume, configuration differs in {', '.join(diff)}")
+            k = diff[0]
+            raise InputError(
+                f"{path}: cannot resume, {k} was {saved.get(k)!r} and is now {cfg.get(k)!r}"
+                + (f" (and {len(diff) - 1} more field(s) differ)" if len(diff) > 1 else "")
+            )
 
 
 def load_model_from_checkpoint(path: str | Path):
@@ -62,6 +117,6 @@ def load_model_from_checkpoint(path: str | Path):
         model.load_state_dict(ck["model"])
     except RuntimeError as e:
         raise InputError(
-            f"{path}: weights do not fit {ck['arch'].get('name')}: {str(e).splitlines()[0]}"
+            f"{path}: weights do not fit {ck['arch'].get('name')}: {_first_line(e)}"
         ) from e
     return model, ck

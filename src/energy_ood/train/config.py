@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from .._validate import InputError
@@ -29,17 +30,37 @@ class TrainConfig:
     augment: str = "crop"  # "none" | "crop" | "crop-flip"
     crop_padding: int = 2
     center_mask: bool = False  # the semantic-anomaly paper's masking ablation
-    channels_last: bool = False
-    bf16: bool = False  # bfloat16 autocast for forward passes (losses in float32)
+    channels_last: bool = True  # input batches in channels_last, as the models' weights
+    amp: str = "off"  # "bf16" | "fp16" (with a GradScaler) | "off": autocast of forward passes
     eval_batch_size: int = 1024
+    rotation_updates: str = "alternating"  # "alternating" (the paper's code) | "summed"
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
         if self.augment not in ("none", "crop", "crop-flip"):
             raise InputError(f"augment must be none, crop or crop-flip, got {self.augment!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise InputError("epochs and batch_size must be >= 1 and lr > 0")
+        for key in ("epochs", "batch_size", "aux_batch_size", "eval_batch_size", "crop_padding"):
+            low = 0 if key == "crop_padding" else 1
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise InputError(f"{key} must be an integer >= {low}, got {v!r}")
+        for key in ("lr", "momentum", "weight_decay", "lam", "m_in", "m_out", "margin"):
+            v = getattr(self, key)
+            if v is not None and not math.isfinite(float(v)):
+                raise InputError(f"{key} must be a finite number, got {v!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.lr <= 0:
+            raise InputError(f"lr must be > 0, got {self.lr!r}")
+        if self.momentum < 0 or self.weight_decay < 0 or (self.lam is not None and self.lam < 0):
+            raise InputError("momentum, weight_decay and lam must be >= 0")
+        if self.amp not in ("bf16", "fp16", "off"):
+            raise InputError(f"amp must be bf16, fp16 or off, got {self.amp!r}")
+        if self.rotation_updates not in ("alternating", "summed"):
+            raise InputError(
+                f"rotation_updates must be alternating or summed, got {self.rotation_updates!r}"
+            )
         if self.lam is None:
             self.lam = DEFAULT_LAMBDA[self.method]
 
@@ -48,6 +69,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        if "bf16" in d:  # runs written before --amp: bf16 = true meant --amp bf16
+            d.setdefault("amp", "bf16" if d.pop("bf16") else "off")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

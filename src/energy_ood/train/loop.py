@@ -2,6 +2,13 @@
 
 * Nesterov SGD, per-step cosine decay (a pure function of the global step);
 * ID and auxiliary batches concatenated into ONE forward pass for energy / OE / single-margin;
+* the rotation task as the semantic-anomaly paper's code trains it: per batch, one update of
+  the class head on the unrotated images, then one of the rotation head on all four rotations
+  (``rotation_updates = "summed"`` takes one update of the summed losses instead);
+* any device (``Runtime``): batches and augmentation on the model's device, autocast in bf16
+  or fp16 (with a GradScaler), channels_last inputs, optional ``torch.compile``;
+* many processes (torchrun): DistributedDataParallel, each rank computes its shard of every
+  global batch (the configured batch size is the global one), rank 0 alone writes;
 * deterministic: the data order, augmentation and dropout of epoch e depend only on (seed, e),
   so a run resumed from the checkpoint of epoch e-1 repeats epoch e exactly;
 * a checkpoint after every epoch, written atomically (temporary file, then rename), loaded with
@@ -17,19 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _dist
+from .._device import Runtime, autocast, cpu_runtime, model_device
 from .._progress import log, progress
 from .._runinfo import atomic_torch_save
 from .._validate import InputError
-from ..data import transforms as T
+from . import augment
+from .batches import as_source
 from .checkpoint import check_compatible, load_checkpoint
 from .config import NEEDS_AUX, TrainConfig
-from .losses import (
-    center_mask,
-    energy_bounded_loss,
-    outlier_exposure_loss,
-    rotate_batch,
-    single_margin_loss,
-)
+from .losses import energy_bounded_loss, outlier_exposure_loss, single_margin_loss
 from .schedule import cosine_lr
 
 
@@ -39,114 +43,184 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return g
 
 
-def _augment(x: torch.Tensor, cfg: TrainConfig, g: torch.Generator) -> torch.Tensor:
-    if cfg.augment != "none":
-        x = T.random_crop(x, x.shape[-1], cfg.crop_padding, generator=g)
-    if cfg.augment == "crop-flip":
-        x = T.random_hflip(x, generator=g)
-    return x
-
-
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, x, batch_size: int = 1024, runtime: Runtime | None = None
+) -> torch.Tensor:
+    """Logits (float32, on the CPU) of ``x`` (normalised images, any device) in eval mode, on
+    the model's device, under the runtime's autocast."""
+    dev = model_device(model)
+    ac = runtime.autocast() if runtime is not None else torch.autocast(dev.type, enabled=False)
     was = model.training
     model.eval()
+    out = []
     try:
-        out = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+        for i in range(0, len(x), batch_size):
+            with ac:
+                out.append(model(x[i : i + batch_size].to(dev)).float().cpu())
     finally:
         model.train(was)
+    if not out:
+        raise InputError("no images to predict")
     return torch.cat(out)
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
-    return float((predict_logits(model, x, batch_size).argmax(1) == y).float().mean())
+def accuracy(model: nn.Module, x, y, batch_size: int = 1024, runtime=None) -> float:
+    """Top-1 accuracy; labels outside the model's classes are an InputError, not a miss."""
+    logits = predict_logits(model, x, batch_size, runtime)
+    y = torch.as_tensor(y).cpu().long().reshape(-1)
+    check_labels(y, logits.shape[1], "test")
+    if len(y) != len(logits):
+        raise InputError(f"{len(logits)} test images but {len(y)} labels")
+    return float((logits.argmax(1) == y).float().mean())
+
+
+def check_labels(y: torch.Tensor, num_classes: int, what: str) -> None:
+    """Labels must lie in 0 .. num_classes - 1."""
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        bad = int(y.max()) if int(y.max()) >= num_classes else int(y.min())
+        raise InputError(f"{what} label {bad} is outside the model's {num_classes} classes")
+
+
+class _Heads(nn.Module):
+    """``forward(x)`` -> class logits, ``forward(x, rotation=True)`` -> rotation logits: one
+    module so that DistributedDataParallel synchronises both heads' gradients."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, rotation: bool = False) -> torch.Tensor:
+        return self.model.forward_rotation(x) if rotation else self.model(x)
+
+
+def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
+    """Global steps per epoch; a last global batch too small to give every process two images
+    (BatchNorm needs two) is dropped."""
+    steps = (n + batch_size - 1) // batch_size
+    last = n - (steps - 1) * batch_size
+    if steps > 1 and last < 2 * world:
+        steps -= 1
+    return steps
 
 
 class Trainer:
-    """``Trainer(model, cfg, out_dir).fit(x, y, aux=None, resume=False)``."""
+    """``Trainer(model, cfg, out_dir, runtime=...).fit(x, y, aux=None, resume=False)``."""
 
     def __init__(
-        self, model: nn.Module, cfg: TrainConfig, out_dir: str | Path, arch: dict | None = None
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        out_dir: str | Path,
+        arch: dict | None = None,
+        runtime: Runtime | None = None,
     ):
-        self.model, self.cfg, self.out = model, cfg, Path(out_dir)
+        self.cfg, self.out = cfg, Path(out_dir)
+        self.runtime = runtime or cpu_runtime()
+        self.device = self.runtime.device
+        self.model = model.to(self.device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.arch = arch or (model.arch_config() if hasattr(model, "arch_config") else {})
         self.opt = torch.optim.SGD(
-            model.parameters(),
+            self.model.parameters(),
             lr=cfg.lr,
             momentum=cfg.momentum,
             nesterov=cfg.nesterov,
             weight_decay=cfg.weight_decay,
         )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         self.history: list[dict] = []
         self.start_epoch = 0
-        if cfg.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        self._net: nn.Module | None = None
 
     @property
     def checkpoint_path(self) -> Path:
         return self.out / "checkpoint.pt"
 
+    def _wrap(self) -> nn.Module:
+        """The module the steps call: DDP across processes, compiled when asked."""
+        net: nn.Module = _Heads(self.model)
+        if _dist.world() > 1:
+            rot = getattr(self.model, "rot_head", None) is not None
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            net = nn.parallel.DistributedDataParallel(
+                net, device_ids=ids, find_unused_parameters=rot
+            )
+        if self.runtime.compile:
+            net = torch.compile(net)
+        return net
+
     def _save(self, epoch: int, step: int) -> None:
-        atomic_torch_save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.opt.state_dict(),
-                "epoch": epoch,
-                "step": step,
-                "config": self.cfg.to_dict(),
-                "arch": self.arch,
-                "history": self.history,
-            },
-            self.checkpoint_path,
-        )
+        if not _dist.is_main():
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "config": self.cfg.to_dict(),
+            "arch": self.arch,
+            "history": self.history,
+        }
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        atomic_torch_save(state, self.checkpoint_path)
 
     def _resume(self) -> int:
-        ck = load_checkpoint(self.checkpoint_path)
+        ck = load_checkpoint(self.checkpoint_path, broadcast_device=self.device)
         check_compatible(ck, self.arch, self.cfg.to_dict(), self.checkpoint_path)
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
+        if "scaler" in ck and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ck["scaler"])
         self.history = list(ck["history"])
         self.start_epoch = int(ck["epoch"]) + 1
         log(f"resumed from {self.checkpoint_path} after epoch {self.start_epoch}")
         return int(ck["step"])
 
-    def _forward(self, fn, x):
-        """``fn(x)`` in float32 logits, under bfloat16 autocast when configured."""
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
-            return fn(x).float()
+    def _forward(self, x: torch.Tensor, rotation: bool = False) -> torch.Tensor:
+        """Float32 logits of ``x`` under the runtime's autocast."""
+        if self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.cfg.amp):
+            return self._net(x, rotation).float()
 
-    def _loss(self, xb, yb, aux_b, g) -> torch.Tensor:
-        cfg, model = self.cfg, self.model
+    def _update(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+
+    def _step(self, xb, yb, aux_b) -> torch.Tensor:
+        """One training step (one or two updates); returns the loss (a 0-d tensor)."""
+        cfg = self.cfg
         if cfg.method == "ce":
-            return F.cross_entropy(self._forward(model, xb), yb)
-        if cfg.method == "rotation":
-            # class head on the unrotated labelled batch, rotation head on a rotated copy
-            # (0/90/180/270, one per image); one summed update, where the paper alternates two
-            logits = self._forward(model, xb)
-            k = torch.randint(0, 4, (xb.shape[0],), generator=g)
-            rot_logits = self._forward(model.forward_rotation, rotate_batch(xb, k))
-            return F.cross_entropy(logits, yb) + cfg.lam * F.cross_entropy(rot_logits, k)
-        # ID and auxiliary outliers concatenated into one forward pass.
-        logits = self._forward(model, torch.cat([xb, aux_b]))
-        lin, lout = logits[: xb.shape[0]], logits[xb.shape[0] :]
-        ce = F.cross_entropy(lin, yb)
-        if cfg.method == "energy":
-            return ce + cfg.lam * energy_bounded_loss(lin, lout, cfg.m_in, cfg.m_out)
-        if cfg.method == "single-margin":
-            return ce + cfg.lam * single_margin_loss(lin, lout, cfg.margin)
-        return ce + cfg.lam * outlier_exposure_loss(lout)
+            loss = F.cross_entropy(self._forward(xb), yb)
+        elif cfg.method == "rotation":
+            rx, ry = augment.rotate_all(xb)
+            if cfg.rotation_updates == "alternating":
+                loss = F.cross_entropy(self._forward(xb), yb)
+                self._update(loss)
+                rot = cfg.lam * F.cross_entropy(self._forward(rx, rotation=True), ry)
+                self._update(rot)
+                return (loss + rot).detach()
+            loss = F.cross_entropy(self._forward(xb), yb)
+            loss = loss + cfg.lam * F.cross_entropy(self._forward(rx, rotation=True), ry)
+        else:  # ID and auxiliary outliers concatenated into one forward pass
+            logits = self._forward(torch.cat([xb, aux_b]))
+            lin, lout = logits[: xb.shape[0]], logits[xb.shape[0] :]
+            loss = F.cross_entropy(lin, yb)
+            if cfg.method == "energy":
+                loss = loss + cfg.lam * energy_bounded_loss(lin, lout, cfg.m_in, cfg.m_out)
+            elif cfg.method == "single-margin":
+                loss = loss + cfg.lam * single_margin_loss(lin, lout, cfg.margin)
+            else:
+                loss = loss + cfg.lam * outlier_exposure_loss(lout)
+        self._update(loss)
+        return loss.detach()
 
-    def fit(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        aux: torch.Tensor | None = None,
-        resume: bool = False,
-        eval_fn=None,
-    ) -> list[dict]:
-        """Train on normalised tensors ``x`` (N, C, H, W) and labels ``y``; ``aux`` holds
-        auxiliary outliers (normalised the same way) for energy / OE / single-margin.
-        ``eval_fn(model) -> dict`` is called after every epoch and its numbers recorded."""
+    def _check(self, source, aux) -> None:
         cfg = self.cfg
         if cfg.method in NEEDS_AUX:
             if aux is None or len(aux) == 0:
@@ -155,62 +229,85 @@ class Trainer:
                 raise InputError("energy fine-tuning needs m_in and m_out (or choose_margins)")
             if cfg.method == "single-margin" and cfg.margin is None:
                 raise InputError("single-margin fine-tuning needs margin")
-        if cfg.method == "rotation" and not hasattr(self.model, "forward_rotation"):
+        if cfg.method == "rotation" and getattr(self.model, "rot_head", None) is None:
             raise InputError("rotation training needs a model built with rotation_head=True")
-        if len(x) != len(y):
+        if len(source) < 2 * _dist.world():
+            raise InputError(
+                f"need at least {2 * _dist.world()} training images, got {len(source)}"
+            )
+        k = getattr(self.model, "num_classes", None)
+        if k is not None and source.labels is not None:
+            check_labels(source.labels, k, "training")
+
+    def fit(
+        self,
+        x,
+        y: torch.Tensor | None = None,
+        aux: torch.Tensor | None = None,
+        resume: bool = False,
+        eval_fn=None,
+    ) -> list[dict]:
+        """Train on normalised images ``x`` (a tensor (N, C, H, W) with labels ``y``, or a batch
+        source of ``energy_ood.train.batches``); ``aux`` holds auxiliary outliers (normalised
+        the same way) for energy / OE / single-margin. ``eval_fn(model) -> dict`` is called
+        after every epoch and its numbers recorded."""
+        cfg = self.cfg
+        if y is not None and len(x) != len(y):
             raise InputError(f"{len(x)} images but {len(y)} labels")
-        n = len(x)
-        steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-        if n % cfg.batch_size == 1 and n > 1:
-            steps_per_epoch -= 1  # a last batch of one image breaks BatchNorm: drop it
-        total = steps_per_epoch * cfg.epochs
-        step = self._resume() if resume and self.checkpoint_path.exists() else 0
-        self.out.mkdir(parents=True, exist_ok=True)
+        source = as_source(x, y, self.device)
+        self._check(source, aux)
+        aux_src = as_source(aux, None, self.device) if cfg.method in NEEDS_AUX else None
+        rank, world = _dist.rank(), _dist.world()
+        n = len(source)
+        steps = steps_per_epoch(n, cfg.batch_size, world)
+        total = steps * cfg.epochs
+        has_ck = _dist.broadcast_object(self.checkpoint_path.exists() if _dist.is_main() else None)
+        step = self._resume() if resume and has_ck else 0
+        if _dist.is_main():
+            self.out.mkdir(parents=True, exist_ok=True)
+        self._net = self._wrap()
         for epoch in range(self.start_epoch, cfg.epochs):
             g = _epoch_generator(cfg.seed, epoch)
-            torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout
+            torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
             perm = torch.randperm(n, generator=g)
-            aux_perm = torch.randperm(len(aux), generator=g) if aux is not None else None
+            aux_perm = torch.randperm(len(aux_src), generator=g) if aux_src is not None else None
+            parts = [perm[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(steps)]
+            mine = [p.tensor_split(world)[rank] for p in parts]
             self.model.train()
-            t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+            t0, seen = time.perf_counter(), 0
+            loss_sum = torch.zeros((), device=self.device)
             bar = progress(
-                range(steps_per_epoch),
+                total=steps,
                 desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}",
                 unit="step",
             )
-            for s in bar:
-                idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-                xb = _augment(x[idx], cfg, g)
-                if cfg.center_mask:
-                    xb = center_mask(xb, g)
+            for s, (xb, yb) in enumerate(source.batches(mine)):
+                u = augment.draw(g, len(parts[s])).tensor_split(world)[rank]
+                xb = augment.apply(xb, u, cfg.augment, cfg.crop_padding, cfg.center_mask)
                 aux_b = None
-                if aux is not None and cfg.method in NEEDS_AUX:
-                    j = (s * cfg.aux_batch_size) % len(aux)
-                    ai = aux_perm[j : j + cfg.aux_batch_size]
-                    if len(ai) < cfg.aux_batch_size:
-                        ai = torch.cat([ai, aux_perm[: cfg.aux_batch_size - len(ai)]])
-                    aux_b = _augment(aux[ai], cfg, g)
-                if cfg.channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                    if aux_b is not None:
-                        aux_b = aux_b.contiguous(memory_format=torch.channels_last)
+                if aux_src is not None:
+                    ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
+                    ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
+                    (aux_b, _), = aux_src.batches([ai.tensor_split(world)[rank]])
+                    aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
                 for group in self.opt.param_groups:
                     group["lr"] = cosine_lr(step, total, cfg.lr)
-                loss = self._loss(xb, y[idx], aux_b, g)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
+                loss = self._step(xb, yb, aux_b)
                 step += 1
-                seen += len(idx)
-                loss_sum += loss.item() * len(idx)
-                if s % 20 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.3f}")
+                seen += len(parts[s])
+                loss_sum += loss * len(xb)
+                bar.update(1)
+                if s % 20 == 0 and not bar.disable:
+                    bar.set_postfix(loss=f"{float(loss):.3f}")
             bar.close()
+            if world > 1:
+                torch.distributed.all_reduce(loss_sum)
+            seconds = time.perf_counter() - t0
             rec = {
                 "epoch": epoch + 1,
-                "loss": loss_sum / seen,
-                "seconds": time.perf_counter() - t0,
-                "images_per_s": seen / (time.perf_counter() - t0),
+                "loss": float(loss_sum) / seen,
+                "seconds": seconds,
+                "images_per_s": seen / seconds,
             }
             if eval_fn is not None:
                 rec.update(eval_fn(self.model))
@@ -220,4 +317,11 @@ class Trainer:
                 f"epoch {epoch + 1}/{cfg.epochs}: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch")
             )
+        _dist.barrier()
         return self.history
+
+
+def _aux_indices(aux_perm: torch.Tensor, s: int, size: int) -> torch.Tensor:
+    """The auxiliary images of global step ``s``: consecutive slices of the epoch's
+    permutation, wrapping around."""
+    return aux_perm[(torch.arange(size) + s * size) % len(aux_perm)]

@@ -49,19 +49,7 @@ def center_mask(
 ) -> torch.Tensor:
     """Zero a random ``mask`` x ``mask`` square inside the central ``region`` x ``region`` area
     (the semantic-anomaly paper's ablation, sizes for 32x32; scaled for other sizes)."""
-    n, _, h, w = x.shape
-    scale = h / 32.0
-    m, r = max(1, round(mask * scale)), max(1, round(region * scale))
-    r = max(r, m)
-    top0, left0 = (h - r) // 2, (w - r) // 2
-    tops = torch.randint(0, r - m + 1, (n,), generator=generator) + top0
-    lefts = torch.randint(0, r - m + 1, (n,), generator=generator) + left0
-    rows = torch.arange(h).view(1, h, 1)
-    cols = torch.arange(w).view(1, 1, w)
-    inside = (
-        (rows >= tops.view(n, 1, 1))
-        & (rows < (tops + m).view(n, 1, 1))
-        & (cols >= lefts.view(n, 1, 1))
-        & (cols < (lefts + m).view(n, 1, 1))
-    )
-    return x.masked_fill(inside.unsqueeze(1), 0.0)
+    from .augment import center_mask_at
+
+    u = torch.rand(2, x.shape[0], generator=generator)
+    return center_mask_at(x, u[0], u[1], mask, region)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from .. import _dist
+from .._device import Runtime, cpu_runtime
 from .._progress import log
 from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
@@ -24,6 +26,10 @@ from .checkpoint import load_model_from_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .loop import Trainer, accuracy
 from .margins import choose_margins
+from .rundir import claim, same_folder
+
+# configuration fields that do not change what a run computes (left out of its identity)
+NOT_IDENTITY = ("eval_batch_size", "channels_last")
 
 
 @dataclass
@@ -108,6 +114,62 @@ def prepare_id(
     return d
 
 
+def identity(meta: dict) -> dict:
+    """What makes two runs the same run: data, limits, seed, model, method, margins,
+    precision, classes, and for fine-tuning the base run and auxiliary data."""
+    cfg, data = meta.get("config", {}), meta.get("data", {})
+    train = {k: v for k, v in dict(cfg.get("train", {})).items() if k not in NOT_IDENTITY}
+    if "bf16" in train:  # written before --amp
+        train.setdefault("amp", "bf16" if train.pop("bf16") else "off")
+    train.setdefault("rotation_updates", "summed")
+    out = {
+        "dataset": data.get("dataset"),
+        "classes": data.get("classes"),
+        "n_train": data.get("n_train"),
+        "n_test": data.get("n_test"),
+        "train_limit": cfg.get("train_limit"),
+        "arch": cfg.get("arch"),
+        **{f"train.{k}": v for k, v in train.items()},
+    }
+    for key in ("base_run", "aux", "n_aux", "test_sets"):
+        if key in cfg:
+            out[key] = cfg[key]
+    return out
+
+
+def _start_run_json(out: Path, meta: dict, resume: bool) -> None:
+    """Write run.json for a new run; on resume check the run's identity against it instead
+    (any change is refused, naming the field) and record the resumption."""
+    if not _dist.is_main():
+        return
+    path = out / "run.json"
+    if resume and path.is_file():
+        old = read_run(out)
+        before, now = identity(old), identity(meta)
+        diff = [k for k in now if before.get(k) != now[k]]
+        if diff:
+            k = diff[0]
+            raise InputError(
+                f"{out}: cannot resume, {k} was {before.get(k)!r} and is now {now[k]!r}"
+                + (f" (and {len(diff) - 1} more field(s) differ)" if len(diff) > 1 else "")
+            )
+        old.setdefault("resumed", []).append(
+            {"command": meta["command"], "at": meta["started"], "runtime": meta.get("runtime")}
+        )
+        atomic_write_json(path, old)
+        return
+    atomic_write_json(path, meta)
+
+
+def _finish(model, d: IDData, out: Path, hist: list, runtime: Runtime, extra=None) -> dict:
+    acc = accuracy(model, d.x_test, d.y_test, runtime=runtime)
+    metrics = {"test_accuracy": acc, "test_error": 1 - acc, "history": hist, **(extra or {})}
+    if _dist.is_main():
+        atomic_write_json(out / "metrics.json", metrics)
+    log(f"test accuracy {100 * acc:.2f}%")
+    return metrics
+
+
 def pretrain(
     dataset: str,
     model_name: str,
@@ -119,52 +181,74 @@ def pretrain(
     data: IDData | None = None,
     rotation_head: bool = False,
     model_kwargs: dict | None = None,
+    runtime: Runtime | None = None,
+    overwrite: bool = False,
 ) -> dict:
-    """Cross-entropy (or rotation-task) training from scratch into the run folder ``out``."""
-    out = Path(out)
-    seed_everything(cfg.seed)
-    d = data or prepare_id(dataset, data_root, cfg.seed, train_limit=train_limit)
-    model = create_model(
-        model_name,
-        num_classes=len(d.classes),
-        in_channels=d.channels,
-        rotation_head=rotation_head or cfg.method == "rotation",
-        **(model_kwargs or {}),
-    )
-    meta = run_metadata(
-        seed=cfg.seed,
-        config={
-            "train": cfg.to_dict(),
-            "model": model_name,
-            "arch": model.arch_config(),
-            "train_limit": train_limit,
-        },
-        data=d.describe(),
-    )
-    atomic_write_json(out / "run.json", meta)
-    log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
-    hist = Trainer(model, cfg, out).fit(d.x_train, d.y_train, resume=resume)
-    acc = accuracy(model, d.x_test, d.y_test)
-    metrics = {"test_accuracy": acc, "test_error": 1 - acc, "history": hist}
-    atomic_write_json(out / "metrics.json", metrics)
-    log(f"test accuracy {100 * acc:.2f}%")
+    """Cross-entropy (or rotation-task) training from scratch into the run folder ``out``.
+
+    ``out`` must be empty unless ``resume`` (same run, checked field by field) or
+    ``overwrite``; it is locked while the run writes to it."""
+    out, runtime = Path(out), runtime or cpu_runtime()
+    with claim(out, resume=resume, overwrite=overwrite):
+        seed_everything(cfg.seed)
+        d = data or prepare_id(dataset, data_root, cfg.seed, train_limit=train_limit)
+        model = create_model(
+            model_name,
+            num_classes=len(d.classes),
+            in_channels=d.channels,
+            rotation_head=rotation_head or cfg.method == "rotation",
+            **(model_kwargs or {}),
+        )
+        meta = run_metadata(
+            seed=cfg.seed,
+            config={
+                "train": cfg.to_dict(),
+                "model": model_name,
+                "arch": model.arch_config(),
+                "train_limit": train_limit,
+            },
+            data=d.describe(),
+        )
+        meta["runtime"] = runtime.describe()
+        _start_run_json(out, meta, resume)
+        log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
+        trainer = Trainer(model, cfg, out, runtime=runtime)
+        hist = trainer.fit(d.x_train, d.y_train, resume=resume)
+        metrics = _finish(model, d, out, hist, runtime)
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
 
 
 def read_run(path: str | Path) -> dict:
+    """The run.json of a run folder; a missing, unreadable or malformed one is an InputError."""
     p = Path(path) / "run.json"
-    if not p.exists():
+    if not p.is_file():
         raise InputError(
             f"{path}: not a run folder (no run.json); train one with "
             "`energy-ood train --out DIR` first"
         )
-    return json.loads(p.read_text())
+    try:
+        run = json.loads(p.read_text(encoding="utf-8"))
+    except PermissionError:
+        raise InputError(f"{p}: permission denied") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{p}: unreadable run.json ({type(e).__name__})") from None
+    ok = (
+        isinstance(run, dict)
+        and isinstance(run.get("config"), dict)
+        and isinstance(run["config"].get("train"), dict)
+        and isinstance(run.get("data"), dict)
+        and isinstance(run["data"].get("dataset"), str)
+        and isinstance(run["config"]["train"].get("seed"), int)
+    )
+    if not ok:
+        raise InputError(f"{p}: not an energy-ood run.json (missing config.train / data fields)")
+    return run
 
 
 def load_run(path: str | Path, data_root=None, data: IDData | None = None):
     """(model, IDData, run.json) of a finished run folder, data split exactly as in training."""
     run = read_run(path)
-    model, _ = load_model_from_checkpoint(Path(path) / "checkpoint.pt")
+    model, ck = load_model_from_checkpoint(Path(path) / "checkpoint.pt")
     if data is None:
         tr = run["config"]["train"]
         data = prepare_id(
@@ -172,6 +256,17 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None):
             data_root,
             tr["seed"],
             train_limit=run["config"].get("train_limit"),
+        )
+    arch = ck["arch"]
+    if arch.get("num_classes") != len(data.classes):
+        raise InputError(
+            f"{path}: checkpoint has {arch.get('num_classes')} classes, its data set "
+            f"{data.name} has {len(data.classes)}"
+        )
+    if arch.get("in_channels") not in (None, data.channels):
+        raise InputError(
+            f"{path}: checkpoint takes {arch.get('in_channels')}-channel images, "
+            f"{data.name} has {data.channels}"
         )
     return model, data, run
 
@@ -205,49 +300,54 @@ def finetune(
     resume: bool = False,
     data: IDData | None = None,
     model=None,
+    runtime: Runtime | None = None,
+    overwrite: bool = False,
 ) -> dict:
-    """Fine-tune a pretrained run with ``method`` (energy | oe | single-margin | ce)."""
-    out = Path(out)
-    seed_everything(cfg.seed)
-    base_model, d, base_run = load_run(base, data_root, data)
-    model = model if model is not None else base_model
+    """Fine-tune a pretrained run with ``method`` (energy | oe | single-margin) into ``out``
+    (never the base run's own folder)."""
+    out, runtime = Path(out), runtime or cpu_runtime()
+    if same_folder(out, base):
+        raise InputError(f"--out {out} is the pretrained run --from {base}; choose another --out")
     if method not in NEEDS_AUX:
         raise InputError(f"finetune --method must be one of {', '.join(NEEDS_AUX)}")
-    cfg.method = method
-    aux_train, aux_val = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed, data_root)
-    margins = None
-    if method in ("energy", "single-margin"):
-        margins = choose_margins(model, d.x_val, aux_val)
-        if cfg.m_in is None:
-            cfg.m_in = margins["m_in"]
-        if cfg.m_out is None:
-            cfg.m_out = margins["m_out"]
-        if cfg.margin is None:
-            cfg.margin = margins["margin"]
-        log(
-            f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
-            f"(from validation energies)"
+    with claim(out, resume=resume, overwrite=overwrite):
+        seed_everything(cfg.seed)
+        base_model, d, base_run = load_run(base, data_root, data)
+        model = (model if model is not None else base_model).to(runtime.device)
+        cfg.method = method
+        aux_train, aux_val = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed, data_root)
+        margins = None
+        if method in ("energy", "single-margin"):
+            margins = choose_margins(model, d.x_val, aux_val)
+            if cfg.m_in is None:
+                cfg.m_in = margins["m_in"]
+            if cfg.m_out is None:
+                cfg.m_out = margins["m_out"]
+            if cfg.margin is None:
+                cfg.margin = margins["margin"]
+            log(
+                f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
+                f"(from validation energies)"
+            )
+        meta = run_metadata(
+            seed=cfg.seed,
+            config={
+                "train": cfg.to_dict(),
+                "model": base_run["config"].get("model"),
+                "arch": base_run["config"].get("arch"),
+                "train_limit": base_run["config"].get("train_limit"),
+                "base_run": str(base),
+                "aux": list(aux),
+                "n_aux": n_aux,
+                "test_sets": list(test_sets),
+                "margins": margins,
+            },
+            data=d.describe(),
         )
-    meta = run_metadata(
-        seed=cfg.seed,
-        config={
-            "train": cfg.to_dict(),
-            "model": base_run["config"]["model"],
-            "arch": base_run["config"]["arch"],
-            "train_limit": base_run["config"].get("train_limit"),
-            "base_run": str(base),
-            "aux": list(aux),
-            "n_aux": n_aux,
-            "test_sets": list(test_sets),
-            "margins": margins,
-        },
-        data=d.describe(),
-    )
-    atomic_write_json(out / "run.json", meta)
-    log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
-    hist = Trainer(model, cfg, out).fit(d.x_train, d.y_train, aux=aux_train, resume=resume)
-    acc = accuracy(model, d.x_test, d.y_test)
-    metrics = {"test_accuracy": acc, "test_error": 1 - acc, "history": hist, "margins": margins}
-    atomic_write_json(out / "metrics.json", metrics)
-    log(f"test accuracy {100 * acc:.2f}%")
+        meta["runtime"] = runtime.describe()
+        _start_run_json(out, meta, resume)
+        log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
+        trainer = Trainer(model, cfg, out, runtime=runtime)
+        hist = trainer.fit(d.x_train, d.y_train, aux=aux_train, resume=resume)
+        metrics = _finish(model, d, out, hist, runtime, {"margins": margins})
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
