@@ -17,11 +17,11 @@ from collections.abc import Iterator, Sequence
 import torch
 
 
-def as_source(x, y=None, device=torch.device("cpu")):
+def as_source(x, y=None, device: torch.device | None = None):
     """A batch source for ``x``: tensors become a :class:`TensorSource`; a source is kept."""
     if hasattr(x, "batches"):
         return x
-    return TensorSource(x, y, device)
+    return TensorSource(x, y, device or torch.device("cpu"))
 
 
 class TensorSource:
