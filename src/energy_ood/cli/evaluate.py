@@ -14,6 +14,7 @@ from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
 from ..score.logits import _LogitScorer
+from ._runtime import add_runtime_args, runtime_from_args
 
 LOGIT_SCORERS = ("energy", "msp", "maxlogit", "self_normalized_energy")
 
@@ -42,7 +43,13 @@ def add_parser(sub) -> None:
         help=f"scorer applied to logits: {', '.join(LOGIT_SCORERS)} (default: energy); with "
         "--run a comma-separated list, feature scorers and odin included",
     )
-    p.add_argument("--run", metavar="DIR", help="a run folder of 'energy-ood train'/'finetune'")
+    p.add_argument(
+        "--run",
+        "--run-dir",
+        dest="run",
+        metavar="DIR",
+        help="a run folder of train or finetune (under torchrun write --run-dir)",
+    )
     p.add_argument(
         "--ood-set",
         action="append",
@@ -72,6 +79,12 @@ def add_parser(sub) -> None:
         help="positive class for FPR95 (ood = OpenOOD / pytorch-ood convention)",
     )
     p.add_argument("--json", metavar="PATH", help="write the results as JSON (fractions)")
+    p.add_argument(
+        "--save-scores",
+        metavar="FILE.npz",
+        help="with --run: write every per-image score (keys METHOD/SET, SET = id or an OOD set)",
+    )
+    add_runtime_args(p, train=False)
     p.set_defaults(func=run)
 
 
@@ -157,10 +170,15 @@ def run_folder(args: argparse.Namespace) -> int:
         if name in ("energy", "msp") and args.T != 1.0:
             spec["T"] = args.T
         methods.append(spec)
+    rt = runtime_from_args(args)
     res = evaluate_run(
         args.run, sets, methods, data_root=args.data_root, tpr=args.tpr, rule=args.rule,
-        positive=args.positive,
+        positive=args.positive, runtime=rt,
     )  # fmt: skip
+    if res is None:  # another process of a torchrun job: rank 0 reports
+        return 0
+    if args.save_scores:
+        save_scores(args.save_scores, res["raw"])
     conv = convention(args.tpr, args.rule, args.positive)
     print(
         f"run {args.run}: ID test error {100 * res['id_test_error']:.2f}%; whole OOD sets; "
@@ -182,3 +200,19 @@ def run_folder(args: argparse.Namespace) -> int:
             },
         )
     return 0
+
+
+def save_scores(path: str, raw: dict) -> None:
+    """Per-image scores as one .npz: ``METHOD/id`` and ``METHOD/SET`` arrays."""
+    import io
+
+    from .._runinfo import atomic_write_bytes
+
+    arrays = {}
+    for label, r in raw.items():
+        arrays[f"{label}/id"] = np.asarray(r["id"])
+        for name, s in r["ood"].items():
+            arrays[f"{label}/{name}"] = np.asarray(s)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())

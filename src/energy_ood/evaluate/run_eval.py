@@ -22,12 +22,19 @@ def evaluate_run(
     n_ood: int | None = None,
     fit_samples: int = 10000,
     seed: int = 0,
+    runtime=None,
     **metric_kw,
-) -> dict:
-    """{method label: {set: metrics, ..., "mean": metrics}} plus the run's ID test error."""
+) -> dict | None:
+    """{method label: {set: metrics, ..., "mean": metrics}} plus the run's ID test error.
+    In a torchrun job the extraction is sharded; rank 0 returns the results, the others None.
+    """
     model, data, run = load_run(run_dir, data_root)
+    if runtime is not None:
+        model.to(runtime.device)
     oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
-    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed)
+    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime)
+    if raw is None:
+        return None
     results = {}
     for spec in methods:
         r = raw[method_label(spec)]
@@ -36,4 +43,10 @@ def evaluate_run(
         results[method_label(spec)] = rows
     logits = scored.logits("id")
     err = float((logits.argmax(1) != data.y_test).float().mean())
-    return {"results": results, "id_test_error": err, "ood_sets": list(oods), "run": run}
+    return {
+        "results": results,
+        "id_test_error": err,
+        "ood_sets": list(oods),
+        "run": run,
+        "raw": {label: {"id": r["id"], "ood": r["ood"]} for label, r in raw.items()},
+    }

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import _dist
 from .._progress import log
 from ..score import ModelAdapter, create_scorer
+from .extract import extract
 
 FEATURE_FIT = {"mahalanobis": "labels", "knn": "plain", "react": "head", "vim": "head"}
 
@@ -39,10 +41,12 @@ class ScoredModel:
         fit_x: torch.Tensor,
         fit_y: torch.Tensor,
         batch_size: int = 1024,
+        runtime=None,
     ):
         self.model = model
         self.adapter = ModelAdapter(model)
         self.batch_size = batch_size
+        self.runtime = runtime
         self.inputs: dict[str, torch.Tensor] = {}
         self.cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.fit_y = fit_y
@@ -50,7 +54,9 @@ class ScoredModel:
 
     def add(self, name: str, x: torch.Tensor) -> None:
         self.inputs[name] = x
-        self.cache[name] = self.adapter.extract(x, self.batch_size, desc=f"features {name}")
+        self.cache[name] = extract(
+            self.model, x, self.batch_size, self.runtime, desc=f"features {name}"
+        )
 
     def logits(self, name: str) -> torch.Tensor:
         return self.cache[name][0]
@@ -89,14 +95,21 @@ def score_methods(
     return out
 
 
-def score_on_sets(model, data, oods: dict, methods: list[dict], fit_n: int, seed: int):
+def score_on_sets(
+    model, data, oods: dict, methods: list[dict], fit_n: int, seed: int, runtime=None
+):
     """Extract logits/features of ``model`` on the ID test set (named "id") and each OOD set,
     fit feature scorers on a seeded subset of ``fit_n`` ID training images, and score every
-    method: ``(score_methods(...) result, ScoredModel)``."""
+    method: ``(score_methods(...) result, ScoredModel)``. In a torchrun job every process
+    extracts its shard and rank 0 alone scores (the others get ``(None, ScoredModel)``)."""
     g = torch.Generator().manual_seed(seed)
     fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
-    scored = ScoredModel(model, data.x_train[fit_idx], data.y_train[fit_idx])
+    scored = ScoredModel(
+        model, data.x_train[fit_idx], data.y_train[fit_idx], runtime=runtime
+    )
     scored.add("id", data.x_test)
     for name, x in oods.items():
         scored.add(name, x)
+    if not _dist.is_main():
+        return None, scored
     return score_methods(scored, methods, "id", list(oods)), scored

@@ -50,9 +50,10 @@ def load_checkpoint(path: str | Path, broadcast_device=None) -> dict:
     from .. import _dist
 
     path = Path(path)
-    exists = path.is_file() if _dist.is_main() else None
     if broadcast_device is not None:
-        exists = _dist.broadcast_object(exists)
+        exists = _dist.broadcast_object(path.is_file() if _dist.is_main() else None)
+    else:
+        exists = path.is_file()
     if not exists:
         raise InputError(f"{path}: no checkpoint here")
     try:
