@@ -23,9 +23,7 @@ def add_common(p, epochs: int, lr: float) -> None:
         help="continue this run from its last epoch checkpoint (the run's data, model and "
         "options must be the same)",
     )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace the run already in --out"
-    )
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.add_argument("--augment", default="crop", choices=("none", "crop", "crop-flip"))
     p.add_argument("--bf16", action="store_true", help="the same as --amp bf16 (kept for scripts)")
     add_runtime_args(p)

@@ -44,6 +44,39 @@ def _decode(items: list[tuple[str, str, bytes]], where: str):
     return np.stack(xs).astype(np.uint8), y, classes
 
 
+def image_files(root: str | Path, flat: bool = False) -> list[tuple[str | None, Path]]:
+    """``(class name or None, path)`` of the images under ``root``: ``root/<class>/<image>``,
+    or ``root/<image>`` with ``flat``; regular files only, symlinks leading out of ``root``
+    skipped, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder")
+    base = root.resolve()
+    pattern = "*" if flat else "*/*"
+    out = []
+    for p in sorted(root.glob(pattern)):
+        if p.suffix.lower() not in EXTENSIONS:
+            continue
+        real = p.resolve()
+        if not real.is_file() or base not in real.parents:
+            continue
+        out.append((None if flat else p.parent.name, p))
+    return out
+
+
+def decode_image(data: bytes | str | Path, where: str, mode: str | None = None) -> np.ndarray:
+    """One image as uint8 (H, W, C): C = 1 for grey, 3 for colour (or as ``mode`` says)."""
+    if not isinstance(data, bytes):
+        data = Path(data).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im = im.convert(mode or ("L" if im.mode in ("1", "L", "I;16", "I") else "RGB"))
+            a = np.asarray(im)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise InputError(f"{where}: cannot decode image ({e})") from None
+    return a[..., None] if a.ndim == 2 else a
+
+
 def _cached(source: Path, tag: str, cache_dir, build):
     if cache_dir is False:
         return build()

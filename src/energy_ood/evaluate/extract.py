@@ -17,18 +17,7 @@ from .._device import Runtime, cpu_runtime
 from .._progress import progress
 from .._validate import InputError
 from ..score import ModelAdapter
-
-
-def _batches(x, batch_size: int, mine: list[int], device: torch.device):
-    """This process's batches of ``x`` (a tensor or a batch source), on ``device``."""
-    n = len(x)
-    idx = [torch.arange(b * batch_size, min(n, (b + 1) * batch_size)) for b in mine]
-    if isinstance(x, torch.Tensor):
-        for i in idx:
-            yield x[i[0] : i[-1] + 1].to(device, non_blocking=True)
-    else:  # a batch source (energy_ood.train.batches): its loader decodes in parallel
-        for xb, _ in x.batches(idx):
-            yield xb
+from ..train.batches import eval_batches
 
 
 @torch.no_grad()
@@ -54,7 +43,7 @@ def extract(
     logits, feats = [], []
     try:
         bar = progress(total=len(mine), desc=desc, unit="batch")
-        for xb in _batches(x, batch_size, mine, runtime.device):
+        for xb in eval_batches(x, batch_size, runtime.device, mine):
             with runtime.autocast():
                 lo, z = adapter.forward_both(xb)
             logits.append(lo.float())

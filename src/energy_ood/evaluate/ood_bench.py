@@ -22,7 +22,7 @@ from ..data import load_ood_set
 from ..metrics import convention
 from ..train import TrainConfig
 from ..train.loop import accuracy
-from ..train.runs import finetune, load_run, prepare_id, pretrain
+from ..train.runs import finetune, load_run, prepare_id, pretrain  # noqa: F401
 from .protocols import dataset_vs_dataset
 from .scoring import ScoredModel, method_label, score_on_sets
 

@@ -104,9 +104,7 @@ def score_on_sets(
     extracts its shard and rank 0 alone scores (the others get ``(None, ScoredModel)``)."""
     g = torch.Generator().manual_seed(seed)
     fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
-    scored = ScoredModel(
-        model, data.x_train[fit_idx], data.y_train[fit_idx], runtime=runtime
-    )
+    scored = ScoredModel(model, data.x_train[fit_idx], data.y_train[fit_idx], runtime=runtime)
     scored.add("id", data.x_test)
     for name, x in oods.items():
         scored.add(name, x)

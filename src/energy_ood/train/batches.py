@@ -6,8 +6,8 @@ delivers them, so the in-memory and streaming paths train identically.
 
 * :class:`TensorSource`: normalised tensors moved to the device once (on CUDA they live on
   the GPU: no host-to-device copy per step);
-* :class:`StreamSource`: a map-style data set of uint8 images decoded by ``DataLoader`` workers
-  in parallel (pinned memory, persistent workers), normalised on the device.
+* ``energy_ood.data.streaming.StreamSplit``: images decoded by ``DataLoader`` workers in
+  parallel (pinned memory, persistent workers), normalised on the device.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import torch
 
 
 def as_source(x, y=None, device: torch.device | None = None):
-    """A batch source for ``x``: tensors become a :class:`TensorSource`; a source is kept."""
+    """A batch source for ``x`` on ``device``: tensors become a :class:`TensorSource`; a
+    streaming split is moved to the device."""
     if hasattr(x, "batches"):
-        return x
+        return x.to(device) if device is not None else x
     return TensorSource(x, y, device or torch.device("cpu"))
 
 
@@ -43,49 +44,16 @@ class TensorSource:
             yield self.x[idx], (None if self.y is None else self.y[idx])
 
 
-class _Lists(torch.utils.data.Sampler):
-    """A batch sampler whose index lists are replaced before every pass."""
-
-    def __init__(self):
-        self.lists: list[list[int]] = []
-
-    def __iter__(self):
-        return iter(self.lists)
-
-    def __len__(self) -> int:
-        return len(self.lists)
-
-
-class StreamSource:
-    """Batches decoded by DataLoader workers from ``dataset`` (items: uint8 (C, H, W) tensor,
-    int label), normalised with ``mean``/``std`` on ``device``."""
-
-    def __init__(self, dataset, mean, std, device: torch.device, workers: int = 4):
-        self.dataset, self.device = dataset, device
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self._sampler = _Lists()
-        self._loader = torch.utils.data.DataLoader(
-            dataset,
-            batch_sampler=self._sampler,
-            num_workers=workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=workers > 0,
-            prefetch_factor=4 if workers > 0 else None,
-        )
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return torch.as_tensor(self.dataset.labels)
-
-    def normalize(self, xb: torch.Tensor) -> torch.Tensor:
-        xb = xb.to(self.device, non_blocking=True).float().div_(255.0)
-        return (xb - self.mean) / self.std
-
-    def batches(self, index_lists: Sequence[torch.Tensor]) -> Iterator:
-        self._sampler.lists = [idx.tolist() for idx in index_lists]
-        for xb, yb in self._loader:
-            yield self.normalize(xb), yb.to(self.device, non_blocking=True)
+def eval_batches(x, batch_size: int, device: torch.device, which=None) -> Iterator:
+    """Consecutive batches ``b`` (all, or those in ``which``) of ``x`` -- a tensor or a batch
+    source -- on ``device``, in order."""
+    n = len(x)
+    which = range((n + batch_size - 1) // batch_size) if which is None else which
+    spans = [(b * batch_size, min(n, (b + 1) * batch_size)) for b in which]
+    if hasattr(x, "batches"):
+        lists = [torch.arange(a, b) for a, b in spans]
+        for xb, _ in x.to(device).batches(lists):
+            yield xb
+    else:
+        for a, b in spans:
+            yield x[a:b].to(device, non_blocking=True)

@@ -30,7 +30,7 @@ from .._progress import log, progress
 from .._runinfo import atomic_torch_save
 from .._validate import InputError
 from . import augment
-from .batches import as_source
+from .batches import as_source, eval_batches
 from .checkpoint import check_compatible, load_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .losses import energy_bounded_loss, outlier_exposure_loss, single_margin_loss
@@ -55,9 +55,9 @@ def predict_logits(
     model.eval()
     out = []
     try:
-        for i in range(0, len(x), batch_size):
+        for xb in eval_batches(x, batch_size, dev):
             with ac:
-                out.append(model(x[i : i + batch_size].to(dev)).float().cpu())
+                out.append(model(xb).float().cpu())
     finally:
         model.train(was)
     if not out:
@@ -288,7 +288,7 @@ class Trainer:
                 if aux_src is not None:
                     ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
                     ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
-                    (aux_b, _), = aux_src.batches([ai.tensor_split(world)[rank]])
+                    ((aux_b, _),) = aux_src.batches([ai.tensor_split(world)[rank]])
                     aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
                 for group in self.opt.param_groups:
                     group["lr"] = cosine_lr(step, total, cfg.lr)

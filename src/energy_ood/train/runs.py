@@ -9,7 +9,6 @@ part is what margins and detector thresholds are chosen on, never a test OOD set
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,7 +18,7 @@ from .._device import Runtime, cpu_runtime
 from .._progress import log
 from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
-from ..data import load_dataset
+from ..data.prepare import IDData, prepare_id
 from ..data.splits import AuxiliaryPool
 from ..models import create_model
 from .checkpoint import load_model_from_checkpoint
@@ -30,88 +29,6 @@ from .rundir import claim, same_folder
 
 # configuration fields that do not change what a run computes (left out of its identity)
 NOT_IDENTITY = ("eval_batch_size", "channels_last")
-
-
-@dataclass
-class IDData:
-    name: str
-    classes: list[str]
-    source: str
-    mean: list[float]
-    std: list[float]
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-    @property
-    def size(self) -> int:
-        return int(self.x_train.shape[-1])
-
-    @property
-    def channels(self) -> int:
-        return int(self.x_train.shape[1])
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise [0, 1] images (N, C, H, W) with the ID training statistics."""
-        m = torch.tensor(self.mean).view(1, -1, 1, 1)
-        s = torch.tensor(self.std).view(1, -1, 1, 1)
-        return (x - m) / s
-
-    def describe(self) -> dict:
-        return {
-            "dataset": self.name,
-            "source": self.source,
-            "classes": self.classes,
-            "n_train": len(self.x_train),
-            "n_val": len(self.x_val),
-            "n_test": len(self.x_test),
-            "mean": self.mean,
-            "std": self.std,
-        }
-
-
-def prepare_id(
-    dataset: str,
-    data_root=None,
-    seed: int = 0,
-    val_fraction: float = 0.1,
-    train_limit: int | None = None,
-    test_limit: int | None = None,
-) -> IDData:
-    """Load an ID data set, split train/validation by seed, normalise with train statistics."""
-    tr = load_dataset(dataset, "train", data_root=data_root)
-    te = load_dataset(dataset, "test", data_root=data_root)
-    x, y = tr.tensors()
-    xt, yt = te.tensors()
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(x), generator=g)
-    if train_limit:
-        perm = perm[:train_limit]
-    n_val = max(1, int(round(val_fraction * len(perm))))
-    val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    if test_limit:
-        keep = torch.randperm(len(xt), generator=g)[:test_limit]
-        xt, yt = xt[keep], yt[keep]
-    mean = x[tr_idx].mean(dim=(0, 2, 3)).tolist()
-    std = x[tr_idx].std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
-    d = IDData(
-        dataset,
-        list(tr.classes),
-        str(tr.source),
-        mean,
-        std,
-        x[tr_idx],
-        y[tr_idx],
-        x[val_idx],
-        y[val_idx],
-        xt,
-        yt,
-    )
-    d.x_train, d.x_val, d.x_test = d.normalize(d.x_train), d.normalize(d.x_val), d.normalize(xt)
-    return d
 
 
 def identity(meta: dict) -> dict:
@@ -191,7 +108,9 @@ def pretrain(
     out, runtime = Path(out), runtime or cpu_runtime()
     with claim(out, resume=resume, overwrite=overwrite):
         seed_everything(cfg.seed)
-        d = data or prepare_id(dataset, data_root, cfg.seed, train_limit=train_limit)
+        d = data or prepare_id(
+            dataset, data_root, cfg.seed, train_limit=train_limit, data_mode=runtime.data_mode
+        )
         model = create_model(
             model_name,
             num_classes=len(d.classes),
@@ -245,17 +164,20 @@ def read_run(path: str | Path) -> dict:
     return run
 
 
-def load_run(path: str | Path, data_root=None, data: IDData | None = None):
+def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_mode="auto"):
     """(model, IDData, run.json) of a finished run folder, data split exactly as in training."""
     run = read_run(path)
     model, ck = load_model_from_checkpoint(Path(path) / "checkpoint.pt")
     if data is None:
-        tr = run["config"]["train"]
+        tr, rd = run["config"]["train"], run["data"]
         data = prepare_id(
-            run["data"]["dataset"],
+            rd["dataset"],
             data_root,
             tr["seed"],
             train_limit=run["config"].get("train_limit"),
+            image_size=rd.get("image_size"),
+            channels=rd.get("channels"),
+            data_mode=data_mode,
         )
     arch = ck["arch"]
     if arch.get("num_classes") != len(data.classes):
@@ -312,7 +234,7 @@ def finetune(
         raise InputError(f"finetune --method must be one of {', '.join(NEEDS_AUX)}")
     with claim(out, resume=resume, overwrite=overwrite):
         seed_everything(cfg.seed)
-        base_model, d, base_run = load_run(base, data_root, data)
+        base_model, d, base_run = load_run(base, data_root, data, runtime.data_mode)
         model = (model if model is not None else base_model).to(runtime.device)
         cfg.method = method
         aux_train, aux_val = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed, data_root)

@@ -1,0 +1,271 @@
+"""In-distribution data for a run: a named data set or any data set by path, split into
+train / validation (by seed) and test, normalised with training statistics.
+
+Named sets (``available_datasets()``) are held in memory. A path may be
+
+* an image folder ``root/<class>/<image>`` (or with ``train/`` and ``test/`` sub-folders, each
+  with class sub-folders or uncompressed tar shards), a ``.tar`` shard or a file list
+  (``path[,label]`` lines): decoded through :class:`~energy_ood.data.streaming.ImageTransform`
+  (``image_size``, ``channels``; by default the first image's shorter side and colour), held in
+  memory when small and streamed from disk otherwise (``data_mode``);
+* a folder of IDX files (``train-images-idx3-ubyte[.gz]`` ..., as MNIST) or a ``.npz`` file
+  (``x``/``y``), held in memory.
+
+Without a separate test part, a seeded ``test_fraction`` of the images is held out as the test
+set; what was done is recorded by :meth:`IDData.describe` (run.json, reports).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._progress import log
+from .._validate import InputError
+from .arrays import read_npz
+from .datasets import IDX_FILES, _idx_pair, available_datasets, load_dataset
+from .idx import read_idx
+from .streaming import (
+    ImageList,
+    ImageTransform,
+    StreamSplit,
+    channel_stats,
+    fits_in_memory,
+    image_source,
+    image_stats,
+    materialize,
+)
+
+TEST_FRACTION = 0.2
+
+
+@dataclass
+class IDData:
+    name: str
+    classes: list[str]
+    source: str
+    mean: list[float]
+    std: list[float]
+    x_train: object  # normalised tensor (N, C, H, W), or a StreamSplit
+    y_train: torch.Tensor
+    x_val: object
+    y_val: torch.Tensor
+    x_test: object
+    y_test: torch.Tensor
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(self.x_train.shape[-1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def streaming(self) -> bool:
+        return isinstance(self.x_train, StreamSplit)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise [0, 1] images (N, C, H, W) with the ID training statistics."""
+        m = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        s = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (x - m) / s
+
+    def describe(self) -> dict:
+        return {
+            "dataset": self.name,
+            "source": self.source,
+            "classes": self.classes,
+            "n_train": len(self.x_train),
+            "n_val": len(self.x_val),
+            "n_test": len(self.x_test),
+            "mean": self.mean,
+            "std": self.std,
+            "image_size": self.size,
+            "channels": self.channels,
+            "storage": "streamed from disk" if self.streaming else "in memory",
+            **self.extra,
+        }
+
+
+def is_path(dataset: str) -> bool:
+    """A data set given by path (has a path separator, a file suffix, or exists here and is
+    not a named set)."""
+    if dataset.lower() in available_datasets() and os.sep not in dataset and "/" not in dataset:
+        return False
+    p = Path(dataset).expanduser()
+    return "/" in dataset or os.sep in dataset or p.suffix != "" or p.exists()
+
+
+def _split(n: int, seed: int, val_fraction: float, train_limit: int | None):
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=g)
+    if train_limit:
+        if train_limit < 2:
+            raise InputError(f"train_limit must be >= 2 (or absent), got {train_limit}")
+        perm = perm[:train_limit]
+    n_val = max(1, int(round(val_fraction * len(perm))))
+    if n_val >= len(perm):
+        raise InputError(f"{len(perm)} training images leave none after the validation split")
+    return perm[n_val:], perm[:n_val], g
+
+
+def _from_tensors(name, classes, source, x, y, xt, yt, seed, val_fraction, train_limit,
+                  test_limit, extra=None) -> IDData:  # fmt: skip
+    """x, xt float in [0, 1] (N, C, H, W)."""
+    if xt.shape[1:] != x.shape[1:]:
+        raise InputError(
+            f"{name}: test images are {tuple(xt.shape[1:])}, training images "
+            f"{tuple(x.shape[1:])}; they must share one size and channel count"
+        )
+    for what, labels in (("training", y), ("test", yt)):
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(classes)):
+            raise InputError(
+                f"{name}: {what} label {int(labels.max())} outside the {len(classes)} classes"
+            )
+    tr_idx, val_idx, g = _split(len(x), seed, val_fraction, train_limit)
+    if test_limit:
+        keep = torch.randperm(len(xt), generator=g)[:test_limit]
+        xt, yt = xt[keep], yt[keep]
+    mean, std = channel_stats(x[tr_idx.sort().values])
+    d = IDData(name, list(classes), str(source), mean, std, x[tr_idx], y[tr_idx], x[val_idx],
+               y[val_idx], xt, yt, dict(extra or {}))  # fmt: skip
+    d.x_train, d.x_val, d.x_test = d.normalize(d.x_train), d.normalize(d.x_val), d.normalize(xt)
+    return d
+
+
+def _held_out_test(n: int, seed: int, fraction: float = TEST_FRACTION):
+    """A seeded split of ``range(n)`` into (rest, test) for sets without a test part."""
+    perm = np.random.default_rng(seed + 7919).permutation(n)
+    k = max(1, int(round(fraction * n)))
+    if k >= n:
+        raise InputError(f"{n} images are too few to hold out a test set")
+    return np.sort(perm[k:]), np.sort(perm[:k])
+
+
+def _array_parts(path: Path):
+    """(x uint8 NHWC, y, classes, x_test, y_test or None, source) of an IDX folder or npz."""
+    if path.is_file() and path.suffix.lower() == ".npz":
+        x, y, classes = read_npz(path)
+        return x, y, classes, None, None
+    train, test = _idx_pair(path, "train"), _idx_pair(path, "test")
+    if train is None:
+        raise InputError(f"{path}: no {IDX_FILES['train'][0]}(.gz) here")
+    x, y = read_idx(train[0]), read_idx(train[1])
+    xt = yt = None
+    if test is not None:
+        xt, yt = read_idx(test[0]), read_idx(test[1])
+    k = int(max(y.max(), -1 if yt is None else yt.max())) + 1
+    x = x[..., None] if x.ndim == 3 else x
+    xt = xt[..., None] if xt is not None and xt.ndim == 3 else xt
+    return x, y, [str(i) for i in range(k)], xt, yt
+
+
+def _prepare_arrays(path, seed, val_fraction, train_limit, test_limit) -> IDData:
+    x, y, classes, xt, yt = _array_parts(path)
+    extra = {}
+    if xt is None:
+        rest, test = _held_out_test(len(x), seed)
+        x, y, xt, yt = x[rest], y[rest], x[test], y[test]
+        extra["test_split"] = f"a seeded {TEST_FRACTION:.0%} of the images held out as test"
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255.0)
+
+    return _from_tensors(
+        str(path), classes, path, t(x), torch.as_tensor(y).long(), t(xt),
+        torch.as_tensor(yt).long(), seed, val_fraction, train_limit, test_limit, extra,
+    )  # fmt: skip
+
+
+def _first_transform(src: Path, image_size, channels) -> ImageTransform:
+    """The transform of a path data set: given sizes, else the first image's."""
+    if image_size and channels:
+        return ImageTransform(int(image_size), int(channels))
+    probe = image_source(src, ImageTransform(1, 3))
+    from .images import decode_image
+    from .streaming import _read
+
+    a = decode_image(*_read(probe.refs[0]))
+    size = int(image_size or min(a.shape[:2]))
+    return ImageTransform(size, int(channels or a.shape[2]))
+
+
+def _prepare_images(path: Path, seed, val_fraction, train_limit, test_limit, image_size,
+                    channels, data_mode) -> IDData:  # fmt: skip
+    split = path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir()
+    tr_path = path / "train" if split else path
+    transform = _first_transform(tr_path, image_size, channels)
+    train = image_source(tr_path, transform)
+    extra = {"transform": transform.describe()}
+    if split:
+        test = image_source(path / "test", transform)
+        if test.classes != train.classes:
+            raise InputError(f"{path}: train and test hold different class folders")
+        tr_idx_all, te_idx_all = np.arange(len(train)), None
+    else:
+        test = train
+        tr_idx_all, te_idx_all = _held_out_test(len(train), seed)
+        extra["test_split"] = f"a seeded {TEST_FRACTION:.0%} of the images held out as test"
+    if fits_in_memory(train, data_mode):
+        x, y = materialize(train, tr_idx_all)
+        xt, yt = materialize(test, te_idx_all)
+        return _from_tensors(
+            str(path), train.classes, path, x.float().div_(255.0), y, xt.float().div_(255.0),
+            yt, seed, val_fraction, train_limit, test_limit, extra,
+        )  # fmt: skip
+    log(f"{path}: {len(train)} images streamed from disk ({train.decoded_bytes() / 2**30:.1f} GB)")
+    return _stream(path, train, test, tr_idx_all, te_idx_all, seed, val_fraction, train_limit,
+                   test_limit, extra)  # fmt: skip
+
+
+def _stream(path, train: ImageList, test: ImageList, tr_all, te_all, seed, val_fraction,
+            train_limit, test_limit, extra) -> IDData:  # fmt: skip
+    tr_pos, val_pos, g = _split(len(tr_all), seed, val_fraction, train_limit)
+    tr_idx, val_idx = tr_all[tr_pos.numpy()], tr_all[val_pos.numpy()]
+    te_idx = np.arange(len(test)) if te_all is None else te_all
+    if test_limit:
+        te_idx = te_idx[torch.randperm(len(te_idx), generator=g)[:test_limit].numpy()]
+    mean, std = image_stats(train, tr_idx, seed=seed)
+    extra = {**extra, "stats": "mean/std over a seeded sample of up to 2000 training images"}
+    xs = [StreamSplit(ds, i, mean, std) for ds, i in ((train, tr_idx), (train, val_idx),
+                                                      (test, te_idx))]  # fmt: skip
+    return IDData(str(path), train.classes, str(path), mean, std, xs[0], xs[0].labels, xs[1],
+                  xs[1].labels, xs[2], xs[2].labels, extra)  # fmt: skip
+
+
+def prepare_id(
+    dataset: str,
+    data_root=None,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    data_mode: str = "auto",
+) -> IDData:
+    """Load an ID data set (a name or a path), split train/validation by seed, normalise with
+    training statistics."""
+    if is_path(dataset):
+        path = Path(dataset).expanduser()
+        if not path.exists():
+            raise InputError(f"{dataset}: no such data set file or folder")
+        arrays = (path.is_file() and path.suffix.lower() == ".npz") or (
+            path.is_dir() and _idx_pair(path, "train") is not None
+        )
+        if arrays:
+            return _prepare_arrays(path, seed, val_fraction, train_limit, test_limit)
+        return _prepare_images(path, seed, val_fraction, train_limit, test_limit, image_size,
+                               channels, data_mode)  # fmt: skip
+    tr = load_dataset(dataset, "train", data_root=data_root)
+    te = load_dataset(dataset, "test", data_root=data_root)
+    x, y = tr.tensors()
+    xt, yt = te.tensors()
+    return _from_tensors(tr.name, tr.classes, tr.source, x, y, xt, yt, seed, val_fraction,
+                         train_limit, test_limit)  # fmt: skip
