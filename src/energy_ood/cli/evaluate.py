@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
         "--ood",
         action="append",
         metavar="NAME=PATH",
-        help="an OOD set; repeat for several",
+        help="an OOD set: logits/scores in file mode; with --run, images (a folder, .tar "
+        "shard, file list, IDX or .npz) taken through the run's ID transform; repeat",
     )
     p.add_argument(
         "--score",
@@ -162,8 +163,9 @@ def run_folder(args: argparse.Namespace) -> int:
     from ..evaluate.run_eval import evaluate_run
 
     sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
-    if not sets:
-        raise InputError("--run needs at least one --ood-set NAME")
+    paths = _parse_ood(args.ood or [])
+    if not sets and not paths:
+        raise InputError("--run needs at least one --ood-set NAME or --ood NAME=PATH")
     methods = []
     for name in [s.strip() for s in args.score.split(",") if s.strip()]:
         spec = {"name": name}
@@ -173,7 +175,7 @@ def run_folder(args: argparse.Namespace) -> int:
     rt = runtime_from_args(args)
     res = evaluate_run(
         args.run, sets, methods, data_root=args.data_root, tpr=args.tpr, rule=args.rule,
-        positive=args.positive, runtime=rt,
+        positive=args.positive, runtime=rt, ood_paths=paths,
     )  # fmt: skip
     if res is None:  # another process of a torchrun job: rank 0 reports
         return 0

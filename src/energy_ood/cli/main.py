@@ -11,7 +11,7 @@ import sys
 from .._progress import env_quiet_default, set_quiet
 from .._validate import InputError
 
-COMMANDS = ("evaluate", "detect", "train", "finetune", "demo", "bench", "vlm")
+COMMANDS = ("evaluate", "detect", "extract", "train", "finetune", "demo", "bench", "vlm")
 
 
 def build_parser() -> argparse.ArgumentParser:

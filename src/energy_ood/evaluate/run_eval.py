@@ -1,12 +1,16 @@
 """Score a trained run folder (``energy-ood train`` / ``finetune``) against named OOD sets.
 
-The run's own data split is rebuilt from ``run.json``; logits and features are extracted once
-per set; feature scorers are fitted on (a seeded subset of) the run's ID training images. Each
-OOD set is scored whole (no random draws): one row of metrics per set, and their mean.
+The run's own data split is rebuilt from ``run.json``; OOD sets are named sets or a user's
+files (``ood_paths``: image folders, shards, file lists, IDX or npz, in the run's ID transform);
+logits and features are extracted once per set; feature scorers are fitted on (a seeded subset
+of) the run's ID training images. Each OOD set is scored whole (no random draws): one row of
+metrics per set, and their mean.
 """
 
 from __future__ import annotations
 
+from .._validate import InputError
+from ..data.ood_files import load_ood_path
 from ..metrics import ood_metrics
 from ..train.runs import load_run
 from .ood_bench import load_ood_tensors
@@ -23,6 +27,7 @@ def evaluate_run(
     fit_samples: int = 10000,
     seed: int = 0,
     runtime=None,
+    ood_paths: dict[str, str] | None = None,
     **metric_kw,
 ) -> dict | None:
     """{method label: {set: metrics, ..., "mean": metrics}} plus the run's ID test error.
@@ -32,6 +37,11 @@ def evaluate_run(
     if runtime is not None:
         model.to(runtime.device)
     oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
+    for name, path in (ood_paths or {}).items():
+        if name in oods:
+            raise InputError(f"OOD set name {name!r} given twice")
+        x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1)
+        oods[name] = data.normalize(x)
     raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime)
     if raw is None:
         return None

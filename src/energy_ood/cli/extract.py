@@ -1,0 +1,154 @@
+"""``energy-ood extract``: logits and penultimate features of a trained run on any data set.
+
+  energy-ood extract --run-dir runs/base --set id=test --set val=val --set mnist \\
+      --set mine=path/to/images --out feats.npz
+      one .npz with keys <set>/logits, <set>/features (and <set>/labels for ID splits)
+  energy-ood extract --run-dir runs/base --set id=test --out feats/
+      a folder of .npy files (<set>.logits.npy, ...), written chunk by chunk: sets larger
+      than memory are fine
+
+A set is ``NAME=SOURCE``: SOURCE is ``train``, ``val`` or ``test`` (the run's own ID splits),
+a named OOD set, or a path (image folder, .tar shard, file list, IDX or .npz) taken through the
+run's ID transform; a bare ``NAME`` is a named OOD set. Under torchrun the extraction is
+sharded and rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .. import _dist
+from .._progress import log
+from .._runinfo import atomic_write_bytes, atomic_write_json, run_metadata
+from .._validate import InputError
+from ..data.ood_files import load_ood_path
+from ..data.ood_sets import ood_set_names
+from ..evaluate.extract import extract
+from ..train.runs import load_run
+from ._runtime import add_runtime_args, runtime_from_args
+
+SPLITS = ("train", "val", "test")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="write a run's logits and features on any data set",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--run", "--run-dir", dest="run", required=True, metavar="DIR")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        required=True,
+        metavar="NAME=SOURCE",
+        help="a data set to extract (see above); repeat",
+    )
+    p.add_argument("--out", required=True, help="an .npz file, or a folder for .npy files")
+    p.add_argument("--data-root", help="folder holding the named data sets")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--chunk", type=int, default=64, help="batches per chunk written (folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--seed", type=int, default=0, help="seed of OOD draws")
+    add_runtime_args(p, train=False)
+    p.set_defaults(func=run)
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, source = item.partition("=")
+        name, source = name.strip(), (source.strip() if sep else name.strip())
+        if not name or not source or "/" in name or name in out:
+            raise InputError(f"--set {item!r}: expected NAME=SOURCE with a new NAME")
+        out[name] = source
+    return out
+
+
+def _inputs(source: str, data, seed: int, data_root):
+    """(images, labels or None) of one set."""
+    if source in SPLITS:
+        return getattr(data, f"x_{source}"), getattr(data, f"y_{source}")
+    if source in ood_set_names():
+        from ..data import load_ood_set
+
+        x = load_ood_set(source, len(data.x_test), data.size, data.channels, seed, data_root)
+        return data.normalize(x), None
+    return data.normalize(load_ood_path(source, None, data.size, data.channels, seed)), None
+
+
+def _slice(x, a: int, b: int):
+    return x[a:b] if not hasattr(x, "batches") else x[np.arange(a, b)]
+
+
+def run(args) -> int:
+    sets = _parse_sets(args.sets)
+    out = Path(args.out)
+    to_npz = out.suffix.lower() == ".npz"
+    if to_npz and out.exists() and not args.overwrite:
+        raise InputError(f"{out}: exists; pass --overwrite to replace it")
+    if not to_npz and out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise InputError(f"{out}: holds files; pass --overwrite or choose an empty folder")
+    if args.batch_size < 1 or args.chunk < 1:
+        raise InputError("--batch-size and --chunk must be >= 1")
+    rt = runtime_from_args(args)
+    model, data, _ = load_run(args.run, args.data_root, data_mode=rt.data_mode)
+    model.to(rt.device)
+    arrays, shapes = {}, {}
+    for name, source in sets.items():
+        x, y = _inputs(source, data, args.seed, args.data_root)
+        step = args.batch_size * args.chunk
+        files = None
+        for a in range(0, len(x), step):
+            b = min(len(x), a + step)
+            lo, z = extract(model, _slice(x, a, b), args.batch_size, rt, desc=f"{name} {a}")
+            if not _dist.is_main():
+                continue
+            if to_npz:
+                arrays.setdefault(f"{name}/logits", []).append(lo.numpy())
+                arrays.setdefault(f"{name}/features", []).append(z.numpy())
+                continue
+            if files is None:
+                out.mkdir(parents=True, exist_ok=True)
+                files = {
+                    k: np.lib.format.open_memmap(
+                        out / f"{name}.{k}.npy", "w+", np.float32, (len(x), v.shape[1])
+                    )
+                    for k, v in (("logits", lo), ("features", z))
+                }
+            files["logits"][a:b], files["features"][a:b] = lo.numpy(), z.numpy()
+        if _dist.is_main():
+            if files is not None:
+                for f in files.values():
+                    f.flush()
+            if y is not None:
+                if to_npz:
+                    arrays[f"{name}/labels"] = [y.numpy()]
+                else:
+                    np.save(out / f"{name}.labels.npy", y.numpy())
+            shapes[name] = {"source": source, "n": len(x), "labels": y is not None}
+            log(f"{name}: {len(x)} images")
+    if not _dist.is_main():
+        return 0
+    meta = {
+        "run_dir": str(args.run),
+        "sets": shapes,
+        "logits": "final layer outputs, float32",
+        "features": "inputs of the final linear layer (penultimate features), float32",
+        "run": run_metadata(seed=args.seed, config={"sets": sets}, command=args.command_line),
+    }
+    if to_npz:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.concatenate(v) for k, v in arrays.items()})
+        atomic_write_bytes(out, buf.getvalue())
+        atomic_write_json(out.with_suffix(".json"), meta)
+    else:
+        atomic_write_json(out / "extract.json", meta)
+    print(f"{out}: logits and features of {', '.join(sets)}")
+    return 0
