@@ -41,16 +41,16 @@ def identity(meta: dict) -> dict:
     train.setdefault("rotation_updates", "summed")
     out = {
         "dataset": data.get("dataset"),
-        "classes": data.get("classes"),
-        "n_train": data.get("n_train"),
-        "n_test": data.get("n_test"),
         "train_limit": cfg.get("train_limit"),
+        "classes": data.get("classes"),
         "arch": cfg.get("arch"),
         **{f"train.{k}": v for k, v in train.items()},
     }
     for key in ("base_run", "aux", "n_aux", "test_sets"):
         if key in cfg:
             out[key] = cfg[key]
+    # derived from the above: named last so that a message names the cause
+    out.update(n_train=data.get("n_train"), n_test=data.get("n_test"))
     return out
 
 
