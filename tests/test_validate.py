@@ -96,8 +96,16 @@ def test_check_int_accepts(value, kw, want):
 
 @pytest.mark.parametrize(
     "value,kw",
-    [(0, {"min": 1}), (-5, {"min": 1}), (True, {}), (2.5, {}), ("two", {}), (None, {}),
-     (float("nan"), {}), (11, {"max": 10})],  # fmt: skip
+    [
+        (0, {"min": 1}),
+        (-5, {"min": 1}),
+        (True, {}),
+        (2.5, {}),
+        ("two", {}),
+        (None, {}),
+        (float("nan"), {}),
+        (11, {"max": 10}),
+    ],  # fmt: skip
 )
 def test_check_int_refuses(value, kw):
     with pytest.raises(InputError, match="--epochs must be an integer") as e:
@@ -107,9 +115,17 @@ def test_check_int_refuses(value, kw):
 
 @pytest.mark.parametrize(
     "value,kw",
-    [(0.0, {"positive": True}), (float("nan"), {}), (float("inf"), {}), ("-inf", {}),
-     ("x", {}), (False, {}), (-0.1, {"min": 0.0}), (2.0, {"max": 1.0}),
-     (float("nan"), {"finite": False})],  # fmt: skip
+    [
+        (0.0, {"positive": True}),
+        (float("nan"), {}),
+        (float("inf"), {}),
+        ("-inf", {}),
+        ("x", {}),
+        (False, {}),
+        (-0.1, {"min": 0.0}),
+        (2.0, {"max": 1.0}),
+        (float("nan"), {"finite": False}),
+    ],  # fmt: skip
 )
 def test_check_float_refuses(value, kw):
     with pytest.raises(InputError, match="--lr must be a") as e:

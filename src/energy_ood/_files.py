@@ -174,8 +174,8 @@ class Stream:
         self.f, self.name = f, name
         self.kind = _sniff(f.peek(6)[:6]) if hasattr(f, "peek") else None
         size = os.fstat(f.fileno()).st_size
-        if max_out is None:
-            max_out = max_bytes() if self.kind is None else min(max_bytes(), size * max_ratio())
+        if max_out is None:  # a raw file cannot give more than its size
+            max_out = size if self.kind is None else min(max_bytes(), size * max_ratio())
         self.max_out, self.size = int(max_out), size
         self.d = _decompressor(self.kind) if self.kind else None
         self.pending, self.buf, self.out, self.done = b"", bytearray(), 0, False

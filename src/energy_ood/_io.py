@@ -16,10 +16,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._files import check_bytes, load_npz, max_bytes, one_line, read_regular, regular_file
+from ._files import (
+    check_bytes,
+    load_npz,
+    max_bytes,
+    one_line,
+    open_regular,
+    os_error,
+    read_regular,
+)
 from ._validate import InputError, real_array
 
 BUNDLES = (".npz", ".pt", ".pth")
+SUFFIXES = (".npy", *BUNDLES, ".csv", ".txt")
 KIND_KEYS = {
     "logits": ("logits",),
     "features": ("features", "feats", "embeddings"),
@@ -35,7 +44,7 @@ def split_key(path) -> tuple[Path, str | None]:
     """
     s = os.fspath(path)
     head, sep, key = s.rpartition(":")
-    if sep and key and Path(head).suffix.lower() in BUNDLES and not os.path.lexists(s):
+    if sep and key and Path(head).suffix.lower() in SUFFIXES and not os.path.lexists(s):
         return Path(head), key
     return Path(s), None
 
@@ -75,7 +84,7 @@ def load_array(path, kind: str | None = None) -> np.ndarray:
     Complex, object, text and date dtypes are refused; big-endian and longdouble converted.
     """
     path, key = split_key(path)
-    regular_file(path)
+    open_regular(path).close()  # a regular file we may read, or a one-line error
     suffix = path.suffix.lower()
     if key is not None and suffix not in BUNDLES:
         raise InputError(f"{path}:{key}: a key selector needs an .npz or .pt file")
@@ -104,6 +113,8 @@ def _read(path: Path, reader):
             f"{path}: refused to load, it holds objects other than tensors (read with "
             "weights_only=True; loading it fully could run code from an untrusted source)"
         ) from e
+    except (PermissionError, FileNotFoundError) as e:
+        raise os_error(path, e) from None
     except MemoryError:
         raise InputError(f"{path}: too large to load into memory") from None
     except Exception as e:  # a parser of untrusted bytes may raise anything
@@ -112,16 +123,22 @@ def _read(path: Path, reader):
 
 def _npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False, mmap_mode="c")
+        a = np.load(path, allow_pickle=False, mmap_mode="c")
     except ValueError as e:
         if "Object arrays" in str(e):
             raise InputError(f"{path}: holds Python objects, refused (no pickles)") from None
         raise
+    if not isinstance(a, np.ndarray):  # np.load opened a zip archive
+        a.close()
+        raise InputError(f"{path}: an .npz archive named .npy; rename it to .npz")
+    return a
 
 
 def _pt(path: Path, key: str | None, kind: str | None) -> np.ndarray:
     check_bytes(os.stat(path).st_size, str(path))
-    obj = torch.load(path, weights_only=True, map_location="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's notes on odd pickle protocols
+        obj = torch.load(path, weights_only=True, map_location="cpu")
     if isinstance(obj, dict):
         arrays = {str(k): v for k, v in obj.items() if isinstance(v, (torch.Tensor, np.ndarray))}
         obj = arrays[choose_key(list(arrays), path, key, kind)]

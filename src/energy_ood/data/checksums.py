@@ -138,7 +138,10 @@ def verify(path, dataset: str, stem: str, cache_dir=None) -> Path:
         return path
     if "raw" in known:
         if content is None:
-            content = _content_sha256(path)
+            try:
+                content = _content_sha256(path)
+            except InputError:  # not even a readable compressed file: not a known copy
+                content = "unreadable"
             if content is not None:
                 store = cache_root(cache_dir) / CACHE_NAME
                 cache = _load_cache(store)

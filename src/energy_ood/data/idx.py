@@ -57,8 +57,7 @@ def read_idx(path: str | Path, limit: int | None = None) -> np.ndarray:
         if r.kind is None and limit is None and head + full != size:
             word = "truncated IDX file" if head + full > size else "IDX size mismatch"
             raise InputError(
-                f"{name}: {word}, dimensions {dims} need {full} bytes of data, "
-                f"found {size - head}"
+                f"{name}: {word}, dimensions {dims} need {full} bytes of data, found {size - head}"
             )
         if r.kind is not None and full > size * max_ratio():
             raise InputError(

@@ -95,11 +95,7 @@ def image_files(root, flat: bool = False) -> list[tuple[str | None, Path]]:
     if flat:
         folders = [(None, root)]
     else:
-        folders = [
-            (e.name, Path(e.path))
-            for e in _scan(root, root, real_root)
-            if e.is_dir()
-        ]
+        folders = [(e.name, Path(e.path)) for e in _scan(root, root, real_root) if e.is_dir()]
     out = []
     for cls, folder in folders:
         for e in _scan(folder, root, real_root):
@@ -214,9 +210,7 @@ def read_image_folder(root: str | Path, cache_dir=None):
         raise InputError(f"{root}: no images found (expected <class>/<image>.png|jpg){hint}")
 
     def build():
-        decoded = (
-            (c, p.name, decode_image(p, f"{root}/{p.relative_to(root)}")) for c, p in files
-        )
+        decoded = ((c, p.name, decode_image(p, f"{root}/{p.relative_to(root)}")) for c, p in files)
         return _assemble(decoded, len(files), root.name)
 
     return _cached(root, "folder", cache_dir, build, files=[p for _, p in files])
