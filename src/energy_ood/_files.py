@@ -162,7 +162,8 @@ def _decompressor(kind: str):
 class Stream:
     """The bytes of an open binary file, decompressed when it is gzip/bzip2/xz.
 
-    ``read(n)`` returns up to ``n`` bytes (fewer only at the end). Output beyond ``max_out``
+    ``read(n)`` returns up to ``n`` bytes (fewer only at the end), as a bytearray (writable,
+    so arrays built on it need no copy). Output beyond ``max_out``
     bytes (default: :func:`max_bytes` and :data:`MAX_RATIO` times the file size) is an error,
     so a decompression bomb stops after at most ``max_out`` bytes. A compressed stream that
     ends before its end marker and trailer is an error; concatenated members are read on.
@@ -185,7 +186,7 @@ class Stream:
         """Bytes handed out by :meth:`read` so far."""
         return self.out - len(self.buf)
 
-    def _add(self, data: bytes):
+    def _count(self, data: bytes) -> bytes:
         self.out += len(data)
         if self.out > self.max_out:
             why = "the ceiling" if self.max_out >= max_bytes() else f"{max_ratio():g}x its size"
@@ -193,15 +194,14 @@ class Stream:
                 f"{self.name}: decompresses to more than {size_text(self.max_out)} "
                 f"({why}; a decompression bomb or a wrong header)"
             )
-        self.buf += data
+        return data
 
-    def _step(self, want: int):
+    def _step(self, want: int) -> bytes:
+        """The next bytes of output (possibly none, e.g. between members)."""
         if self.d is None:
             chunk = self.f.read(max(want, CHUNK))
-            if not chunk:
-                self.done = True
-            self._add(chunk)
-            return
+            self.done = not chunk
+            return self._count(chunk)
         if self.d.eof:
             rest = self.d.unused_data or self.f.read(CHUNK)
             if not rest:
@@ -210,7 +210,7 @@ class Stream:
                 raise InputError(f"{self.name}: unexpected data after the end of the {self.kind}")
             else:
                 self.d, self.pending = _decompressor(self.kind), rest
-            return
+            return b""
         needs_input = (
             not self.pending if self.kind == "gzip" else (self.d.needs_input and not self.pending)
         )
@@ -225,25 +225,30 @@ class Stream:
                 f"{self.name}: truncated {self.kind} stream (it ends before its end marker)"
             )
         self.pending = self.d.unconsumed_tail if self.kind == "gzip" else b""
-        self._add(data)
+        return self._count(data)
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1) -> bytearray:
+        """Up to ``n`` bytes (fewer only at the end of the stream)."""
         if n is None or n < 0:
             raise ValueError("Stream.read needs a size")
-        while len(self.buf) < n and not self.done:
-            self._step(n - len(self.buf))
-        out = bytes(memoryview(self.buf)[:n])
-        del self.buf[:n]
-        return out
+        take = min(n, len(self.buf))
+        parts, have = [self.buf[:take]], take
+        del self.buf[:take]
+        while have < n and not self.done:
+            data = self._step(n - have)
+            if len(data) > n - have:  # keep the rest for the next read
+                self.buf += memoryview(data)[n - have :]
+                data = data[: n - have]
+            parts.append(data)
+            have += len(data)
+        return parts[0] if len(parts) == 1 else bytearray().join(parts)
 
     def finish(self) -> int:
         """Read to the end, checking the end marker; return the number of bytes left over."""
         left = len(self.buf)
         self.buf.clear()
         while not self.done:
-            self._step(CHUNK)
-            left += len(self.buf)
-            self.buf.clear()
+            left += len(self._step(CHUNK))
         return left
 
 

@@ -68,6 +68,7 @@ def test_image_files_layout_and_filters(tmp_path):
     (root / "loose.png").write_bytes(encode(np.zeros((2, 2), np.uint8)))
     (root / "a" / "sub").mkdir()  # folders inside class folders are not read
     os.symlink(root / "b" / "0.png", root / "a" / "9.png")  # a link inside the root is fine
+    os.symlink("/etc/passwd", root / "a" / "passwd.txt")  # not an image: never read
     got = image_files(root)
     assert [(c, p.name) for c, p in got] == [
         ("a", "0.png"), ("a", "1.JPG"), ("a", "2.bmp"), ("a", "9.png"),
@@ -124,6 +125,8 @@ def test_decode_image_modes_and_sources(tmp_path):
 def test_pixel_cap(monkeypatch):
     with pytest.raises(InputError, match=r"10000x10000 = 100000000 pixels, above the limit"):
         decode_image(huge_png(10_000, 10_000), "big.png")
+    with pytest.raises(InputError, match="big.png: image too large"):  # Pillow's own refusal
+        decode_image(huge_png(20_000, 10_000), "big.png")
     monkeypatch.setenv("ENERGY_OOD_MAX_PIXELS", "100")
     with pytest.raises(InputError, match="11x10 = 110 pixels"):
         decode_image(encode(np.zeros((10, 11), np.uint8)), "small.png")

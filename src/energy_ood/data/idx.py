@@ -65,7 +65,7 @@ def read_idx(path: str | Path, limit: int | None = None) -> np.ndarray:
                 f"{size_text(size)} {r.kind} file, above the {max_ratio():g}x ratio limit"
             )
         check_bytes(need, f"{name} ({'x'.join(map(str, dims))} {dtype.str[1:]})")
-        data = bytearray(r.read(need))
+        data = r.read(need)
         if len(data) < need:
             raise InputError(
                 f"{name}: truncated IDX file, expected {need} bytes of data, found {len(data)}"

@@ -57,20 +57,22 @@ def _is_image(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS
 
 
-def _scan(folder: Path, root: Path, real_root: Path) -> list[os.DirEntry]:
+def _scan(folder: Path) -> list[os.DirEntry]:
+    """Entries of ``folder`` not starting with ".", sorted by name."""
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as e:
         raise os_error(folder, e) from None
-    entries = [e for e in entries if not e.name.startswith(".")]
-    for e in entries:
-        if e.is_symlink() and resolve_inside(e.path, real_root) is None:
-            raise InputError(
-                f"{e.path}: a symbolic link leading outside {root} "
-                f"(to {os.path.realpath(e.path)}); copy the file into the folder instead"
-            )
-    return entries
+
+
+def _inside(e: os.DirEntry, root: Path, real_root: Path) -> None:
+    """Refuse a symbolic link resolving outside the root."""
+    if e.is_symlink() and resolve_inside(e.path, real_root) is None:
+        raise InputError(
+            f"{e.path}: a symbolic link leading outside {root} "
+            f"(to {os.path.realpath(e.path)}); copy the file into the folder instead"
+        )
 
 
 def image_files(root, flat: bool = False) -> list[tuple[str | None, Path]]:
@@ -80,7 +82,7 @@ def image_files(root, flat: bool = False) -> list[tuple[str | None, Path]]:
     ``root`` and deeper folders are not read). ``flat=True``: ``root/<image>``, class None.
     Extensions: :data:`EXTENSIONS` (case-insensitive); names starting with "." are skipped.
     A FIFO, device or socket named like an image, a broken link, and a symbolic link
-    (file or class folder) resolving outside ``root`` are errors.
+    (image file or class folder) resolving outside ``root`` are errors.
     """
     root = Path(root)
     try:
@@ -92,15 +94,17 @@ def image_files(root, flat: bool = False) -> list[tuple[str | None, Path]]:
     if not stat.S_ISDIR(st.st_mode):
         raise InputError(f"{root}: not a folder (expected a folder of images)")
     real_root = Path(os.path.realpath(root))
-    if flat:
-        folders = [(None, root)]
-    else:
-        folders = [(e.name, Path(e.path)) for e in _scan(root, root, real_root) if e.is_dir()]
+    folders = [(None, root)] if flat else []
+    for e in [] if flat else _scan(root):
+        if e.is_dir():
+            _inside(e, root, real_root)
+            folders.append((e.name, Path(e.path)))
     out = []
     for cls, folder in folders:
-        for e in _scan(folder, root, real_root):
+        for e in _scan(folder):
             if not _is_image(e.name) or e.is_dir():
                 continue
+            _inside(e, root, real_root)
             if not e.is_file():
                 _refuse_special(Path(e.path))
             out.append((cls, Path(e.path)))
