@@ -18,13 +18,13 @@ import torch
 
 from ._files import (
     check_bytes,
-    load_npz,
     max_bytes,
     one_line,
     open_regular,
     os_error,
     read_regular,
 )
+from ._npz import load_npz
 from ._validate import InputError, real_array
 
 BUNDLES = (".npz", ".pt", ".pth")

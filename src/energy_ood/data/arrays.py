@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import load_npz
+from .._npz import load_npz
 from .._validate import InputError, real_array
 
 KEYS = (("x", "y"), ("images", "labels"))

@@ -13,8 +13,9 @@ import json
 import os
 from pathlib import Path
 
-from .._files import Stream, open_regular
+from .._files import open_regular
 from .._progress import log
+from .._stream import Stream
 from .._validate import InputError
 from .cache import cache_root
 
@@ -122,6 +123,7 @@ def _save_cache(store: Path, cache: dict) -> None:
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
         tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+        cache = {k: v for k, v in cache.items() if os.path.exists(k)}  # drop deleted files
         tmp.write_text(json.dumps(cache, indent=0, sort_keys=True))
         os.replace(tmp, store)
     except OSError as e:

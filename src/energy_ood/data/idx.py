@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import Stream, check_bytes, max_ratio, open_regular, size_text
+from .._files import check_bytes, max_ratio, open_regular, size_text
+from .._stream import Stream
 from .._validate import InputError, check_int
 
 DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -23,7 +23,6 @@ import numpy as np
 from PIL import Image, features
 
 from .._files import (
-    Stream,
     check_bytes,
     check_mode,
     open_regular,
@@ -32,6 +31,7 @@ from .._files import (
     resolve_inside,
 )
 from .._progress import log, progress
+from .._stream import Stream
 from .._validate import InputError
 from .cache import cache_file, load_cached, save_cached
 
