@@ -41,3 +41,15 @@ def test_load_npz_checks_headers_before_allocating(tmp_path, monkeypatch):
         z.writestr("o.npy", _npy_member({**huge, "descr": "|O", "shape": (1,)}, bytes(8)))
     with pytest.raises(InputError, match="Python objects"):
         load_npz(p)
+
+
+def test_encrypted_or_unusual_members(tmp_path):
+    p = tmp_path / "e.npz"
+    np.savez(p, a=np.ones(3))
+    raw = bytearray(p.read_bytes())
+    raw[6] |= 1  # the local header's "encrypted" flag
+    cd = raw.rfind(b"PK\x01\x02")
+    raw[cd + 8] |= 1  # and the central directory's
+    p.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="e.npz:a: unreadable or truncated member"):
+        load_npz(p)

@@ -91,7 +91,7 @@ def load_array(path, kind: str | None = None) -> np.ndarray:
     if suffix == ".npy":
         arr = _read(path, _npy)
     elif suffix == ".npz":
-        got = load_npz(path, pick=lambda keys: [choose_key(keys, path, key, kind)])
+        got = _read(path, lambda p: load_npz(p, lambda keys: [choose_key(keys, p, key, kind)]))
         arr = next(iter(got.values()))
     elif suffix in (".pt", ".pth"):
         arr = _read(path, lambda p: _pt(p, key, kind))

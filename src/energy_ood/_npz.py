@@ -73,5 +73,8 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.nda
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{where}: unreadable or truncated member ({msg})") from None
+    except (NotImplementedError, RuntimeError) as e:  # other compression, encryption
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{where}: unreadable or truncated member ({msg})") from None
     a = np.frombuffer(data, dtype=dtype) if n else np.empty(0, dtype)
     return a.reshape(shape, order="F" if fortran else "C")
