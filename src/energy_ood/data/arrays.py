@@ -51,7 +51,7 @@ def _labels(y: np.ndarray, n: int, classes, name: str) -> tuple[np.ndarray, list
     if lo < 0:
         raise InputError(f"{name}: negative label {lo}")
     if classes is not None:
-        classes = real_array_names(classes, name)
+        classes = _class_names(classes, name)
         if hi >= len(classes):
             raise InputError(f"{name}: label {hi} but only {len(classes)} class names")
     elif hi >= MAX_CLASSES:
@@ -64,7 +64,7 @@ def _labels(y: np.ndarray, n: int, classes, name: str) -> tuple[np.ndarray, list
     return y.astype(np.int64), classes
 
 
-def real_array_names(classes: np.ndarray, name: str) -> list[str]:
+def _class_names(classes: np.ndarray, name: str) -> list[str]:
     """The ``classes`` member as a list of names (text or numbers, 1-D)."""
     if classes.ndim != 1 or classes.dtype.kind not in "USiu":
         raise InputError(f"{name}: 'classes' must be a 1-D array of names, got {classes.dtype}")
