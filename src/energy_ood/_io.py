@@ -1,53 +1,111 @@
-"""Read arrays of logits, features or scores from .npy, .npz, .pt (weights_only) or .csv."""
+"""Read one array of logits, features, scores or labels from .npy, .npz, .pt or .csv.
+
+``load_array("bundle.npz:features")`` picks a key; ``load_array(path, kind="features")`` picks
+the key named after the kind. A bundle holding several arrays with neither is an error that
+names its keys, never a silent guess.
+"""
 
 from __future__ import annotations
 
+import io
+import os
 import pickle
-import zipfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ._validate import InputError
+from ._files import (
+    check_bytes,
+    max_bytes,
+    one_line,
+    open_regular,
+    os_error,
+    read_regular,
+)
+from ._npz import load_npz
+from ._validate import InputError, real_array
 
-PREFERRED_KEYS = ("logits", "scores", "features", "x", "arr_0")
+BUNDLES = (".npz", ".pt", ".pth")
+SUFFIXES = (".npy", *BUNDLES, ".csv", ".txt")
+KIND_KEYS = {
+    "logits": ("logits",),
+    "features": ("features", "feats", "embeddings"),
+    "scores": ("scores", "score"),
+    "labels": ("labels", "y", "targets"),
+}
 
 
-def _pick(d: dict, path: Path):
-    arrays = {k: v for k, v in d.items() if isinstance(v, (np.ndarray, torch.Tensor))}
-    for k in PREFERRED_KEYS:
-        if k in arrays:
-            return arrays[k]
-    if len(arrays) == 1:
-        return next(iter(arrays.values()))
-    raise InputError(f"{path}: holds {sorted(arrays)}; name one of them 'logits' or 'scores'")
+def split_key(path) -> tuple[Path, str | None]:
+    """``"a.npz:key"`` -> ``(Path("a.npz"), "key")``; a path without a selector -> key None.
+
+    A file whose own name holds the colon wins over the selector.
+    """
+    s = os.fspath(path)
+    head, sep, key = s.rpartition(":")
+    if sep and key and Path(head).suffix.lower() in SUFFIXES and not os.path.lexists(s):
+        return Path(head), key
+    return Path(s), None
 
 
-def load_array(path: str | Path) -> np.ndarray:
-    """Load one numeric array; every failure is an InputError naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a .npy/.npz/.pt/.csv file")
+def choose_key(keys: list[str], path, key: str | None, kind: str | None) -> str:
+    """The key to read from a bundle holding ``keys``, or an InputError naming them."""
+    listed = ", ".join(keys) or "no arrays"
+    if key is not None:
+        if key not in keys:
+            raise InputError(f"{path}: no array named {key!r}; it holds {listed}")
+        return key
+    if kind is not None:
+        if kind not in KIND_KEYS:
+            raise InputError(f"unknown array kind {kind!r}; choose from {', '.join(KIND_KEYS)}")
+        hits = [k for k in KIND_KEYS[kind] if k in keys]
+        if hits:
+            return hits[0]
+    if len(keys) == 1:
+        return keys[0]
+    if not keys:
+        raise InputError(f"{path}: holds no arrays")
+    want = f" and none is named {kind!r}" if kind else ""
+    raise InputError(f"{path}: holds several arrays ({listed}){want}; choose one as {path}:KEY")
+
+
+def load_array(path, kind: str | None = None) -> np.ndarray:
+    """Load one array of real numbers; every failure is an InputError naming the file.
+
+    Parameters
+    ----------
+    path : ``.npy``, ``.npz``, ``.pt``/``.pth`` (read with ``weights_only=True``), ``.csv`` or
+        ``.txt``; ``"file.npz:key"`` / ``"file.pt:key"`` selects one array of a bundle.
+    kind : ``"logits"``, ``"features"``, ``"scores"`` or ``"labels"``: what the caller expects;
+        picks the bundle key of that name (``features`` also accepts ``feats``/``embeddings``).
+
+    ``.npy`` files are memory-mapped copy-on-write (writable, nothing read up front).
+    Complex, object, text and date dtypes are refused; big-endian and longdouble converted.
+    """
+    path, key = split_key(path)
+    open_regular(path).close()  # a regular file we may read, or a one-line error
     suffix = path.suffix.lower()
+    if key is not None and suffix not in BUNDLES:
+        raise InputError(f"{path}:{key}: a key selector needs an .npz or .pt file")
+    if suffix == ".npy":
+        arr = _read(path, _npy)
+    elif suffix == ".npz":
+        got = _read(path, lambda p: load_npz(p, lambda keys: [choose_key(keys, p, key, kind)]))
+        arr = next(iter(got.values()))
+    elif suffix in (".pt", ".pth"):
+        arr = _read(path, lambda p: _pt(p, key, kind))
+    elif suffix in (".csv", ".txt"):
+        arr = _read_csv(path)
+    else:
+        raise InputError(f"{path}: unknown file type {suffix!r} (use .npy, .npz, .pt, .csv)")
+    return real_array(arr, str(path) if key is None else f"{path}:{key}")
+
+
+def _read(path: Path, reader):
+    """Run a third-party reader; anything it raises on a bad file becomes one InputError."""
     try:
-        if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False, mmap_mode="r")
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                arr = _pick({k: z[k] for k in z.files}, path)
-        elif suffix in (".pt", ".pth"):
-            obj = torch.load(path, weights_only=True, map_location="cpu")
-            arr = _pick(obj, path) if isinstance(obj, dict) else obj
-            if not isinstance(arr, torch.Tensor):
-                raise InputError(f"{path}: expected a tensor, found {type(arr).__name__}")
-            arr = arr.detach().float().numpy()
-        elif suffix in (".csv", ".txt"):
-            arr = _read_csv(path)
-        else:
-            raise InputError(f"{path}: unknown file type {suffix!r} (use .npy, .npz, .pt, .csv)")
+        return reader(path)
     except InputError:
         raise
     except pickle.UnpicklingError as e:
@@ -55,24 +113,103 @@ def load_array(path: str | Path) -> np.ndarray:
             f"{path}: refused to load, it holds objects other than tensors (read with "
             "weights_only=True; loading it fully could run code from an untrusted source)"
         ) from e
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, RuntimeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise InputError(f"{path}: unreadable or truncated file ({msg})") from e
-    arr = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(f"{path}: expected numbers, found dtype {arr.dtype}")
-    return arr
+    except (PermissionError, FileNotFoundError) as e:
+        raise os_error(path, e) from None
+    except MemoryError:
+        raise InputError(f"{path}: too large to load into memory") from None
+    except Exception as e:  # a parser of untrusted bytes may raise anything
+        raise InputError(f"{path}: unreadable or truncated file ({one_line(e)})") from None
+
+
+def _npy(path: Path) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False, mmap_mode="c")
+    except ValueError as e:
+        if "Object arrays" in str(e):
+            raise InputError(f"{path}: holds Python objects, refused (no pickles)") from None
+        raise
+    if not isinstance(a, np.ndarray):  # np.load opened a zip archive
+        a.close()
+        raise InputError(f"{path}: an .npz archive named .npy; rename it to .npz")
+    return a
+
+
+def _pt(path: Path, key: str | None, kind: str | None) -> np.ndarray:
+    check_bytes(os.stat(path).st_size, str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's notes on odd pickle protocols
+        obj = torch.load(path, weights_only=True, map_location="cpu")
+    if isinstance(obj, dict):
+        arrays = {str(k): v for k, v in obj.items() if isinstance(v, (torch.Tensor, np.ndarray))}
+        obj = arrays[choose_key(list(arrays), path, key, kind)]
+    elif key is not None:
+        raise InputError(f"{path}:{key}: the file holds one {type(obj).__name__}, not a dict")
+    if isinstance(obj, np.ndarray):
+        return obj
+    if not isinstance(obj, torch.Tensor):
+        raise InputError(f"{path}: expected a tensor, found {type(obj).__name__}")
+    t = real_array(obj, str(path)).detach()
+    return (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t).numpy()
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
 
 
 def _read_csv(path: Path) -> np.ndarray:
-    with open(path) as f:
-        first = f.readline()
-    skip = 0
+    """Numbers separated by commas; a first row without any number is a header."""
     try:
-        [float(v) for v in first.strip().split(",") if v.strip()]
+        text = read_regular(path, limit=max_bytes()).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    lines = text.splitlines()
+    first = next((i for i, ln in enumerate(lines) if ln.strip() and not _comment(ln)), None)
+    if first is None:
+        raise InputError(f"{path}: no numbers found (empty file)")
+    cells = [c.strip() for c in lines[first].split(",")]
+    numeric = [_is_number(c) for c in cells]
+    skip = 0
+    if not any(numeric):
+        skip = first + 1  # a header: no cell of the first row is a number
+    elif not all(numeric):
+        col = numeric.index(False)
+        raise InputError(
+            f"{path}: row {first + 1}, column {col + 1}: {cells[col]!r} is not a number "
+            "(a header row must hold no numbers)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            arr = np.loadtxt(
+                io.StringIO(text), delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64
+            )
     except ValueError:
-        skip = 1  # a header line
-    arr = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
-    if arr.shape[1] == 1:
-        arr = arr[:, 0]
-    return arr
+        raise InputError(_csv_problem(path, lines, skip)) from None
+    if arr.size == 0:
+        raise InputError(f"{path}: a header but no rows of numbers")
+    return arr[:, 0] if arr.shape[1] == 1 else arr
+
+
+def _comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _csv_problem(path: Path, lines: list[str], skip: int) -> str:
+    """The first cell that is not a number, or the first row of another width."""
+    width = None
+    for i in range(skip, len(lines)):
+        line = lines[i].split("#", 1)[0]
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split(",")]
+        for j, c in enumerate(cells):
+            if not _is_number(c):
+                return f"{path}: row {i + 1}, column {j + 1}: {c!r} is not a number"
+        if width is not None and len(cells) != width:
+            return f"{path}: row {i + 1} has {len(cells)} columns, the rows above {width}"
+        width = len(cells)
+    return f"{path}: not a table of numbers"

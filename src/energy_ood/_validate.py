@@ -1,6 +1,13 @@
-"""Input checks shared by every layer: one clear message naming the problem."""
+"""Input checks shared by the CLI and the Python API: one clear line naming the problem.
+
+Arrays: :func:`real_array` admits real numbers only (dtype checks, no extra pass over the
+data). Options: :func:`check_int`, :func:`check_float`, :func:`check_limit`,
+:func:`check_choice`, :func:`check_fraction`.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -10,23 +17,84 @@ class InputError(ValueError):
     """Bad user input (NaN scores, empty arrays, shape mismatch, unreadable file, ...)."""
 
 
+_KIND_WORDS = {
+    "c": "complex numbers",
+    "m": "timedelta values (durations)",
+    "M": "datetime values",
+    "O": "Python objects",
+    "U": "text",
+    "S": "bytes",
+    "V": "structured records",
+}
+
+
+def _refuse_dtype(dtype, name: str):
+    what = _KIND_WORDS.get(dtype.kind, "non-numeric values")
+    hint = "; pass x.real or abs(x) explicitly" if dtype.kind == "c" else ""
+    raise InputError(f"{name}: expected real numbers, got {what} (dtype {dtype}){hint}")
+
+
+def real_array(x, name: str):
+    """``x`` as an array of real numbers: a tensor stays a tensor, anything else becomes numpy.
+
+    Refused with an :class:`InputError`: complex, object, text, datetime/timedelta and
+    structured dtypes, sparse matrices or tensors, masked arrays with masked entries.
+    Converted: a non-native byte order to native, ``longdouble`` to float64. Only the dtype is
+    inspected, so the check costs nothing on ordinary arrays.
+    """
+    if isinstance(x, torch.Tensor):
+        if x.layout != torch.strided:
+            raise InputError(f"{name}: a sparse tensor ({x.layout}); pass x.to_dense()")
+        if x.is_complex():
+            raise InputError(
+                f"{name}: expected real numbers, got a complex tensor ({x.dtype}); "
+                "pass x.real or x.abs() explicitly"
+            )
+        if x.is_quantized:
+            raise InputError(f"{name}: a quantized tensor ({x.dtype}); pass x.dequantize()")
+        return x
+    if type(x).__module__.startswith("scipy.sparse"):
+        shape = "x".join(map(str, getattr(x, "shape", ())))
+        raise InputError(
+            f"{name}: a scipy sparse matrix ({shape}); pass a dense array (x.toarray()) "
+            "if it fits in memory"
+        )
+    if isinstance(x, np.ma.MaskedArray) and np.ma.is_masked(x):
+        raise InputError(f"{name}: a masked array with masked entries; fill or drop them first")
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputError(f"{name}: not an array of numbers ({msg})") from None
+    if a.dtype.kind not in "biuf":
+        _refuse_dtype(a.dtype, name)
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    if a.dtype.kind == "f" and a.dtype.itemsize > 8:  # longdouble
+        with np.errstate(over="ignore"):
+            b = a.astype(np.float64)
+        if np.isinf(b).sum() != np.isinf(a).sum():
+            raise InputError(f"{name}: values beyond the float64 range (dtype {a.dtype})")
+        a = b
+    return a
+
+
 def as_numpy_1d(x, name: str) -> np.ndarray:
     """Return ``x`` (array-like or tensor) as a finite, non-empty 1-D float numpy array."""
+    x = real_array(x, name)
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
-        if x.dtype == torch.bfloat16 or x.dtype == torch.float16:
+        if x.dtype in (torch.bfloat16, torch.float16):
             x = x.float()
         x = x.numpy()
-    a = np.asarray(x)
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise InputError(f"{name}: expected numeric scores, got dtype {a.dtype}")
+    a = x
     if a.ndim == 2 and 1 in a.shape:
         a = a.reshape(-1)
     if a.ndim != 1:
         raise InputError(f"{name}: expected a 1-D array of scores, got shape {tuple(a.shape)}")
     if a.size == 0:
         raise InputError(f"{name}: empty array, need at least one score")
-    if not np.issubdtype(a.dtype, np.floating):
+    if not np.issubdtype(a.dtype, np.floating) or a.dtype == np.float16:
         a = a.astype(np.float64)
     if not np.isfinite(a).all():
         bad = int((~np.isfinite(a)).sum())
@@ -36,7 +104,13 @@ def as_numpy_1d(x, name: str) -> np.ndarray:
 
 def as_tensor_2d(x, name: str, dtype=None) -> torch.Tensor:
     """Return ``x`` as a finite 2-D float tensor (rows = samples)."""
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    x = real_array(x, name)
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        if not x.flags.writeable:  # torch would warn, and must never write into it
+            x = np.array(x)
+        t = torch.from_numpy(x) if x.dtype != bool else torch.from_numpy(x.astype(np.float32))
     if t.ndim != 2:
         raise InputError(
             f"{name}: expected a 2-D array (samples x classes/features), got shape {tuple(t.shape)}"
@@ -53,8 +127,88 @@ def as_tensor_2d(x, name: str, dtype=None) -> torch.Tensor:
     return t
 
 
+def _bounds(lo, hi, positive: bool = False) -> str:
+    parts = ["> 0"] if positive else []
+    parts += [f">= {lo}"] if lo is not None else []
+    parts += [f"<= {hi}"] if hi is not None else []
+    return " " + " and ".join(parts) if parts else ""
+
+
+def _number(value, integral: bool):
+    """``value`` as an int/float, or None when it is not one (bools are not numbers here)."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip()) if integral else float(value.strip())
+        except ValueError:
+            try:
+                value = float(value.strip())
+            except ValueError:
+                return None
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
+            return None
+        value = value.item()
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not integral:
+            return v
+        return int(v) if math.isfinite(v) and v.is_integer() else None
+    return None
+
+
+def check_int(value, name: str, *, min: int | None = None, max: int | None = None) -> int:
+    """``value`` as an int within ``[min, max]`` (either bound optional).
+
+    Accepts ints, integral floats (``5.0``) and strings of them; refuses bools, fractions,
+    NaN and anything else, naming ``name`` and the allowed range.
+    """
+    v = _number(value, integral=True)
+    if v is None or (min is not None and v < min) or (max is not None and v > max):
+        raise InputError(f"{name} must be an integer{_bounds(min, max)}, got {value!r}")
+    return v
+
+
+def check_float(
+    value,
+    name: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    positive: bool = False,
+    finite: bool = True,
+) -> float:
+    """``value`` as a float: finite unless ``finite=False``, ``> 0`` if ``positive``, and
+    within ``[min, max]`` (either bound optional). NaN is always refused."""
+    v = _number(value, integral=False)
+    ok = v is not None and not math.isnan(v) and (math.isfinite(v) or not finite)
+    ok = ok and not (positive and v <= 0)
+    ok = ok and not (min is not None and v < min) and not (max is not None and v > max)
+    if not ok:
+        kind = "a finite number" if finite else "a number (not NaN)"
+        raise InputError(f"{name} must be {kind}{_bounds(min, max, positive)}, got {value!r}")
+    return v
+
+
+def check_limit(value, name: str) -> int | None:
+    """An optional limit (e.g. ``--train-limit``): None when absent, else an int ``>= 1``."""
+    return None if value is None else check_int(value, name, min=1)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices``; the error lists them."""
+    choices = list(choices)
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
+
+
 def check_fraction(value: float, name: str, *, open_low: bool = True) -> float:
-    v = float(value)
-    if not (0.0 < v <= 1.0 if open_low else 0.0 <= v <= 1.0):
-        raise InputError(f"{name} must be in (0, 1], got {value}")
+    """A fraction in ``(0, 1]`` (``[0, 1]`` with ``open_low=False``); NaN and text refused."""
+    v = _number(value, integral=False)
+    if v is None or not (0.0 < v <= 1.0 if open_low else 0.0 <= v <= 1.0):
+        raise InputError(f"{name} must be in {'(' if open_low else '['}0, 1], got {value!r}")
     return v

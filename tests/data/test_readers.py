@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import os
 import struct
 import tarfile
 from pathlib import Path
@@ -15,6 +16,8 @@ from energy_ood.data import load_dataset, read_idx, read_image_folder, read_imag
 from energy_ood.data.download import fetch, sha256
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
+SHARED = Path(os.environ.get("ENERGY_OOD_DATA_ROOT") or "/work/shared/data")
+MNIST_TEST = SHARED / "mnist-test"
 
 
 @pytest.fixture(autouse=True)
@@ -97,15 +100,23 @@ def test_digits_dataset():
     assert x.shape == (len(tr), 1, 8, 8) and float(x.max()) == 1.0
 
 
-def test_mnist_from_data_root(tmp_path):
+def test_arbitrary_idx_pair_is_not_mnist(tmp_path):
     rng = np.random.default_rng(0)
-    root = tmp_path / "root" / "mnist"
+    root = tmp_path / "root" / "mnist-test"
     root.mkdir(parents=True)
     imgs, labels = rng.integers(0, 255, (20, 28, 28)).astype(np.uint8), np.arange(20) % 10
     (root / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(imgs)))
     (root / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(labels.astype(np.uint8)))
-    ds = load_dataset("mnist", "test", data_root=tmp_path / "root")
-    assert np.array_equal(ds.x[..., 0], imgs) and np.array_equal(ds.y, labels)
+    with pytest.raises(InputError, match="is not a known copy of mnist t10k-images") as e:
+        load_dataset("mnist", "test", data_root=tmp_path / "root")
+    assert str(root / "t10k-images-idx3-ubyte.gz") in str(e.value)
+
+
+@pytest.mark.skipif(not MNIST_TEST.is_dir(), reason="shared MNIST test copy absent")
+def test_mnist_from_data_root():
+    ds = load_dataset("mnist", "test", data_root=MNIST_TEST.parent)
+    assert ds.x.shape == (10000, 28, 28, 1) and ds.name == "mnist"
+    assert np.bincount(ds.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 def test_unknown_and_missing_datasets(tmp_path):

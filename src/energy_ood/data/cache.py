@@ -20,23 +20,26 @@ def cache_root(cache_dir=None) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "energy_ood"
 
 
-def fingerprint(path: Path) -> str:
-    """Size and mtime of a file, or of every file under a folder."""
+def fingerprint(path: Path, files=None) -> str:
+    """Size and mtime of a file, of every file under a folder, or of the given ``files``."""
     path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if files is None:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     h = hashlib.sha1()
     for f in files:
-        st = f.stat()
-        rel = f.relative_to(path) if f != path else ""
+        st = Path(f).stat()
+        rel = Path(f).relative_to(path) if Path(f) != path else ""
         h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
 
-def cache_file(source: Path, tag: str, cache_dir=None) -> Path:
-    """Cache path for ``source`` (a file or folder) and ``tag``; changes when the source does."""
+def cache_file(source: Path, tag: str, cache_dir=None, files=None) -> Path:
+    """Cache path for ``source`` (a file or folder) and ``tag``; changes when the source does
+    (or when one of ``files``, the folder's members if given, does)."""
+    fp = fingerprint(source, files)
     source = Path(source).resolve()
     where = hashlib.sha1(str(source).encode()).hexdigest()[:8]
-    name = f"{source.name}-{tag}-{where}-{fingerprint(source)}.npz"
+    name = f"{source.name}-{tag}-{where}-{fp}.npz"
     return cache_root(cache_dir) / name
 
 

@@ -2,7 +2,9 @@
 
 Files are looked for under ``data_root``, then env ``ENERGY_OOD_DATA_ROOT``, then system
 locations; Fashion-MNIST and MNIST are downloaded (sha256-checked) into the cache as a last
-resort.
+resort. Every local file of a named set is checked against its recorded sha256 (see
+:mod:`.checksums`; cached by path, size and mtime): a file that is not a known copy is an
+error, never silently used under the set's name.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from .._validate import InputError
 from .cache import cache_root
+from .checksums import KNOWN, verify
 from .download import fetch
 from .idx import read_idx
 from .images import read_image_folder, read_image_tar
@@ -32,35 +35,18 @@ IDX_SETS = {
         "system": ("/usr/share/datasets/fashion-mnist",),
         "classes": FMNIST_CLASSES,
         "url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "sha256": {  # same order as IDX_FILES
-            "train": (
-                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-            ),
-            "test": (
-                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-            ),
-        },
     },
     "mnist": {
         "subdirs": ("mnist", "mnist-test", "MNIST/raw"),
         "system": (),
         "classes": [str(i) for i in range(10)],
         "url": "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "sha256": {  # same order as IDX_FILES
-            "train": (
-                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            ),
-            "test": (
-                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-            ),
-        },
     },
 }
 CIFAR_TAR = "cifar10-jpeg.tar.gz"
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer"]
+CIFAR_CLASSES += ["dog", "frog", "horse", "ship", "truck"]
+CIFAR_SIZES = {"train": 50000, "test": 10000}
 ALIASES = {"fmnist": "fashion-mnist", "fashion_mnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 
@@ -124,14 +110,16 @@ def _load_idx(name: str, split: str, data_root, cache_dir) -> ArrayDataset:
     if pair is None:
         try:
             pair = tuple(
-                fetch(spec["url"] + f"{s}.gz", dirs[-1] / f"{s}.gz", sha)
-                for s, sha in zip(IDX_FILES[split], spec["sha256"][split])
+                fetch(spec["url"] + f"{s}.gz", dirs[-1] / f"{s}.gz", KNOWN[name][s]["gz"])
+                for s in IDX_FILES[split]
             )
         except InputError as e:
             looked = ", ".join(str(d) for d in dict.fromkeys(dirs))
             raise InputError(
                 f"{name} ({split}): {IDX_FILES[split][0]}(.gz) not found in {looked}; {e}"
             ) from None
+    for p, stem in zip(pair, IDX_FILES[split]):
+        verify(p, name, stem, cache_dir)
     x, y = read_idx(pair[0]), read_idx(pair[1])
     if x.ndim != 3 or x.dtype != np.uint8 or y.shape != (len(x),):
         raise InputError(f"{pair[0].name}: expected uint8 (N, H, W) images with N labels")
@@ -144,15 +132,28 @@ def _load_cifar(split: str, data_root, cache_dir) -> ArrayDataset:
         tar, folder = base / CIFAR_TAR, base / "cifar10-jpeg" / split
         looked.append(str(tar))
         if tar.is_file():
+            verify(tar, "cifar10", CIFAR_TAR, cache_dir)
             x, y, classes = read_image_tar(tar, split, cache_dir=cache_dir)
-            return ArrayDataset(x, y, classes, "cifar10", str(tar))
+            return _cifar_checked(x, y, classes, split, tar)
         if folder.is_dir():
             x, y, classes = read_image_folder(folder, cache_dir=cache_dir)
-            return ArrayDataset(x, y, classes, "cifar10", str(folder))
+            return _cifar_checked(x, y, classes, split, folder)
     where = ", ".join(looked) or "nowhere (give data_root or set ENERGY_OOD_DATA_ROOT)"
     raise InputError(
         f"cifar10: {CIFAR_TAR} (or cifar10-jpeg/{split}/) not found; looked in {where}"
     )
+
+
+def _cifar_checked(x, y, classes, split: str, source: Path) -> ArrayDataset:
+    """A CIFAR-10 split must hold its 10 classes and its full count of 32x32 images."""
+    want = CIFAR_SIZES[split]
+    if classes != CIFAR_CLASSES or len(x) != want or x.shape[1:3] != (32, 32):
+        raise InputError(
+            f"{source}: not a complete CIFAR-10 {split} set ({len(x)} images of "
+            f"{x.shape[2]}x{x.shape[1]} in {len(classes)} classes; expected {want} of 32x32 "
+            "in 10); give other data by path"
+        )
+    return ArrayDataset(x, y, classes, "cifar10", str(source))
 
 
 def _load_digits(split: str) -> ArrayDataset:
