@@ -4,10 +4,11 @@ ablation of a trained run, with auxiliary outliers."""
 from __future__ import annotations
 
 from .. import _dist
+from .._validate import check_int
 from ..train import TrainConfig
 from ..train.runs import finetune
 from ._runtime import runtime_from_args
-from .train import add_common, check_limit
+from .train import add_common
 
 
 def add_parser(sub) -> None:
@@ -67,7 +68,7 @@ def run(args) -> int:
         cfg,
         test_sets=_names(args.test_sets),
         data_root=args.data_root,
-        n_aux=check_limit(args.n_aux, "--n-aux"),
+        n_aux=check_int(args.n_aux, "--n-aux", min=1),
         resume=args.resume,
         runtime=rt,
         overwrite=args.overwrite,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import _dist
+from .._validate import check_int
 from ..train import TrainConfig
 from ..train.runs import pretrain
 from ._runtime import add_runtime_args, runtime_from_args
@@ -58,14 +59,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def check_limit(value, name: str, low: int = 1):
-    from .._validate import InputError
-
-    if value is not None and value < low:
-        raise InputError(f"{name} must be >= {low} (or left out for all), got {value}")
-    return value
-
-
 def run(args) -> int:
     rt = runtime_from_args(args)
     cfg = TrainConfig(
@@ -87,7 +80,9 @@ def run(args) -> int:
         cfg,
         data_root=args.data_root,
         resume=args.resume,
-        train_limit=check_limit(args.train_limit, "--train-limit", 2),
+        train_limit=None
+        if args.train_limit is None
+        else check_int(args.train_limit, "--train-limit", min=2),
         runtime=rt,
         overwrite=args.overwrite,
     )

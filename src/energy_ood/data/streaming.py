@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 from .._device import available_cpus
+from .._files import open_regular, read_regular
 from .._validate import InputError
 from .images import EXTENSIONS, decode_image, image_files
 
@@ -68,16 +69,13 @@ def _read(ref) -> tuple[bytes, str]:
     """The bytes of an item: a file path, or (tar path, offset, size, member name)."""
     if isinstance(ref, tuple):
         tar, offset, size, name = ref
-        with open(tar, "rb") as f:
+        with open_regular(tar, "tar shard") as f:
             f.seek(offset)
             data = f.read(size)
         if len(data) != size:
             raise InputError(f"{tar}: truncated shard, member {name} is cut short")
         return data, f"{Path(tar).name}:{name}"
-    path = Path(ref)
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file")
-    return path.read_bytes(), str(path)
+    return read_regular(ref, "image"), str(ref)
 
 
 class ImageList(torch.utils.data.Dataset):
