@@ -156,4 +156,3 @@ def install_pth(site_dir: str | None = None) -> str:
     with open(path, "w") as f:
         f.write(PTH_LINE)
     return path
-

@@ -29,8 +29,7 @@ needs_timm = pytest.mark.skipif(not HAS_TIMM, reason="optional extra [timm] not 
 def tv():
     if not HAS_TV:
         pytest.skip("optional extra [torchvision] not installed")
-    import energy_ood  # noqa: F401  (hooks the ops shim in)
-    import torchvision
+    import torchvision  # importable: `import energy_ood` (above) hooked the ops shim in
 
     return torchvision
 
@@ -144,7 +143,9 @@ def test_mismatched_weights_are_one_line_errors(tv, resnet, tmp_path):
 def test_wrapped_and_dataparallel_state_dicts(tv, resnet, tmp_path):
     ref, path = resnet
     sd = torch.load(path, weights_only=True)
-    torch.save({"state_dict": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3}, tmp_path / "w")
+    torch.save(
+        {"state_dict": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3}, tmp_path / "w"
+    )
     lm = load_model("torchvision:resnet18", tmp_path / "w")
     with torch.no_grad():
         torch.testing.assert_close(lm.model(X), ref(X))

@@ -40,9 +40,8 @@ def test_shorter_side_resize_then_center_crop_by_hand():
     r = F.interpolate(x, size=(28, 42), mode="bilinear", align_corners=False, antialias=True)
     top, left = round((28 - 24) / 2), round((42 - 24) / 2)
     want = r[..., top : top + 24, left : left + 24]
-    want = (want - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(
-        IMAGENET_STD
-    ).view(1, 3, 1, 1)
+    mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    want = (want - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     got = RECIPE(img)
     assert got.shape == (1, 3, 24, 24) and got.dtype == torch.float32
     torch.testing.assert_close(got, want)

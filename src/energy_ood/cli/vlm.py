@@ -6,7 +6,8 @@
   energy-ood vlm tune --config configs/vlm_wordnet.toml --out DIR --loss ce+ebm
       the benchmark with the chosen tuning losses; context checkpoints in DIR/prompts/
   energy-ood vlm score --classes animal,plant --texts id.txt --ood-texts ood.txt --out DIR
-      your own texts (sentence encoder) or images (--encoder openclip --images DIR)
+      your own texts (sentence encoder) or images (--encoder openclip --pretrained FILE
+      --images DIR)
 
 Delta-Energy's defaults and the EBM loss are reconstructions (see the report).
 """
@@ -130,6 +131,12 @@ def run_score(args) -> int:
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
 
+    kw = {"model": args.model} if args.model else {}
+    if args.encoder == "openclip":
+        kw.update(pretrained=args.pretrained, random_init=args.random_init)
+    elif args.pretrained or args.random_init:
+        raise InputError("--pretrained and --random-init apply to --encoder openclip only")
+
     classes = (
         read_lines(args.classes[1:])
         if args.classes.startswith("@")
@@ -146,11 +153,6 @@ def run_score(args) -> int:
             sets[name] = (list_images(images), "image")
     if "id" not in sets:
         raise InputError("give the inputs to score with --texts or --images")
-    kw = {"model": args.model} if args.model else {}
-    if args.encoder == "openclip":
-        kw.update(pretrained=args.pretrained, random_init=args.random_init)
-    elif args.pretrained or args.random_init:
-        raise InputError("--pretrained and --random-init apply to --encoder openclip only")
     enc = _load_encoder(args.encoder, kw)
     templates = args.template or ["a photo of a {}."]
     feats = class_features(enc, classes, templates, args.context)
