@@ -64,8 +64,13 @@ def test_plain_imports_with_the_pth_hook(tmp_path):
     assert bool(out["defined"]) != out["has_ops"]
     if out["defined"]:
         assert sorted(out["defined"]) == sorted(s.split("(")[0] for s in _tvcompat.SCHEMAS["0.28"])
-        # without the hook, this torchvision does not import at all
-        bare = _python("import torchvision")
+        # without the hook (dropped, should a .pth in site-packages have installed it), this
+        # torchvision does not import at all
+        bare = _python(
+            "import sys\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Finder']\n"
+            "import torchvision\n"
+        )
         assert bare.returncode != 0 and "torchvision::nms does not exist" in bare.stderr
 
 

@@ -149,6 +149,13 @@ def test_wrapped_and_dataparallel_state_dicts(tv, resnet, tmp_path):
     lm = load_model("torchvision:resnet18", tmp_path / "w")
     with torch.no_grad():
         torch.testing.assert_close(lm.model(X), ref(X))
+    if importlib.util.find_spec("safetensors") is not None:
+        from safetensors.torch import save_file
+
+        save_file(sd, str(tmp_path / "w.safetensors"))
+        lm = load_model("torchvision:resnet18", tmp_path / "w.safetensors")
+        with torch.no_grad():
+            torch.testing.assert_close(lm.model(X), ref(X))
 
 
 def test_timm_checkpoint_head_and_data_config(vit):
@@ -238,6 +245,10 @@ def test_registry_names_keep_working(tmp_path):
     torch.save(m.state_dict(), tmp_path / "sd.pt")  # a bare state dict: classes from fc.weight
     assert load_model("cnn", tmp_path / "sd.pt", in_channels=1, rotation_head=True).num_classes == 6
     assert load_model("wrn40_2", num_classes=3).model.fc.out_features == 3
+    new = load_model(checkpoint=tmp_path / "ck.pt", num_classes=2, new_head=True)
+    assert new.model.fc.out_features == 2 and new.arch["num_classes"] == 2
+    assert new.model.rot_head.out_features == 4  # only the class head is new
+    assert torch.equal(new.model.state_dict()["rot_head.weight"], m.state_dict()["rot_head.weight"])
     with pytest.raises(InputError, match="checkpoint is for 'cnn', not 'wrn40_2'"):
         load_model("wrn40_2", tmp_path / "ck.pt")
     with pytest.raises(InputError, match="unknown model 'nope'"):

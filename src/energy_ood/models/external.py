@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .._validate import InputError
+from .base import OODNet
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, INTERPOLATIONS, Preprocess
 
 LIBRARIES = ("torchvision", "timm")
@@ -229,4 +230,7 @@ def replace_head(model: nn.Module, head: str | None, num_classes: int) -> nn.Mod
     new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
     new.to(device=old.weight.device, dtype=old.weight.dtype)
     model.set_submodule(head, new)
+    if isinstance(model, OODNet):  # keep its class count and arch record true
+        model.num_classes = num_classes
+        model._arch["num_classes"] = num_classes
     return model
