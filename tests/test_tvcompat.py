@@ -140,6 +140,24 @@ def test_nms_kernel_matches_greedy_reference(thr):
     assert _tvcompat.nms_cpu(torch.zeros(0, 4), torch.zeros(0), 0.5).tolist() == []
 
 
+@pytest.mark.skipif(not HAS_TV, reason="extra [torchvision] needed")
+def test_nms_kernel_matches_torchvision_where_its_ops_load():
+    """On a machine where torchvision's compiled ops load (a matching build), the shim stays
+    out of the way and its nms agrees with torchvision's own kernel."""
+    import torchvision
+
+    if not torchvision.extension._has_ops():
+        pytest.skip("torchvision's compiled ops do not load here")
+    assert _tvcompat.defined_ops() == ()
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(300, 2, generator=g) * 100
+    boxes = torch.cat([xy, xy + 1 + torch.rand(300, 2, generator=g) * 30], 1)
+    scores = torch.randperm(300, generator=g).float()
+    for thr in (0.1, 0.5, 0.9):
+        want = torchvision.ops.nms(boxes, scores, thr)
+        assert torch.equal(_tvcompat.nms_cpu(boxes, scores, thr), want)
+
+
 def test_hook_leaves_working_or_unknown_torchvision_alone():
     """With ops that loaded, or a version it does not know, the hook defines nothing."""
     code = (

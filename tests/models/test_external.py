@@ -255,3 +255,22 @@ def test_registry_names_keep_working(tmp_path):
         load_model("nope")
     with pytest.raises(InputError, match="no such model file"):
         load_model("missing/model.pt2")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_loaded_models_run_on_cuda(tv, resnet, tmp_path):
+    ref, path = resnet
+    lm = load_model("torchvision:resnet18", path, input_size=32, device="cuda")
+    assert next(lm.model.parameters()).is_cuda
+    x = lm.preprocess(torch.rand(4, 3, 40, 40))
+    with torch.no_grad():
+        lo, z = ModelAdapter(lm.model, head=lm.head).forward_both(x.cuda())
+        want = ref(x)
+    assert lo.is_cuda and z.shape == (4, 512)
+    torch.testing.assert_close(lo.cpu(), want, atol=1e-3, rtol=1e-3)
+    ep = torch.export.export(ref, (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    torch.export.save(ep, tmp_path / "r.pt2")
+    ex = load_model(str(tmp_path / "r.pt2"), device="cuda")
+    with torch.no_grad():
+        lo2, _ = ModelAdapter(ex.model, head=ex.head).forward_both(x.cuda())
+    torch.testing.assert_close(lo2.cpu(), want, atol=1e-3, rtol=1e-3)
