@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from energy_ood._validate import InputError
 from energy_ood.vlm import (
@@ -44,8 +45,11 @@ def test_build_prompts():
 
 @pytest.fixture(scope="module")
 def clip():
+    from energy_ood.vlm.openclip import RandomInitWarning
+
     torch.manual_seed(0)
-    return load_encoder("openclip", model="ViT-B-32", pretrained=None, overrides=TINY)
+    with pytest.warns(RandomInitWarning, match="RANDOM weights"):
+        return load_encoder("openclip", model="ViT-B-32", random_init=True, overrides=TINY)
 
 
 @pytest.mark.skipif(not HAS_OPENCLIP, reason="optional extra [vlm] not installed")
@@ -94,6 +98,38 @@ def test_prompt_checkpoint_refuses_code(tmp_path):
 def test_openclip_refuses_missing_checkpoint():
     with pytest.raises(InputError, match="nothing is downloaded"):
         load_encoder("openclip", model="ViT-B-32", pretrained="/nonexistent.pt")
+
+
+def test_openclip_needs_pretrained_or_explicit_random_init():
+    with pytest.raises(InputError, match="needs pretrained weights"):
+        load_encoder("openclip", model="ViT-B-32")
+    with pytest.raises(InputError, match="not both"):
+        load_encoder("openclip", model="ViT-B-32", pretrained="w.pt", random_init=True)
+
+
+def test_cli_openclip_without_pretrained_is_refused(tmp_path, capsys):
+    from energy_ood.cli.main import main
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    args = ["vlm", "score", "--classes", "cat,dog", "--encoder", "openclip", "--images", str(img)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "needs pretrained weights" in err and "--random-init" in err
+    assert main(["vlm", "score", "--classes", "a,b", "--texts", str(img), "--random-init"]) == 2
+    assert "apply to --encoder openclip only" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_OPENCLIP, reason="optional extra [vlm] not installed")
+def test_cli_random_init_prints_one_warning_line(capsys):
+    from energy_ood.cli.vlm import _load_encoder
+
+    kw = {"model": "ViT-B-32", "pretrained": None, "random_init": True, "overrides": TINY}
+    enc = _load_encoder("openclip", kw)
+    assert enc.describe()["random_init"] is True
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("energy-ood vlm score: warning: open_clip")
+    assert "RANDOM weights" in err[0]
 
 
 def test_parse_wordnet_line():

@@ -1,17 +1,48 @@
 """Entry point: ``energy-ood <command> ...``. Each command lives in its own module exposing
-``add_parser(subparsers)``; the parser's ``func(args)`` returns an exit code."""
+``add_parser(subparsers)``; the parser's ``func(args)`` returns an exit code.
+
+Exit codes: 0 success, 2 bad input (one line on stderr), 130 interrupted, 141 when the reader
+of stdout went away (``energy-ood detect predict ... | head``): the output stops quietly, with
+the status a shell gives any program killed by SIGPIPE (128 + 13).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
 
+from .. import __version__
 from .._progress import env_quiet_default, set_quiet
 from .._validate import InputError
 
 COMMANDS = ("evaluate", "detect", "extract", "train", "finetune", "demo", "bench", "vlm")
+EXIT_BROKEN_PIPE = 141
+
+
+def version_string() -> str:
+    """``energy-ood X (torch Y, Python Z)``, without importing torch."""
+    from importlib import metadata
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        import torch
+
+        torch_version = torch.__version__
+    py = ".".join(map(str, sys.version_info[:3]))
+    return f"energy-ood {__version__} (torch {torch_version}, Python {py})"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_string())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="energy-ood",
         description="Out-of-distribution detection built around the free-energy score.",
     )
+    p.add_argument("--version", action=_VersionAction, help="print versions and exit")
     p.add_argument(
         "--quiet",
         action="store_true",
@@ -47,8 +79,10 @@ def _accept_quiet_everywhere(sub: argparse._SubParsersAction) -> None:
                 _accept_quiet_everywhere(action)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+def _run(argv: list[str]) -> int:
+    if argv[:1] == ["--version"]:  # before the command modules (and torch) are imported
+        print(version_string())
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     args.command_line = "energy-ood " + shlex.join(argv)  # recorded in reports
@@ -66,6 +100,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_to_devnull() -> None:
+    """Point fd 1 at /dev/null so that no later flush (at exit) meets the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        try:
+            return _run(argv)
+        finally:  # --help, --version and usage errors leave through SystemExit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
   energy-ood vlm tune --config configs/vlm_wordnet.toml --out DIR --loss ce+ebm
       the benchmark with the chosen tuning losses; context checkpoints in DIR/prompts/
   energy-ood vlm score --classes animal,plant --texts id.txt --ood-texts ood.txt --out DIR
-      your own texts (sentence encoder) or images (--encoder openclip --images DIR)
+      your own texts (sentence encoder) or images (--encoder openclip --pretrained FILE
+      --images DIR)
 
 Delta-Energy's defaults and the EBM loss are reconstructions (see the report).
 """
@@ -14,7 +15,9 @@ Delta-Energy's defaults and the EBM loss are reconstructions (see the report).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+import warnings
 from pathlib import Path
 
 from .._validate import InputError
@@ -55,7 +58,14 @@ def _add_score_parser(vsub) -> None:
     q.add_argument("--template", action="append", help="prompt template with {} (repeatable)")
     q.add_argument("--encoder", default="sentence", choices=("sentence", "openclip"))
     q.add_argument("--model", help="sentence-transformers folder, or open_clip model name")
-    q.add_argument("--pretrained", help="open_clip: local checkpoint file (never downloaded)")
+    q.add_argument(
+        "--pretrained", help="open_clip: local checkpoint file (required; never downloaded)"
+    )
+    q.add_argument(
+        "--random-init",
+        action="store_true",
+        help="open_clip: random weights instead of --pretrained (meaningless scores; tests only)",
+    )
     q.add_argument("--texts", help="ID (or unlabelled) texts, one per line")
     q.add_argument("--ood-texts", help="OOD texts, one per line (for metrics)")
     q.add_argument("--images", help="ID (or unlabelled) image file or folder (open_clip)")
@@ -100,11 +110,32 @@ def _scorers(args) -> dict:
     return {n: (n, params.get(n, {"logit_scale": args.logit_scale})) for n in names}
 
 
+def _load_encoder(kind: str, kw: dict):
+    """The encoder; open_clip's random-weights warning becomes one line on stderr."""
+    from ..vlm.encoders import load_encoder
+    from ..vlm.openclip import RandomInitWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RandomInitWarning)
+        enc = load_encoder(kind, **kw)
+    for w in caught:
+        if issubclass(w.category, RandomInitWarning):
+            print(f"energy-ood vlm score: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return enc
+
+
 def run_score(args) -> int:
     from .._runinfo import atomic_write_json, run_metadata
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
-    from ..vlm.encoders import load_encoder
+
+    kw = {"model": args.model} if args.model else {}
+    if args.encoder == "openclip":
+        kw.update(pretrained=args.pretrained, random_init=args.random_init)
+    elif args.pretrained or args.random_init:
+        raise InputError("--pretrained and --random-init apply to --encoder openclip only")
 
     classes = (
         read_lines(args.classes[1:])
@@ -122,10 +153,7 @@ def run_score(args) -> int:
             sets[name] = (list_images(images), "image")
     if "id" not in sets:
         raise InputError("give the inputs to score with --texts or --images")
-    kw = {"model": args.model} if args.model else {}
-    if args.encoder == "openclip":
-        kw["pretrained"] = args.pretrained
-    enc = load_encoder(args.encoder, **kw)
+    enc = _load_encoder(args.encoder, kw)
     templates = args.template or ["a photo of a {}."]
     feats = class_features(enc, classes, templates, args.context)
     res = score_sets(enc, feats, sets, _scorers(args))

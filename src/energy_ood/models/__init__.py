@@ -3,10 +3,29 @@
 Every model is an :class:`OODNet`: ``features(x) -> (N, D)``, final linear layer ``fc``,
 optional rotation head (``rotation_head=True``: ``forward_rotation``, ``forward_both``) and
 ``arch_config()`` so a checkpoint can be rebuilt and checked against its architecture.
+
+Any other classifier -- ``torchvision:NAME``, ``timm:NAME``, a TorchScript or exported
+program -- with a local weights file: ``load_model(spec, checkpoint=...)`` returns a
+:class:`LoadedModel` (module, head name, :class:`Preprocess`, ``arch`` record).
 """
 
 from . import allconv, cnn, densenet, resnet, wrn  # noqa: F401  (register the architectures)
 from .base import OODNet, init_weights
+from .external import replace_head
+from .loader import LoadedModel, load_model, load_program, rebuild_model
+from .preprocess import Preprocess
 from .registry import available_models, create_model, register_model
 
-__all__ = ["OODNet", "available_models", "create_model", "init_weights", "register_model"]
+__all__ = [
+    "LoadedModel",
+    "OODNet",
+    "Preprocess",
+    "available_models",
+    "create_model",
+    "init_weights",
+    "load_model",
+    "load_program",
+    "rebuild_model",
+    "register_model",
+    "replace_head",
+]

@@ -32,10 +32,9 @@ EXTRAS = {
 
 def require(module: str):
     """Import an optional dependency or raise an InputError naming the extra to install."""
-    from ._tvcompat import ensure_torchvision_importable
+    from .._tvcompat import install_hook
 
-    if module in ("open_clip", "sentence_transformers"):
-        ensure_torchvision_importable()
+    install_hook()  # open_clip and transformers import torchvision
     try:
         return importlib.import_module(module)
     except ImportError as e:

@@ -1,14 +1,16 @@
 """open_clip adapter (optional extra ``energy-ood[vlm]``).
 
-Weights come from a local checkpoint file the user gives (``pretrained="path/to/ckpt.pt"``),
-from an open_clip ``local-dir:`` model folder, or not at all (``pretrained=None``: random
-initialization, used by the tests). ``overrides`` passes model-config fields to open_clip, e.g.
-a tiny ``vision_cfg``/``text_cfg`` for tests. Nothing is downloaded. Images are preprocessed by
-``energy_ood.vlm.preprocess`` (no torchvision transforms).
+Weights come from a local checkpoint file the user gives (``pretrained="path/to/ckpt.pt"``)
+or an open_clip ``local-dir:`` model folder; nothing is downloaded. Random weights only on
+request (``random_init=True``, for tests), with a ``RandomInitWarning``: scores of a random
+model mean nothing. ``overrides`` passes model-config fields to open_clip, e.g. a tiny
+``vision_cfg``/``text_cfg`` for tests. Images are preprocessed by ``energy_ood.vlm.preprocess``
+(no torchvision transforms).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -16,6 +18,10 @@ import torch
 from .._validate import InputError
 from .encoders import Encoder, check_texts, normalize, require
 from .preprocess import OPENAI_MEAN, OPENAI_STD, preprocess_batch
+
+
+class RandomInitWarning(UserWarning):
+    """An open_clip model runs with random weights (``random_init=True``)."""
 
 
 class OpenCLIPEncoder(Encoder):
@@ -28,16 +34,34 @@ class OpenCLIPEncoder(Encoder):
         device: str = "cpu",
         batch_size: int = 64,
         overrides: dict | None = None,
+        random_init: bool = False,
     ):
+        local_dir = model.startswith("local-dir:")
+        if pretrained is not None and random_init:
+            raise InputError("give pretrained weights or random_init=True, not both")
+        if pretrained is None and not local_dir and not random_init:
+            raise InputError(
+                "open_clip needs pretrained weights: give a local checkpoint file "
+                "(pretrained=FILE, --pretrained FILE); random weights only with "
+                "random_init=True (--random-init), for tests"
+            )
         open_clip = require("open_clip")
         if pretrained is not None and not Path(pretrained).exists():
             raise InputError(
                 f"open_clip checkpoint {pretrained!r} not found; give a local file "
-                "(nothing is downloaded) or pretrained=None for a random model"
+                "(nothing is downloaded)"
+            )
+        if random_init:
+            warnings.warn(
+                f"open_clip {model} runs with RANDOM weights (random_init=True): its scores "
+                "mean nothing; for tests only",
+                RandomInitWarning,
+                stacklevel=2,
             )
         if model not in open_clip.list_models() and not model.startswith("local-dir:"):
             raise InputError(f"unknown open_clip model {model!r}; see open_clip.list_models()")
         self.name, self.pretrained, self.device = model, pretrained, device
+        self.random_init = bool(random_init)
         self.batch_size = int(batch_size)
         self.model = open_clip.create_model(
             model, pretrained=pretrained, device=device, **(overrides or {})
@@ -52,7 +76,12 @@ class OpenCLIPEncoder(Encoder):
         self.logit_scale = float(self.model.logit_scale.exp())
 
     def describe(self) -> dict:
-        return {"encoder": "open_clip", "model": self.name, "pretrained": self.pretrained}
+        return {
+            "encoder": "open_clip",
+            "model": self.name,
+            "pretrained": self.pretrained,
+            "random_init": self.random_init,
+        }
 
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> torch.Tensor:
