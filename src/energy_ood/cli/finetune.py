@@ -4,9 +4,9 @@ ablation of a trained run, with auxiliary outliers."""
 from __future__ import annotations
 
 from .. import _dist
-from .._validate import check_int
+from .._validate import InputError, check_int
 from ..train import TrainConfig
-from ..train.runs import finetune
+from ..train.runs import Pretrained, finetune
 from ._runtime import runtime_from_args
 from .train import add_common
 
@@ -19,7 +19,22 @@ def add_parser(sub) -> None:
         "are chosen on validation data when not given.",
     )
     p.add_argument("--method", required=True, choices=("energy", "oe", "single-margin"))
-    p.add_argument("--from", dest="base", required=True, help="the pretrained run folder")
+    p.add_argument("--from", dest="base", help="the pretrained run folder")
+    p.add_argument(
+        "--model",
+        help="instead of --from: a model spec (torchvision:resnet50, timm:NAME, a registry "
+        "name, or a TorchScript/exported file) with --checkpoint and --dataset",
+    )
+    p.add_argument("--checkpoint", help="with --model: local weights (state dict, weights_only)")
+    p.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
+    p.add_argument(
+        "--input-size", type=int, help="with --model: override the model's input size"
+    )
+    p.add_argument(
+        "--new-head",
+        action="store_true",
+        help="with --model: replace a head whose class count differs from the data set's",
+    )
     p.add_argument(
         "--aux",
         required=True,
@@ -45,7 +60,22 @@ def _names(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
+def _base(args):
+    if (args.base is None) == (args.model is None):
+        raise InputError("give either --from RUN_DIR or --model SPEC (with --dataset)")
+    if args.base is not None:
+        if args.checkpoint or args.dataset or args.new_head:
+            raise InputError("--checkpoint, --dataset and --new-head go with --model, not --from")
+        return args.base
+    if not args.dataset:
+        raise InputError("--model needs --dataset (the in-distribution data set)")
+    return Pretrained(
+        args.model, args.checkpoint, args.dataset, args.new_head, input_size=args.input_size
+    )
+
+
 def run(args) -> int:
+    base = _base(args)
     rt = runtime_from_args(args)
     cfg = TrainConfig(
         method=args.method,
@@ -61,7 +91,7 @@ def run(args) -> int:
         amp=rt.amp,
     )
     res = finetune(
-        args.base,
+        base,
         args.method,
         _names(args.aux),
         args.out,

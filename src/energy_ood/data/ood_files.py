@@ -17,7 +17,7 @@ from .._validate import InputError
 from . import transforms as T
 from .arrays import read_npz
 from .idx import read_idx
-from .streaming import ImageTransform, image_source, materialize
+from .streaming import ImageTransform, image_source, materialize, to_unit
 
 
 def _arrays(path: Path) -> torch.Tensor:
@@ -44,17 +44,20 @@ def _flat(path: Path) -> bool:
     return path.is_dir() and not any(p.is_dir() for p in path.iterdir())
 
 
-def load_ood_path(path, n: int | None, size: int, channels: int, seed: int = 0) -> torch.Tensor:
-    """``n`` images (all when None) of the OOD source at ``path``, in the ID transform."""
+def load_ood_path(
+    path, n: int | None, size: int, channels: int, seed: int = 0, transform=None
+) -> torch.Tensor:
+    """``n`` images (all when None) of the OOD source at ``path``, in the ID transform
+    (``transform``, an ImageTransform, e.g. a model's; else shorter side to ``size``)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise InputError(f"{path}: no such OOD file or folder")
     g = torch.Generator().manual_seed(int(seed))
     if path.is_dir() or path.suffix.lower() in (".tar", ".txt", ".lst"):
-        ds = image_source(path, ImageTransform(int(size), int(channels)), flat=_flat(path))
-        idx = _draw(len(ds), n, g, path)
-        x, _ = materialize(ds, idx)
-        return x.float().div_(255.0)
+        transform = transform or ImageTransform(int(size), int(channels))
+        ds = image_source(path, transform, flat=_flat(path))
+        x, _ = materialize(ds, _draw(len(ds), n, g, path))
+        return to_unit(x)
     x = _arrays(path)
     x = x[torch.as_tensor(_draw(len(x), n, g, path))].float().div_(255.0)
     if x.shape[1] not in (1, 3):

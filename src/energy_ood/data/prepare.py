@@ -30,6 +30,7 @@ from .arrays import read_npz
 from .datasets import IDX_FILES, _idx_pair, available_datasets, load_dataset
 from .idx import read_idx
 from .streaming import (
+    ArrayList,
     ImageList,
     ImageTransform,
     StreamSplit,
@@ -38,6 +39,7 @@ from .streaming import (
     image_source,
     image_stats,
     materialize,
+    to_unit,
 )
 
 TEST_FRACTION = 0.2
@@ -116,7 +118,7 @@ def _split(n: int, seed: int, val_fraction: float, train_limit: int | None):
 
 
 def _from_tensors(name, classes, source, x, y, xt, yt, seed, val_fraction, train_limit,
-                  test_limit, extra=None) -> IDData:  # fmt: skip
+                  test_limit, extra=None, stats=None) -> IDData:  # fmt: skip
     """x, xt float in [0, 1] (N, C, H, W)."""
     if xt.shape[1:] != x.shape[1:]:
         raise InputError(
@@ -132,7 +134,7 @@ def _from_tensors(name, classes, source, x, y, xt, yt, seed, val_fraction, train
     if test_limit:
         keep = torch.randperm(len(xt), generator=g)[:test_limit]
         xt, yt = xt[keep], yt[keep]
-    mean, std = channel_stats(x[tr_idx.sort().values])
+    mean, std = stats if stats is not None else channel_stats(x[tr_idx.sort().values])
     d = IDData(name, list(classes), str(source), mean, std, x[tr_idx], y[tr_idx], x[val_idx],
                y[val_idx], xt, yt, dict(extra or {}))  # fmt: skip
     d.x_train, d.x_val, d.x_test = d.normalize(d.x_train), d.normalize(d.x_val), d.normalize(xt)
@@ -166,8 +168,20 @@ def _array_parts(path: Path):
     return x, y, [str(i) for i in range(k)], xt, yt
 
 
-def _prepare_arrays(path, seed, val_fraction, train_limit, test_limit) -> IDData:
+def _arrays_as_lists(name, source, x, y, classes, xt, yt, transform: ImageTransform):
+    """In-memory uint8 arrays behind the image-list interface, through ``transform``."""
+    train = ArrayList(x, y, classes, transform, str(source))
+    test = None if xt is None else ArrayList(xt, yt, classes, transform, str(source))
+    return train, test
+
+
+def _prepare_arrays(path, seed, val_fraction, train_limit, test_limit, transform,
+                    stats, data_mode) -> IDData:  # fmt: skip
     x, y, classes, xt, yt = _array_parts(path)
+    if transform is not None:  # a model's input size: decoded per image, as a folder is
+        train, test = _arrays_as_lists(str(path), path, x, y, classes, xt, yt, transform)
+        return _prepare_lists(str(path), path, train, test, seed, val_fraction, train_limit,
+                              test_limit, data_mode, stats)  # fmt: skip
     extra = {}
     if xt is None:
         rest, test = _held_out_test(len(x), seed)
@@ -196,46 +210,59 @@ def _first_transform(src: Path, image_size, channels) -> ImageTransform:
     return ImageTransform(size, int(channels or a.shape[2]))
 
 
-def _prepare_images(path: Path, seed, val_fraction, train_limit, test_limit, image_size,
-                    channels, data_mode) -> IDData:  # fmt: skip
+def _prepare_images(path: Path, seed, val_fraction, train_limit, test_limit, transform,
+                    stats, data_mode) -> IDData:  # fmt: skip
     split = path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir()
     tr_path = path / "train" if split else path
-    transform = _first_transform(tr_path, image_size, channels)
     train = image_source(tr_path, transform)
-    extra = {"transform": transform.describe()}
+    test = None
     if split:
         test = image_source(path / "test", transform)
         if test.classes != train.classes:
             raise InputError(f"{path}: train and test hold different class folders")
-        tr_idx_all, te_idx_all = np.arange(len(train)), None
-    else:
+    return _prepare_lists(str(path), path, train, test, seed, val_fraction, train_limit,
+                          test_limit, data_mode, stats)  # fmt: skip
+
+
+def _prepare_lists(name, source, train: ImageList, test: ImageList | None, seed, val_fraction,
+                   train_limit, test_limit, data_mode, stats) -> IDData:  # fmt: skip
+    """Train / validation / test of image lists, in memory or streamed; ``stats`` (a model's
+    mean and std) replace the training statistics when given."""
+    extra = {"transform": train.transform.describe()}
+    if test is None:
         test = train
         tr_idx_all, te_idx_all = _held_out_test(len(train), seed)
         extra["test_split"] = f"a seeded {TEST_FRACTION:.0%} of the images held out as test"
+    else:
+        tr_idx_all, te_idx_all = np.arange(len(train)), None
+    if stats is not None:
+        extra["stats"] = "the model's own normalisation"
     if fits_in_memory(train, data_mode):
         x, y = materialize(train, tr_idx_all)
         xt, yt = materialize(test, te_idx_all)
-        return _from_tensors(
-            str(path), train.classes, path, x.float().div_(255.0), y, xt.float().div_(255.0),
-            yt, seed, val_fraction, train_limit, test_limit, extra,
-        )  # fmt: skip
-    log(f"{path}: {len(train)} images streamed from disk ({train.decoded_bytes() / 2**30:.1f} GB)")
-    return _stream(path, train, test, tr_idx_all, te_idx_all, seed, val_fraction, train_limit,
-                   test_limit, extra)  # fmt: skip
+        return _from_tensors(name, train.classes, source, to_unit(x), y, to_unit(xt), yt, seed,
+                             val_fraction, train_limit, test_limit, extra, stats)  # fmt: skip
+    size = train.decoded_bytes() / 2**30
+    log(f"{name}: {len(train)} images streamed from disk ({size:.1f} GB decoded)")
+    return _stream(name, train, test, tr_idx_all, te_idx_all, seed, val_fraction, train_limit,
+                   test_limit, extra, stats)  # fmt: skip
 
 
-def _stream(path, train: ImageList, test: ImageList, tr_all, te_all, seed, val_fraction,
-            train_limit, test_limit, extra) -> IDData:  # fmt: skip
+def _stream(name, train: ImageList, test: ImageList, tr_all, te_all, seed, val_fraction,
+            train_limit, test_limit, extra, stats=None) -> IDData:  # fmt: skip
     tr_pos, val_pos, g = _split(len(tr_all), seed, val_fraction, train_limit)
     tr_idx, val_idx = tr_all[tr_pos.numpy()], tr_all[val_pos.numpy()]
     te_idx = np.arange(len(test)) if te_all is None else te_all
     if test_limit:
         te_idx = te_idx[torch.randperm(len(te_idx), generator=g)[:test_limit].numpy()]
-    mean, std = image_stats(train, tr_idx, seed=seed)
-    extra = {**extra, "stats": "mean/std over a seeded sample of up to 2000 training images"}
+    if stats is None:
+        mean, std = image_stats(train, tr_idx, seed=seed)
+        extra = {**extra, "stats": "mean/std over a seeded sample of up to 2000 training images"}
+    else:
+        mean, std = stats
     xs = [StreamSplit(ds, i, mean, std) for ds, i in ((train, tr_idx), (train, val_idx),
                                                       (test, te_idx))]  # fmt: skip
-    return IDData(str(path), train.classes, str(path), mean, std, xs[0], xs[0].labels, xs[1],
+    return IDData(name, train.classes, train.source, mean, std, xs[0], xs[0].labels, xs[1],
                   xs[1].labels, xs[2], xs[2].labels, extra)  # fmt: skip
 
 
@@ -249,9 +276,17 @@ def prepare_id(
     image_size: int | None = None,
     channels: int | None = None,
     data_mode: str = "auto",
+    preprocess=None,
 ) -> IDData:
     """Load an ID data set (a name or a path), split train/validation by seed, normalise with
-    training statistics."""
+    training statistics. ``preprocess`` (a model's ``energy_ood.models.Preprocess`` with a
+    size) takes every image through that model's geometry and normalisation instead."""
+    transform, stats = None, None
+    if preprocess is not None and preprocess.size is not None:
+        transform = ImageTransform.from_preprocess(preprocess)
+        if preprocess.mean is not None:
+            k = transform.channels
+            stats = (_per_channel(preprocess.mean, k), _per_channel(preprocess.std, k))
     if is_path(dataset):
         path = Path(dataset).expanduser()
         if not path.exists():
@@ -260,12 +295,29 @@ def prepare_id(
             path.is_dir() and _idx_pair(path, "train") is not None
         )
         if arrays:
-            return _prepare_arrays(path, seed, val_fraction, train_limit, test_limit)
-        return _prepare_images(path, seed, val_fraction, train_limit, test_limit, image_size,
-                               channels, data_mode)  # fmt: skip
+            return _prepare_arrays(path, seed, val_fraction, train_limit, test_limit, transform,
+                                   stats, data_mode)  # fmt: skip
+        transform = transform or _first_transform(path_of_train(path), image_size, channels)
+        return _prepare_images(path, seed, val_fraction, train_limit, test_limit, transform,
+                               stats, data_mode)  # fmt: skip
     tr = load_dataset(dataset, "train", data_root=data_root)
     te = load_dataset(dataset, "test", data_root=data_root)
+    if transform is not None:
+        train, test = _arrays_as_lists(tr.name, tr.source, tr.x, tr.y, tr.classes, te.x, te.y,
+                                       transform)  # fmt: skip
+        return _prepare_lists(tr.name, tr.source, train, test, seed, val_fraction, train_limit,
+                              test_limit, data_mode, stats)  # fmt: skip
     x, y = tr.tensors()
     xt, yt = te.tensors()
     return _from_tensors(tr.name, tr.classes, tr.source, x, y, xt, yt, seed, val_fraction,
                          train_limit, test_limit)  # fmt: skip
+
+
+def path_of_train(path: Path) -> Path:
+    split = path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir()
+    return path / "train" if split else path
+
+
+def _per_channel(values, k: int) -> list[float]:
+    v = [float(a) for a in values]
+    return v * k if len(v) == 1 else v

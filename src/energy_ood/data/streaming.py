@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import tarfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -38,19 +38,45 @@ MEMORY_LIMIT_MB = 4096  # auto mode: decoded sets up to this size are held in me
 
 @dataclass(frozen=True)
 class ImageTransform:
-    """Decoded image -> uint8 (C, size, size): shorter side to ``size``, centre crop."""
+    """Decoded image -> (C, size, size): shorter side to ``size`` and a centre crop, as uint8
+    (Pillow, bilinear); or, with ``preprocess`` (a model's eval transform, e.g. timm's data
+    config: resize to ``resize`` then a ``size`` crop), that recipe's geometry as float32 in
+    [0, 1] (normalisation is applied later, on the device)."""
 
     size: int
     channels: int
+    preprocess: tuple | None = None  # (resize, resize_mode, interpolation) of a Preprocess
 
     def __post_init__(self):
         if self.size < 1 or self.channels not in (1, 3):
             raise InputError(f"image transform needs size >= 1 and 1 or 3 channels, got {self}")
 
+    @classmethod
+    def from_preprocess(cls, pp) -> ImageTransform:
+        """The geometry of a model's ``energy_ood.models.Preprocess`` (square input)."""
+        if pp.size is None or pp.size[0] != pp.size[1]:
+            raise InputError(f"model input size {pp.size}: only square inputs are supported")
+        return cls(pp.size[0], pp.channels, (pp.resize, pp.resize_mode, pp.interpolation))
+
     def describe(self) -> dict:
-        return {**asdict(self), "resize": "shorter side to size (bilinear), centre crop"}
+        if self.preprocess is None:
+            how = "shorter side to size (bilinear), centre crop"
+        else:
+            r, mode, interp = self.preprocess
+            how = f"{mode} side(s) to {r} ({interp}), centre crop, as the model's recipe"
+        return {"size": self.size, "channels": self.channels, "resize": how}
+
+    @property
+    def bytes_per_image(self) -> int:
+        return self.size * self.size * self.channels * (1 if self.preprocess is None else 4)
 
     def __call__(self, a: np.ndarray) -> torch.Tensor:
+        if self.preprocess is not None:
+            from ..models.preprocess import Preprocess
+
+            r, mode, interp = self.preprocess
+            pp = Preprocess(self.size, r, mode, interp, channels=self.channels)
+            return pp(a)[0]
         im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
         im = im.convert("L" if self.channels == 1 else "RGB")
         w, h = im.size
@@ -96,8 +122,22 @@ class ImageList(torch.utils.data.Dataset):
         return self.transform(decode_image(data, where)), int(self.labels[i])
 
     def decoded_bytes(self) -> int:
-        t = self.transform
-        return len(self) * t.size * t.size * t.channels
+        return len(self) * self.transform.bytes_per_image
+
+
+class ArrayList(ImageList):
+    """The same interface over images already in memory (uint8 (N, H, W, C)): a named data
+    set taken through a model's transform."""
+
+    def __init__(self, x: np.ndarray, y, classes, transform: ImageTransform, source: str):
+        if len(x) == 0:
+            raise InputError(f"{source}: no images")
+        self.x, self.labels = x, np.asarray(y, dtype=np.int64)
+        self.refs = range(len(x))
+        self.classes, self.transform, self.source = list(classes), transform, source
+
+    def __getitem__(self, i: int):
+        return self.transform(self.x[i]), int(self.labels[i])
 
 
 def folder_items(root, flat: bool = False):
@@ -267,7 +307,7 @@ class StreamSplit:
     def normalize(self, xb: torch.Tensor) -> torch.Tensor:
         m = torch.tensor(self.mean, device=self.device).view(1, -1, 1, 1)
         s = torch.tensor(self.std, device=self.device).view(1, -1, 1, 1)
-        return (xb.to(self.device, non_blocking=True).float().div_(255.0) - m) / s
+        return (to_unit(xb.to(self.device, non_blocking=True)) - m) / s
 
     def batches(self, index_lists):
         """Normalised ``(x, y)`` batches on the device for lists of positions in this split."""
@@ -290,7 +330,12 @@ def image_stats(ds: ImageList, indices, n: int = 2000, seed: int = 0):
     idx = np.asarray(indices)
     pick = idx if len(idx) <= n else rng.choice(idx, n, replace=False)
     x, _ = materialize(ds, np.sort(pick))
-    return channel_stats(x.float().div_(255.0))
+    return channel_stats(to_unit(x))
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as float32: uint8 divided by 255, float as it is."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
 
 def channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -109,11 +109,12 @@ def check_compatible(ck: dict, arch: dict, cfg: dict | None, path) -> None:
 
 
 def load_model_from_checkpoint(path: str | Path):
-    """Build the architecture recorded in a checkpoint and load its weights."""
-    from ..models import create_model
+    """Build the architecture recorded in a checkpoint (ours, or torchvision: / timm:) and load
+    its weights."""
+    from ..models import rebuild_model
 
     ck = load_checkpoint(path)
-    model = create_model(**ck["arch"])
+    model = rebuild_model(ck["arch"])
     try:
         model.load_state_dict(ck["model"])
     except RuntimeError as e:

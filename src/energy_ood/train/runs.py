@@ -9,6 +9,7 @@ part is what margins and detector thresholds are chosen on, never a test OOD set
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from .._validate import InputError
 from ..data.prepare import IDData, prepare_id
 from ..data.splits import AuxiliaryPool
 from ..models import create_model
+from ..models.preprocess import Preprocess
 from .checkpoint import load_model_from_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .loop import Trainer, accuracy
@@ -46,7 +48,7 @@ def identity(meta: dict) -> dict:
         "arch": cfg.get("arch"),
         **{f"train.{k}": v for k, v in train.items()},
     }
-    for key in ("base_run", "aux", "n_aux", "test_sets"):
+    for key in ("base_run", "base_model", "aux", "n_aux", "test_sets"):
         if key in cfg:
             out[key] = cfg[key]
     # derived from the above: named last so that a message names the cause
@@ -170,6 +172,7 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_
     model, ck = load_model_from_checkpoint(Path(path) / "checkpoint.pt")
     if data is None:
         tr, rd = run["config"]["train"], run["data"]
+        pp = (ck["arch"].get("preprocess") or {}) if isinstance(ck["arch"], dict) else {}
         data = prepare_id(
             rd["dataset"],
             data_root,
@@ -178,6 +181,7 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_
             image_size=rd.get("image_size"),
             channels=rd.get("channels"),
             data_mode=data_mode,
+            preprocess=Preprocess.from_dict(pp) if pp.get("size") else None,
         )
     arch = ck["arch"]
     if arch.get("num_classes") != len(data.classes):
@@ -210,8 +214,49 @@ def aux_outliers(
     return x[:n], x[n:]
 
 
+@dataclass(frozen=True)
+class Pretrained:
+    """A base model that is not an energy-ood run: a model spec (``torchvision:resnet50``,
+    ``timm:NAME``, a registry name or a program file), its local weights and the ID data set
+    (taken through the model's own preprocessing). ``new_head`` replaces a head whose class
+    count differs from the data set's."""
+
+    spec: str
+    checkpoint: str | None
+    dataset: str
+    new_head: bool = False
+    train_limit: int | None = None
+    input_size: int | None = None
+
+
+def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
+    """(model, IDData, base record) of a :class:`Pretrained` base."""
+    from ..models import load_model
+
+    lm = load_model(p.spec, p.checkpoint, device=runtime.device, input_size=p.input_size)
+    d = prepare_id(
+        p.dataset, data_root, seed, train_limit=p.train_limit, data_mode=runtime.data_mode,
+        preprocess=lm.preprocess,
+    )  # fmt: skip
+    if lm.num_classes != len(d.classes):
+        if not p.new_head:
+            raise InputError(
+                f"{p.spec}: the model has {lm.num_classes} classes, {d.name} has "
+                f"{len(d.classes)}; pass --new-head to fine-tune a new {len(d.classes)}-class head"
+            )
+        lm = load_model(p.spec, p.checkpoint, num_classes=len(d.classes), new_head=True,
+                        device=runtime.device, input_size=p.input_size)  # fmt: skip
+    record = {
+        "model": p.spec,
+        "arch": lm.arch,
+        "train_limit": p.train_limit,
+        "base_model": lm.describe(),
+    }
+    return lm.model, d, record
+
+
 def finetune(
-    base: str | Path,
+    base: str | Path | Pretrained,
     method: str,
     aux: list[str],
     out: str | Path,
@@ -225,16 +270,21 @@ def finetune(
     runtime: Runtime | None = None,
     overwrite: bool = False,
 ) -> dict:
-    """Fine-tune a pretrained run with ``method`` (energy | oe | single-margin) into ``out``
-    (never the base run's own folder)."""
+    """Fine-tune a pretrained run (or a :class:`Pretrained` model) with ``method`` (energy |
+    oe | single-margin) into ``out`` (never the base run's own folder)."""
     out, runtime = Path(out), runtime or cpu_runtime()
-    if same_folder(out, base):
+    if not isinstance(base, Pretrained) and same_folder(out, base):
         raise InputError(f"--out {out} is the pretrained run --from {base}; choose another --out")
     if method not in NEEDS_AUX:
         raise InputError(f"finetune --method must be one of {', '.join(NEEDS_AUX)}")
     with claim(out, resume=resume, overwrite=overwrite):
         seed_everything(cfg.seed)
-        base_model, d, base_run = load_run(base, data_root, data, runtime.data_mode)
+        if isinstance(base, Pretrained):
+            base_model, d, base_cfg = load_pretrained(base, data_root, cfg.seed, runtime)
+        else:
+            base_model, d, base_run = load_run(base, data_root, data, runtime.data_mode)
+            base_cfg = {k: base_run["config"].get(k) for k in ("model", "arch", "train_limit")}
+            base_cfg["base_run"] = str(base)
         model = (model if model is not None else base_model).to(runtime.device)
         cfg.method = method
         aux_train, aux_val = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed, data_root)
@@ -255,10 +305,7 @@ def finetune(
             seed=cfg.seed,
             config={
                 "train": cfg.to_dict(),
-                "model": base_run["config"].get("model"),
-                "arch": base_run["config"].get("arch"),
-                "train_limit": base_run["config"].get("train_limit"),
-                "base_run": str(base),
+                **base_cfg,
                 "aux": list(aux),
                 "n_aux": n_aux,
                 "test_sets": list(test_sets),
@@ -269,7 +316,7 @@ def finetune(
         meta["runtime"] = runtime.describe()
         _start_run_json(out, meta, resume)
         log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
-        trainer = Trainer(model, cfg, out, runtime=runtime)
+        trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime)
         hist = trainer.fit(d.x_train, d.y_train, aux=aux_train, resume=resume)
         metrics = _finish(model, d, out, hist, runtime, {"margins": margins})
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
