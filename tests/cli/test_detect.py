@@ -63,7 +63,7 @@ def test_detect_errors(data, capsys):
     d = data
     assert main(["detect", "fit", "--val", str(d / "val.npy"), "--score", "knn",
                  "--out", str(d / "x")]) == 2  # fmt: skip
-    assert "give --fit" in capsys.readouterr().err
+    assert "needs --fit" in capsys.readouterr().err
     assert main(["detect", "predict", "--detector", str(d / "none.json"),
                  "--input", str(d / "val.npy")]) == 2  # fmt: skip
     err = capsys.readouterr().err

@@ -58,9 +58,9 @@ def test_table_and_json(files, capsys):
     e = create_scorer("energy")
     ref = ood_metrics(e.score(idl), e.score(ood))
     for k, v in ref.items():
-        assert res["results"]["a"][k] == pytest.approx(v)
-    means = {k: (res["results"]["a"][k] + res["results"]["b"][k]) / 2 for k in ref}
-    assert res["results"]["mean"] == pytest.approx(means)
+        assert res["results"]["energy"]["a"][k] == pytest.approx(v)
+    means = {k: (res["results"]["energy"]["a"][k] + res["results"]["energy"]["b"][k]) / 2 for k in ref}
+    assert res["results"]["energy"]["mean"] == pytest.approx(means)
 
 
 def test_scores_input_and_pt(files, capsys, tmp_path):

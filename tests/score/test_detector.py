@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -21,13 +22,14 @@ def test_detector_predict_save_load(tmp_path):
     labels = rng.integers(0, 3, 300)
     sc = create_scorer("mahalanobis").fit(feats, labels)
     det = Detector(sc, tpr=0.9).fit(feats[:100])
-    flags, scores = det.predict(feats[:100])
+    labels_pred, scores = det.predict(feats[:100]), det.score_samples(feats[:100])
+    flags = labels_pred == -1
     assert flags.mean() <= 0.1 + 1e-9
     path = det.save(tmp_path / "det")
     meta = json.loads(path.read_text())
     assert meta["scorer"] == "mahalanobis" and meta["threshold"] == det.threshold
     again = Detector.load(tmp_path / "det")
-    f2, s2 = again.predict(feats[:100])
+    f2, s2 = again.predict(feats[:100]) == -1, again.score_samples(feats[:100])
     assert (f2 == flags).all() and np.allclose(s2, scores)
 
 
@@ -40,7 +42,12 @@ def test_load_refuses_pickled_code(tmp_path):
             return (print, ("pwned",))
 
     torch.save({"x": Evil()}, tmp_path / "d.pt")
-    with pytest.raises(InputError, match="refused to load"):
+    with pytest.raises(InputError, match="sha256 differs"):  # not the state saved with d.json
+        Detector.load(tmp_path / "d")
+    meta = json.loads((tmp_path / "d.json").read_text())
+    meta["state_sha256"] = hashlib.sha256((tmp_path / "d.pt").read_bytes()).hexdigest()
+    (tmp_path / "d.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="refused to load"):  # weights_only refuses the code
         Detector.load(tmp_path / "d")
 
 
