@@ -57,7 +57,11 @@ class KNN(Scorer):
         self.bank = _normalize(bank).contiguous()
 
     def _check_state(self) -> None:
-        self.bank = _normalize(self.bank.float()).contiguous()
+        from .._validate import InputError
+
+        self.bank = self.bank.float().contiguous()
+        if not bool(((self.bank.norm(dim=1) - 1).abs() < 1e-3).all()):
+            raise InputError("knn: the bank rows must be unit vectors (as fit stores them)")
 
     def _after_state(self) -> None:
         from .._validate import InputError
