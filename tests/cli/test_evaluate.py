@@ -57,10 +57,11 @@ def test_table_and_json(files, capsys):
     assert res["convention"]["positive"] == "ID"
     e = create_scorer("energy")
     ref = ood_metrics(e.score(idl), e.score(ood))
+    rows = res["results"]["energy"]
     for k, v in ref.items():
-        assert res["results"]["energy"]["a"][k] == pytest.approx(v)
-    means = {k: (res["results"]["energy"]["a"][k] + res["results"]["energy"]["b"][k]) / 2 for k in ref}
-    assert res["results"]["energy"]["mean"] == pytest.approx(means)
+        assert rows["a"][k] == pytest.approx(v)
+    means = {k: (rows["a"][k] + rows["b"][k]) / 2 for k in ref}
+    assert rows["mean"] == pytest.approx(means)
 
 
 def test_scores_input_and_pt(files, capsys, tmp_path):
