@@ -25,16 +25,17 @@ def resolve_head(
             f"{name} needs the final linear layer: fit(features, head=model.fc) "
             "or fit(features, weight=W, bias=b)"
         )
-    w = as_tensor_2d(weight, f"{name} weight", torch.float32)
+    w = as_tensor_2d(weight, f"{name} weight")
+    w = w if w.dtype == torch.float64 else w.float()  # float64 kept: exact float64 scores
     device = w.device if device is None else device
     w = w.to(device)
     if bias is None:
-        b = torch.zeros(w.shape[0], device=device)
+        b = torch.zeros(w.shape[0], device=device, dtype=w.dtype)
     else:
         b = bias.detach() if isinstance(bias, torch.Tensor) else torch.as_tensor(bias)
         if b.is_complex() or not torch.isfinite(b.float()).all():
             raise InputError(f"{name}: bias must hold finite real numbers")
-        b = b.to(device=device, dtype=torch.float32)
+        b = b.to(device=device, dtype=w.dtype)
     if b.shape != (w.shape[0],):
         raise InputError(
             f"{name}: bias shape {tuple(b.shape)} does not match weight rows {w.shape[0]}"
