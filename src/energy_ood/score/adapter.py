@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -94,6 +95,8 @@ class ModelAdapter:
         self, inputs: torch.Tensor | Iterable, batch_size: int = 512, desc: str = "extract"
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(logits, features, labels): labels are those of ``(x, y)`` batches, else None."""
+        if isinstance(inputs, np.ndarray):
+            inputs = torch.from_numpy(np.ascontiguousarray(inputs))
         was_training = self.model.training
         self.model.eval()
         batches = (
