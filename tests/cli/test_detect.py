@@ -75,14 +75,15 @@ def test_any_scorer_with_params_json_and_sklearn_labels(data, capsys):
 
     d = data
     fit = ["detect", "fit", "--val", str(d / "val.npy"), "--out", str(d / "det")]
-    assert main([*fit, "--score", "react+msp", "--fit", str(d / "train.npy"),
-                 "--head", str(d / "head.npz"), "--param", "percentile=80", "--T", "2"]) == 0  # fmt: skip
+    extra = ["--score", "react+msp", "--fit", str(d / "train.npy"), "--head", str(d / "head.npz")]
+    assert main([*fit, *extra, "--param", "percentile=80", "--T", "2"]) == 0
     meta = json.loads((d / "det.json").read_text())
     assert meta["scorer"] == "react" and meta["params"] == {
         "percentile": 80.0, "score": "msp", "T": 2.0
     }  # fmt: skip
+    outs = ["--csv", str(d / "f.csv"), "--json", str(d / "f.json")]
     assert main(["detect", "predict", "--detector", str(d / "det.json"), "--input",
-                 str(d / "new.npy"), "--csv", str(d / "f.csv"), "--json", str(d / "f.json")]) == 0  # fmt: skip
+                 str(d / "new.npy"), *outs]) == 0  # fmt: skip
     rows = list(csv.DictReader(open(d / "f.csv")))
     res = json.loads((d / "f.json").read_text())
     thr = res["threshold"]
