@@ -202,6 +202,8 @@ def test_cuda_follows_fitted_device(name):
     dev = torch.device("cuda")
     src.train = {k: v.to(dev) for k, v in src.train.items()}
     src.val = {k: v.to(dev) for k, v in src.val.items()}
+    if src.class_weights is not None:
+        src.class_weights = src.class_weights.to(dev)
     if src.model is not None:
         src.model = src.model.to(dev)
         if sc.input_kind == "inputs":
