@@ -52,7 +52,13 @@ def add_parser(sub) -> None:
     f.add_argument("--score", default="energy", help="a scorer name (default: energy)")
     f.add_argument("--T", type=float, help="temperature (energy, msp, odin, ...)")
     f.add_argument("--k", type=int, help="neighbours (knn, nnguide)")
-    f.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    f.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a scorer parameter, VALUE read as JSON (repeatable)",
+    )
     f.add_argument("--fit", dest="fit_data", help="ID training data the scorer learns from")
     f.add_argument("--labels", help="class labels of --fit")
     f.add_argument("--head", help=".npz/.pt with the final layer's 'weight' and 'bias'")

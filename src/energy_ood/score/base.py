@@ -219,7 +219,8 @@ class Scorer:
         model = getattr(self, "model", None)
         if isinstance(model, torch.nn.Module):
             model.to(device)
-        self._after_state() if self.fitted_ and self.state_keys else None
+        if self.fitted_ and self.state_keys:
+            self._after_state()  # device-dependent caches (a search index, derived tensors)
         return self
 
     # --- learning ----------------------------------------------------------------------------
