@@ -128,8 +128,15 @@ class Detector:
         if X is None:
             raise InputError("Detector.fit needs in-distribution data X")
         sc = self.scorer
+        fit_kind = sc.fit_kind or sc.input_kind
+        refit = not (sc.fitted_ and sc.state_keys)
+        if refit and X_val is None and self.model is None and fit_kind != sc.input_kind:
+            raise InputError(
+                f"{sc.name} learns from {fit_kind} but scores {sc.input_kind}: "
+                f"give X_val ({sc.input_kind} to calibrate the threshold on)"
+            )
         try:
-            if not (sc.fitted_ and sc.state_keys):
+            if refit:
                 fit_scorer(sc, self._source(X, y, X_val, needs))
             cal = X if X_val is None else X_val
             data = self._data(cal, sc.input_kind)
