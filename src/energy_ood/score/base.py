@@ -25,14 +25,19 @@ fitted tensors (or of its model): ``to(device)`` moves it; inputs are moved chun
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from collections.abc import Callable
-
 import numpy as np
 import torch
 
 from .._validate import InputError
+from ._rows import _check_finite, _check_finite_inputs, _chunk_tensor, _rows, _shape
+from .registry import (  # noqa: F401 - the registry's names, re-exported
+    _signature_params,
+    available_scorers,
+    create_scorer,
+    register,
+    scorer_class,
+    scorer_params,
+)
 
 INPUT_KINDS = ("logits", "features", "inputs", "similarity")
 NEEDS = ("X", "y", "head", "model", "std", "class_weights")
@@ -42,102 +47,6 @@ _NEED_KEYWORDS = {
     "std": ("std",),
     "class_weights": ("class_weights",),
 }
-
-_REGISTRY: dict[str, type[Scorer]] = {}
-# Scorers defined outside energy_ood.score, registered when first asked for (no extra import
-# needed by the caller): name -> (module, input kind).
-_LAZY: dict[str, tuple[str, str]] = {
-    name: ("energy_ood.vlm.scores", "similarity")
-    for name in ("mcm", "clip_msp", "clip_energy", "clip_maxlogit", "delta_energy")
-}
-
-
-def register(name: str) -> Callable[[type[Scorer]], type[Scorer]]:
-    def deco(cls: type[Scorer]) -> type[Scorer]:
-        if name in _REGISTRY:
-            raise ValueError(f"scorer {name!r} registered twice")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def _key(name) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"scorer name must be a non-empty string, got {name!r}")
-    return name.strip().lower().replace("-", "_")
-
-
-def available_scorers(kind: str | None = None) -> list[str]:
-    """Registered names (optionally only those scoring ``kind``). Any ``SHAPING+LOGIT`` pair,
-    e.g. ``react+msp``, is also a valid name (``composable`` scorers, see ``shaping``)."""
-    names = {n: c.input_kind for n, c in _REGISTRY.items()}
-    names.update({n: k for n, (_, k) in _LAZY.items() if n not in names})
-    return sorted(n for n, k in names.items() if kind is None or k == kind)
-
-
-def scorer_class(name: str) -> type[Scorer]:
-    """The class registered under ``name`` (a lazily registered one is imported here)."""
-    key = _key(name)
-    if key not in _REGISTRY and key in _LAZY:
-        importlib.import_module(_LAZY[key][0])
-    if key not in _REGISTRY:
-        raise InputError(f"unknown scorer {name!r}; available: {', '.join(available_scorers())}")
-    return _REGISTRY[key]
-
-
-def scorer_params(name: str) -> list[str]:
-    """Constructor parameters a scorer accepts (for a ``A+B`` name, those of both parts)."""
-    key = _key(name)
-    base, _, inner = key.partition("+")
-    out = [p for p in _signature_params(scorer_class(base)) if p != "score"]
-    if inner or scorer_class(base).composable:
-        out += _signature_params(scorer_class(inner or "energy"))
-    return out
-
-
-def _signature_params(cls) -> list[str]:
-    sig = inspect.signature(cls.__init__)
-    return [
-        p.name
-        for p in list(sig.parameters.values())[1:]
-        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    ]
-
-
-def create_scorer(name: str, **params) -> Scorer:
-    """Build a scorer by registry name, e.g. ``create_scorer("energy", T=1.0)`` or
-    ``create_scorer("ash_s+msp", percentile=90)``; unknown names and parameters are refused."""
-    key = _key(name)
-    if "+" in key:
-        base, _, inner = key.partition("+")
-        cls = scorer_class(base)
-        if not cls.composable:
-            shapings = [n for n, c in _REGISTRY.items() if c.composable]
-            raise InputError(
-                f"scorer {base!r} takes no logit score after '+'; "
-                f"composable: {', '.join(sorted(shapings))}"
-            )
-        if "score" in params and _key(params["score"]) != inner:
-            raise InputError(f"{name!r} names score {inner!r} but score={params['score']!r}")
-        params = {**params, "score": inner}
-    else:
-        cls = scorer_class(key)
-    if not any(
-        p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
-    ):
-        known = _signature_params(cls)
-        bad = sorted(set(params) - set(known))
-        if bad:
-            raise InputError(
-                f"scorer {cls.name!r} has no parameter {bad[0]!r} "
-                f"(parameters: {', '.join(known) or 'none'})"
-            )
-    try:
-        return cls(**params)
-    except TypeError as e:  # a wrongly typed argument the constructor did not name itself
-        raise InputError(f"scorer {cls.name!r}: {str(e).splitlines()[0]}") from e
 
 
 class Scorer:
@@ -305,71 +214,3 @@ class Scorer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
-
-
-def _shape(x) -> tuple:
-    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
-
-
-def _rows(x, name: str, kind: str):
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-        if t.is_complex():
-            raise InputError(f"{name}: complex {kind} are not supported, got dtype {t.dtype}")
-    else:
-        t = x if isinstance(x, np.ndarray) else np.asarray(x)
-        if t.dtype.kind not in "biuf":
-            raise InputError(f"{name}: expected real numbers as {kind}, got dtype {t.dtype}")
-        if t.dtype.kind == "f" and t.dtype.itemsize > 8:
-            t = t.astype(np.float64)  # longdouble
-        elif not t.dtype.isnative:
-            t = t.astype(t.dtype.newbyteorder("="))
-    shape = tuple(t.shape)
-    if len(shape) != 2:
-        raise InputError(
-            f"{name}: expected a 2-D array of {kind} (samples x columns), got shape {shape}"
-        )
-    if shape[0] == 0 or shape[1] == 0:
-        raise InputError(f"{name}: empty {kind} array of shape {shape}")
-    return t
-
-
-def _check_finite(s: torch.Tensor, chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
-    """Scores are checked instead of inputs (one pass over n values, not n x K): a NaN or +inf
-    input propagates to the score of its row. A -inf entry among finite ones is a valid logit
-    (probability 0) and gives a finite score; a row that is all -inf gives a non-finite one."""
-    finite = torch.isfinite(s)
-    if not bool(finite.all()):
-        rows = torch.nonzero(~finite).flatten() + start
-        bad = int((~torch.isfinite(chunk[rows - start])).sum())
-        why = (
-            f"{bad} NaN or inf input value(s)"
-            if bad
-            else "finite inputs: the method's arithmetic overflows on them"
-        )
-        raise InputError(
-            f"{name}: {kind} of {rows.numel()} row(s) give a non-finite score ({why}), "
-            f"first at row {int(rows[0])}"
-        )
-
-
-def _check_finite_inputs(chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
-    finite = torch.isfinite(chunk)
-    if not bool(finite.all()):
-        rows = torch.nonzero(~finite.all(dim=tuple(range(1, chunk.ndim)))).flatten() + start
-        raise InputError(
-            f"{name}: {int((~finite).sum())} NaN or inf value(s) in {rows.numel()} row(s) of "
-            f"{kind}, first at row {int(rows[0])}"
-        )
-
-
-def _chunk_tensor(rows, start: int, size: int, device) -> torch.Tensor:
-    part = rows[start : start + size]
-    if isinstance(part, torch.Tensor):
-        t = part
-    else:
-        part = np.ascontiguousarray(part)
-        t = torch.from_numpy(part if part.flags.writeable else part.copy())
-    if not torch.is_floating_point(t) or t.dtype in (torch.float16, torch.bfloat16):
-        t = t.float()
-    return t if device is None else t.to(device)
