@@ -1,4 +1,4 @@
-"""The scorer contract and its registry.
+"""The scorer contract (the registry is ``registry``, re-exported here).
 
 A scorer is configured in ``__init__`` (plain JSON values, ``get_params``), learns what it needs
 in ``fit(X=None, y=None, **needs)`` and answers in ``score(X)`` (also ``scorer(X)``): a 1-D CPU
