@@ -63,8 +63,112 @@ def test_detect_errors(data, capsys):
     d = data
     assert main(["detect", "fit", "--val", str(d / "val.npy"), "--score", "knn",
                  "--out", str(d / "x")]) == 2  # fmt: skip
-    assert "give --fit" in capsys.readouterr().err
+    assert "needs --fit" in capsys.readouterr().err
     assert main(["detect", "predict", "--detector", str(d / "none.json"),
                  "--input", str(d / "val.npy")]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "none.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_any_scorer_with_params_json_and_sklearn_labels(data, capsys):
+    import json
+
+    d = data
+    fit = ["detect", "fit", "--val", str(d / "val.npy"), "--out", str(d / "det")]
+    extra = ["--score", "react+msp", "--fit", str(d / "train.npy"), "--head", str(d / "head.npz")]
+    assert main([*fit, *extra, "--param", "percentile=80", "--T", "2"]) == 0
+    meta = json.loads((d / "det.json").read_text())
+    assert meta["scorer"] == "react" and meta["params"] == {
+        "percentile": 80.0, "score": "msp", "T": 2.0
+    }  # fmt: skip
+    outs = ["--csv", str(d / "f.csv"), "--json", str(d / "f.json")]
+    assert main(["detect", "predict", "--detector", str(d / "det.json"), "--input",
+                 str(d / "new.npy"), *outs]) == 0  # fmt: skip
+    rows = list(csv.DictReader(open(d / "f.csv")))
+    res = json.loads((d / "f.json").read_text())
+    thr = res["threshold"]
+    assert res["n"] == len(rows) == 250 and "+1 inlier" in res["convention"]
+    for r, s, lab in zip(rows, res["scores"], res["labels"]):
+        assert float(r["score"]) == pytest.approx(s, rel=1e-6)
+        assert int(r["label"]) == lab == (1 if s >= thr else -1)
+        assert int(r["is_ood"]) == (lab == -1)
+        assert float(r["decision"]) == pytest.approx(s - thr, rel=1e-5, abs=1e-6)
+    assert res["n_ood"] == sum(int(r["is_ood"]) for r in rows)
+
+
+def test_scorer_needs_are_named_as_flags(data, capsys):
+    d = data
+    fit = ["detect", "fit", "--val", str(d / "val.npy"), "--out", str(d / "x")]
+    for extra, msg in (
+        (["--score", "mahalanobis", "--fit", str(d / "train.npy")], "needs --labels"),
+        (["--score", "ash_s"], "needs --head"),
+        (["--score", "weighted_ebo"], "needs --class-weights"),
+        (["--score", "odin"], "needs --run"),
+        (["--score", "nope"], "unknown scorer 'nope'"),
+        (["--score", "knn", "--param", "k"], "NAME=VALUE"),
+    ):
+        assert main([*fit, *extra]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and len(err.strip().splitlines()) == 1, (extra, err)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """A run folder with a random-init CNN (the model detect uses with --run) and images."""
+    import json
+
+    import torch
+
+    from energy_ood.models import create_model
+
+    torch.manual_seed(0)
+    m = create_model("cnn", num_classes=4, in_channels=1)
+    torch.save({"model": m.state_dict(), "arch": m.arch_config()}, tmp_path / "checkpoint.pt")
+    (tmp_path / "run.json").write_text(json.dumps({"data": {"mean": [0.5], "std": [0.25]}}))
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "train.npy", rng.random((60, 1, 12, 12), dtype=np.float32))
+    np.save(tmp_path / "val.npy", rng.random((40, 1, 12, 12), dtype=np.float32))
+    return tmp_path
+
+
+@pytest.mark.parametrize("extra", [["--score", "odin"], ["--score", "knn", "--k", "3",
+                                                          "--fit", "train.npy"]])  # fmt: skip
+def test_detect_with_a_run_model_on_images(run_dir, extra, capsys):
+    import json
+
+    d = run_dir
+    extra = [str(d / a) if a.endswith(".npy") else a for a in extra]
+    assert main(["detect", "fit", "--run", str(d), "--val", str(d / "val.npy"),
+                 "--out", str(d / "det"), *extra]) == 0  # fmt: skip
+    meta = json.loads((d / "det.json").read_text())
+    if meta["scorer"] == "odin":
+        assert meta["params"]["std"] == [0.25]  # eps in pixel units: the run's std
+        assert main(["detect", "predict", "--detector", str(d / "det.json"),
+                     "--input", str(d / "val.npy")]) == 2  # fmt: skip
+        assert "give --run" in capsys.readouterr().err
+    assert main(["detect", "predict", "--detector", str(d / "det.json"), "--run", str(d),
+                 "--input", str(d / "val.npy"), "--csv", str(d / "f.csv")]) == 0  # fmt: skip
+    flags = [int(r["is_ood"]) for r in csv.DictReader(open(d / "f.csv"))]
+    assert len(flags) == 40 and sum(flags) <= 2  # the calibration images are accepted at 95%
+
+
+def test_predict_into_a_closed_pipe_exits_quietly(data, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "big.npy", rng.normal(size=(20000, 4)).astype(np.float32))
+    assert main(["detect", "fit", "--val", str(tmp_path / "big.npy"),
+                 "--out", str(tmp_path / "det")]) == 0  # fmt: skip
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "energy_ood.cli.main", "detect", "predict", "--detector",
+         str(tmp_path / "det.json"), "--input", str(tmp_path / "big.npy")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert p.stdout.readline().startswith(b"index,score")
+    p.stdout.close()  # like `| head -1`
+    err = p.stderr.read().decode()
+    assert p.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err

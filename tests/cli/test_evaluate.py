@@ -57,10 +57,11 @@ def test_table_and_json(files, capsys):
     assert res["convention"]["positive"] == "ID"
     e = create_scorer("energy")
     ref = ood_metrics(e.score(idl), e.score(ood))
+    rows = res["results"]["energy"]
     for k, v in ref.items():
-        assert res["results"]["a"][k] == pytest.approx(v)
-    means = {k: (res["results"]["a"][k] + res["results"]["b"][k]) / 2 for k in ref}
-    assert res["results"]["mean"] == pytest.approx(means)
+        assert rows["a"][k] == pytest.approx(v)
+    means = {k: (rows["a"][k] + rows["b"][k]) / 2 for k in ref}
+    assert rows["mean"] == pytest.approx(means)
 
 
 def test_scores_input_and_pt(files, capsys, tmp_path):
@@ -136,3 +137,51 @@ def test_untrusted_pt_is_refused(files, capsys, tmp_path):
     )
     assert code == 2 and out == "" and "pwned" not in out + err
     assert "refused to load" in err and "evil.pt" in err and len(err.strip().splitlines()) == 1
+
+
+def test_several_scores_and_feature_scorers_in_file_mode(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 900)
+    feats = rng.normal(0, 1, (900, 8)) + 3 * np.eye(8)[y]
+    far = rng.normal(0, 1, (150, 8)) - 3 * np.eye(8)[rng.integers(0, 4, 150)]
+    w, b = 2.0 * np.eye(4, 8), np.zeros(4)
+
+    def bundle(path, h):  # one file holding both kinds: each scorer takes its own key
+        np.savez(path, logits=h @ w.T + b, features=h)
+
+    bundle(tmp_path / "train.npz", feats[:600])
+    bundle(tmp_path / "id.npz", feats[600:])
+    bundle(tmp_path / "far.npz", far)
+    np.save(tmp_path / "y.npy", y[:600])
+    np.savez(tmp_path / "head.npz", weight=w, bias=b)
+    code, out, err = run(
+        ["evaluate", "--id", str(tmp_path / "id.npz"), "--ood", f"far={tmp_path / 'far.npz'}",
+         "--score", "energy,msp,knn,mahalanobis,react+msp,gradnorm",
+         "--fit", str(tmp_path / "train.npz"), "--labels", str(tmp_path / "y.npy"),
+         "--head", str(tmp_path / "head.npz"), "--json", str(tmp_path / "r.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert set(res) == {"energy", "msp", "knn", "mahalanobis", "react+msp", "gradnorm"}
+    knn = create_scorer("knn").fit(feats[:600])
+    want = ood_metrics(knn.score(feats[600:]), knn.score(far))
+    assert res["knn"]["far"] == pytest.approx(want)
+    e = create_scorer("energy")
+    assert res["energy"]["far"] == pytest.approx(
+        ood_metrics(e.score(feats[600:] @ w.T), e.score(far @ w.T))
+    )
+    for label in res:
+        assert f"\n{label}\n" in out
+
+
+@pytest.mark.parametrize(
+    "score,msg", [("knn", "needs --fit"), ("odin", "use --run"), ("ash_s", "needs --head")]
+)
+def test_file_mode_names_the_missing_flag(files, capsys, score, msg):
+    d = files[0]
+    code, out, err = run(
+        ["evaluate", "--id", str(d / "id.npy"), "--ood", f"x={d / 'ood.npz'}", "--score", score],
+        capsys,
+    )
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1

@@ -25,13 +25,14 @@ def sklearn_reference(a, b, tpr=0.95):
     fpr, tprs, _ = roc_curve(y, s, drop_intermediate=False)
     # OOD positive, lower score = more OOD
     fpr_o, tpr_o, _ = roc_curve(1 - y, -s, drop_intermediate=False)
+    d = np.abs(tprs - tpr)[: np.argmax(tprs >= 1) + 1]  # the curve ends at the first TPR 1
     return {
         "auroc": roc_auc_score(y, s),
         "aupr_in": average_precision_score(y, s),
         "aupr_out": average_precision_score(1 - y, -s),
         "fpr95": fpr[np.argmax(tprs >= tpr)],
         "fpr95_ood": fpr_o[np.argmax(tpr_o >= tpr)],
-        "fpr95_closest": fpr[np.flatnonzero(np.abs(tprs - tpr) == np.abs(tprs - tpr).min())[-1]],
+        "fpr95_closest": fpr[np.flatnonzero(d == d.min())[-1]],
     }
 
 
@@ -146,3 +147,43 @@ def test_properties(a, b):
             ref = _ood_metrics_numpy(a, b, rule=rule, positive=positive)
             for k in m:
                 assert got[k] == pytest.approx(ref[k], abs=1e-12), (rule, positive, k)
+
+
+def _energy_paper_closest(id_scores, ood_scores, level):
+    """The operating point of the energy paper's code, restated: distinct thresholds from
+    strict to lenient, the curve cut at the first point reaching recall 1, then the point whose
+    recall is closest to ``level`` (first in lenient-to-strict order); FPR there."""
+    s = np.r_[id_scores, ood_scores]
+    y = np.r_[np.ones(len(id_scores)), np.zeros(len(ood_scores))]
+    order = np.argsort(s, kind="mergesort")[::-1]
+    s, y = s[order], y[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each distinct value
+    tps = np.cumsum(y)[ends]
+    fps = ends + 1 - tps
+    recall = tps / tps[-1]
+    last = int(np.searchsorted(tps, tps[-1]))  # first threshold with every ID sample accepted
+    recall, fps = recall[last::-1], fps[last::-1]
+    return fps[int(np.argmin(np.abs(recall - level)))] / len(ood_scores)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("level", [0.5, 0.9, 0.95, 1.0])
+def test_closest_rule_is_the_energy_papers(seed, level):
+    rng = np.random.default_rng(seed)
+    a = np.round(rng.normal(1, 1, 57), 1)  # rounded: many ties
+    b = np.round(rng.normal(0, 1, 43), 1)
+    want = _energy_paper_closest(a, b, level)
+    assert fpr_at_tpr(a, b, level, rule="closest") == pytest.approx(want)
+    assert _ood_metrics_numpy(a, b, level, rule="closest")["fpr95"] == pytest.approx(want)
+    want_ood = _energy_paper_closest(-b, -a, level)  # OOD positive: low scores flagged
+    got = fpr_at_tpr(a, b, level, rule="closest", positive="ood")
+    assert got == pytest.approx(want_ood)
+    assert _ood_metrics_numpy(a, b, level, rule="closest", positive="ood")["fpr95"] == got
+
+
+def test_closest_at_tpr_one_takes_the_strictest_threshold():
+    ids, oods = np.array([5.0, 4.0, 3.0]), np.array([3.5, 2.0, 1.0, 0.0])
+    # thresholds reaching TPR 1: 3.0 (accepts OOD 3.5 only) and every lower one
+    assert fpr_at_tpr(ids, oods, 1.0, rule="closest") == pytest.approx(0.25)
+    assert fpr_at_tpr(ids, oods, 1.0, rule="first") == pytest.approx(0.25)
+    assert fpr_at_tpr(-oods, -ids, 1.0, rule="closest", positive="ood") == pytest.approx(0.25)

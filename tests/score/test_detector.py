@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -21,13 +22,14 @@ def test_detector_predict_save_load(tmp_path):
     labels = rng.integers(0, 3, 300)
     sc = create_scorer("mahalanobis").fit(feats, labels)
     det = Detector(sc, tpr=0.9).fit(feats[:100])
-    flags, scores = det.predict(feats[:100])
+    labels_pred, scores = det.predict(feats[:100]), det.score_samples(feats[:100])
+    flags = labels_pred == -1
     assert flags.mean() <= 0.1 + 1e-9
     path = det.save(tmp_path / "det")
     meta = json.loads(path.read_text())
     assert meta["scorer"] == "mahalanobis" and meta["threshold"] == det.threshold
     again = Detector.load(tmp_path / "det")
-    f2, s2 = again.predict(feats[:100])
+    f2, s2 = again.predict(feats[:100]) == -1, again.score_samples(feats[:100])
     assert (f2 == flags).all() and np.allclose(s2, scores)
 
 
@@ -40,7 +42,12 @@ def test_load_refuses_pickled_code(tmp_path):
             return (print, ("pwned",))
 
     torch.save({"x": Evil()}, tmp_path / "d.pt")
-    with pytest.raises(InputError, match="refused to load"):
+    with pytest.raises(InputError, match="sha256 differs"):  # not the state saved with d.json
+        Detector.load(tmp_path / "d")
+    meta = json.loads((tmp_path / "d.json").read_text())
+    meta["state_sha256"] = hashlib.sha256((tmp_path / "d.pt").read_bytes()).hexdigest()
+    (tmp_path / "d.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="refused to load"):  # weights_only refuses the code
         Detector.load(tmp_path / "d")
 
 
@@ -49,3 +56,70 @@ def test_unfitted_errors():
         Detector("energy").predict(np.ones((2, 3)))
     with pytest.raises(InputError, match="needs fit"):
         create_scorer("knn").score(np.ones((2, 3)))
+
+
+def _net_and_data():
+    from ._cases import inputs_case, map_net
+
+    x, y, ood = inputs_case(0, n=96)
+    return map_net(), x, y, ood
+
+
+def test_sklearn_api_conventions():
+    rng = np.random.default_rng(1)
+    val = rng.normal(size=(200, 5)) + 3 * np.eye(5)[rng.integers(0, 5, 200)]
+    det = Detector("energy", tpr=0.9).fit(val)
+    s = det.score_samples(val)
+    assert np.array_equal(det.decision_function(val), s - det.threshold)
+    pred = det.predict(val)
+    assert set(np.unique(pred)) <= {-1, 1}
+    assert np.array_equal(pred == 1, s >= det.threshold)
+    assert (pred == 1).mean() >= 0.9  # tpr of the calibration data accepted
+    assert det.n_features_in_ == 5
+    with pytest.raises(InputError, match="4 columns, fitted on 5"):
+        det.predict(val[:, :4])
+
+
+def test_detector_holding_a_model_takes_inputs_and_loaders(tmp_path):
+    net, x, y, ood = _net_and_data()
+    # KNN on features the detector extracts itself; threshold on held-out inputs
+    det = Detector("knn", model=net, k=5, tpr=0.9).fit(x[:64], X_val=x[64:])
+    feats = torch.relu(net.conv(x)).mean(dim=(2, 3)).detach()
+    ref = create_scorer("knn", k=5).fit(feats[:64])
+    assert np.allclose(det.score_samples(x), ref.score(feats), atol=1e-6)
+    assert (det.predict(ood) == -1).mean() > 0.9
+    # labels come from (x, y) batches of a DataLoader
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=10)
+    maha = Detector("mahalanobis", model=net).fit(loader)
+    assert np.allclose(
+        maha.score_samples(loader),
+        create_scorer("mahalanobis").fit(feats, y).score(feats),
+        rtol=1e-5,
+    )
+    # a scorer of inputs gets the detector's model; the head is found in the model
+    for name, params in (("odin", {}), ("gradnorm", {}), ("mahalanobis_pre", {})):
+        d = Detector(name, model=net, **params).fit(loader, X_val=x)
+        assert (d.predict(ood) == -1).mean() > 0.9, name
+    d.save(tmp_path / "pre")
+    again = Detector.load(tmp_path / "pre", model=net)
+    assert np.allclose(again.score_samples(x), d.score_samples(x), rtol=1e-6)
+
+
+def test_save_is_atomic_and_cleans_stale_temporaries(tmp_path):
+    import os
+    import time
+
+    det = Detector("energy").fit(np.random.default_rng(0).normal(size=(50, 4)))
+    stale = tmp_path / ".det.abc.tmp"
+    stale.mkdir()
+    (stale / "det.pt").write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    fresh = tmp_path / ".det.def.tmp"  # another writer's, still in progress: kept
+    fresh.mkdir()
+    det.save(tmp_path / "det")
+    assert not stale.exists() and fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".det.def.tmp", "det.json", "det.pt"]
+    meta = json.loads((tmp_path / "det.json").read_text())
+    assert meta["state_sha256"] == hashlib.sha256((tmp_path / "det.pt").read_bytes()).hexdigest()
+    assert "+1 inlier" in meta["convention"] and meta["n_features_in"] == 4

@@ -130,7 +130,7 @@ def test_odin_by_hand():
     got = create_scorer("odin", model=net, T=T, eps=eps).score(x)
     assert got == pytest.approx(expected, abs=1e-6)
     with pytest.raises(InputError, match="needs the model"):
-        create_scorer("odin")
+        create_scorer("odin").score(x)
 
 
 def test_adapter_and_mahalanobis_preprocessing():
@@ -142,10 +142,13 @@ def test_adapter_and_mahalanobis_preprocessing():
     assert torch.allclose(feats @ ad.weight.T + ad.bias, logits, atol=1e-5)
     labels = logits.argmax(1)
     m0 = create_scorer("mahalanobis").fit(feats, labels)
-    m1 = create_scorer("mahalanobis", eps=0.01, model=net)
-    m1.load_state_dict(m0.state_dict())
+    m1 = create_scorer("mahalanobis_pre", eps=0.01).fit(feats, labels, model=net)
+    assert torch.equal(m1.whiten, m0.whiten)
     # pre-processing moves inputs towards the closest mean: scores rise on average
     assert m1.score(x).mean() > m0.score(feats).mean()
+    assert create_scorer("mahalanobis_pre", eps=0.0).fit(feats, labels, model=net).score(
+        x
+    ) == pytest.approx(m0.score(feats), rel=1e-5)
     with pytest.raises(InputError, match="no submodule"):
         ModelAdapter(net, head="classifier")
 

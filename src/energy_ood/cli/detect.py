@@ -1,31 +1,42 @@
 """``energy-ood detect``: calibrate a threshold on ID validation data, then flag new inputs.
 
   energy-ood detect fit --val val_logits.npy --score energy --out det
-      writes det.json (scorer, parameters, threshold) and det.pt (fitted tensors, if any)
+      writes det.json (scorer, parameters, threshold) and det.pt (fitted tensors), as a set
   energy-ood detect fit --val val_feats.npy --score mahalanobis --fit train_feats.npy \\
       --labels train_labels.npy --out det
-  energy-ood detect predict --detector det.json --input new_logits.npy [--csv flags.csv]
-      one row per input: index, score (ID-ness), is_ood (score < threshold)
+  energy-ood detect fit --val val_feats.npy --score ash_s+msp --head head.npz --out det
+  energy-ood detect fit --run RUN --val val_images.npy --score knn --fit train_images.npy \\
+      --out det            (a run folder's model; images (N, C, H, W) in [0, 1])
+  energy-ood detect predict --detector det.json --input new.npy [--csv f.csv] [--json f.json]
+      one row per input: index, score (ID-ness), decision (score - threshold),
+      label (+1 ID / -1 OOD, scikit-learn's convention), is_ood (1 when score < threshold)
 
-Logit scorers (energy, msp, maxlogit) read logits; knn / mahalanobis / react / vim read
-penultimate features, fitted on ID training features (--fit; mahalanobis also --labels;
-react and vim also --head, a .npz/.pt holding the final layer's 'weight' and 'bias').
+--score takes every scorer of 'energy_ood.score.available_scorers()' and SHAPING+SCORE names
+(react+msp, ash_s+gen, ...). Each scorer says what it needs; the flags that give it: --fit (ID
+training data of its kind), --labels (their classes), --head (a .npz/.pt holding the final
+layer's 'weight' and 'bias'; taken from the model with --run), --class-weights (weighted_ebo),
+--run (scorers of model inputs: odin, mahalanobis_pre, rankfeat). Parameters: --T, --k, or
+--param NAME=VALUE (repeatable; VALUE read as JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .._io import load_array
 from .._validate import InputError
 from ..score import Detector, create_scorer
+from ..score.detector import CONVENTION
 
-SCORERS = ("energy", "msp", "maxlogit", "knn", "mahalanobis", "react", "vim")
+FLAGS = {"X": "--fit", "y": "--labels", "head": "--head", "class_weights": "--class-weights"}
 
 
 def add_parser(sub) -> None:
@@ -37,86 +48,231 @@ def add_parser(sub) -> None:
     )
     dsub = p.add_subparsers(dest="detect_command", required=True, metavar="SUBCOMMAND")
     f = dsub.add_parser("fit", help="fit a detector on ID validation logits or features")
-    f.add_argument("--val", required=True, help="ID validation logits/features (n x K or n x D)")
-    f.add_argument("--score", default="energy", choices=SCORERS)
-    f.add_argument("--T", type=float, help="temperature (energy, msp)")
-    f.add_argument("--k", type=int, help="neighbours (knn)")
-    f.add_argument("--fit", dest="fit_data", help="ID training features (knn, mahalanobis, ...)")
-    f.add_argument("--labels", help="labels of --fit (mahalanobis)")
+    f.add_argument("--val", required=True, help="ID validation data of the scorer's kind")
+    f.add_argument("--score", default="energy", help="a scorer name (default: energy)")
+    f.add_argument("--T", type=float, help="temperature (energy, msp, odin, ...)")
+    f.add_argument("--k", type=int, help="neighbours (knn, nnguide)")
+    f.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a scorer parameter, VALUE read as JSON (repeatable)",
+    )
+    f.add_argument("--fit", dest="fit_data", help="ID training data the scorer learns from")
+    f.add_argument("--labels", help="class labels of --fit")
     f.add_argument("--head", help=".npz/.pt with the final layer's 'weight' and 'bias'")
+    f.add_argument("--class-weights", help="class weights of weighted_ebo (a vector)")
+    f.add_argument("--std", help="per-channel input std, comma-separated (odin eps in pixels)")
+    f.add_argument("--run", help="a run folder: inputs are images, its model extracts them")
     f.add_argument("--tpr", type=float, default=0.95, help="share of ID inputs accepted")
     f.add_argument("--out", required=True, help="detector path (writes .json and .pt)")
     f.set_defaults(func=run_fit)
     q = dsub.add_parser("predict", help="flag inputs with a saved detector")
     q.add_argument("--detector", required=True, help="the .json written by 'detect fit'")
-    q.add_argument("--input", required=True, help="logits/features to flag")
-    q.add_argument("--csv", help="write index,score,is_ood rows here (default: stdout)")
+    q.add_argument("--input", required=True, help="data to flag (images with --run)")
+    q.add_argument("--run", help="the run folder the detector's model comes from")
+    q.add_argument("--csv", help="write index,score,decision,label,is_ood rows (default: stdout)")
+    q.add_argument("--json", help="write scores, flags, threshold and convention as JSON")
     q.set_defaults(func=run_predict)
 
 
-def _head(path: str) -> dict:
+def load_kind(path: str, kind: str) -> np.ndarray:
+    """An array of ``kind`` from a file: an .npz holding a key of that name gives it (so one
+    bundle can hold logits and features), otherwise the file's array."""
+    p = Path(path)
+    if p.suffix.lower() == ".npz" and p.is_file():
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if kind in z.files:
+                    return z[kind]
+        except (ValueError, OSError) as e:
+            raise InputError(f"{p}: unreadable .npz ({str(e).splitlines()[0]})") from e
+    return load_array(p)
+
+
+def _head(path: str) -> tuple:
     p = Path(path)
     if p.suffix.lower() == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                d = {k: z[k] for k in z.files}
+        except (ValueError, OSError) as e:
+            raise InputError(f"{p}: unreadable .npz ({str(e).splitlines()[0]})") from e
     else:
-        import torch
-
         try:
             d = torch.load(p, weights_only=True, map_location="cpu")
         except FileNotFoundError:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
             raise InputError(f"{p}: refused to load ({str(e).splitlines()[0]})") from e
     if not isinstance(d, dict) or "weight" not in d:
         raise InputError(f"{p}: expected a dict/npz with 'weight' (and 'bias')")
-    return {"weight": d["weight"], "bias": d.get("bias")}
+    w, b = d["weight"], d.get("bias")
+    if not isinstance(w, (np.ndarray, torch.Tensor)) or (
+        b is not None and not isinstance(b, (np.ndarray, torch.Tensor))
+    ):
+        raise InputError(f"{p}: 'weight' and 'bias' must be arrays")
+    return w, b
+
+
+def _params(args) -> dict:
+    params = {k: v for k, v in (("T", args.T), ("k", args.k)) if v is not None}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            params[name] = json.loads(value)
+        except json.JSONDecodeError:
+            params[name] = value
+    return params
+
+
+def _run_model(run_dir: str):
+    """(model, normalise(images), std) of a run folder."""
+    from ..train.checkpoint import load_model_from_checkpoint
+    from ..train.runs import read_run
+
+    run = read_run(run_dir)
+    model, _ = load_model_from_checkpoint(Path(run_dir) / "checkpoint.pt")
+    data = run.get("data") if isinstance(run, dict) else None
+    mean, std = (data or {}).get("mean"), (data or {}).get("std")
+    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std)):
+        raise InputError(f"{run_dir}/run.json: no input normalisation (data.mean, data.std)")
+
+    def normalise(path: str) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(load_array(path), dtype=np.float32))
+        if x.ndim != 4 or x.shape[1] != len(mean):
+            raise InputError(
+                f"{path}: expected images (N, {len(mean)}, H, W) in [0, 1], got {tuple(x.shape)}"
+            )
+        m = torch.tensor(mean).view(1, -1, 1, 1)
+        return (x - m) / torch.tensor(std).view(1, -1, 1, 1)
+
+    return model, normalise, [float(s) for s in std]
 
 
 def run_fit(args) -> int:
-    params = {k: v for k, v in (("T", args.T), ("k", args.k)) if v is not None}
-    scorer = create_scorer(args.score, **params)
-    if scorer.needs_fit:
-        if not args.fit_data:
-            raise InputError(f"--score {args.score} learns from ID training features: give --fit")
-        fit_x = load_array(args.fit_data)
-        if args.score == "mahalanobis":
-            if not args.labels:
-                raise InputError("--score mahalanobis needs --labels for the --fit features")
-            labels = load_array(args.labels)
-            if labels.ndim != 1 or len(labels) != len(fit_x):
-                raise InputError(f"{args.labels}: need {len(fit_x)} labels, got {labels.shape}")
-            scorer.fit(fit_x, labels)
-        elif args.score in ("react", "vim"):
-            if not args.head:
-                raise InputError(f"--score {args.score} needs --head (final layer weight, bias)")
-            scorer.fit(fit_x, **_head(args.head))
-        else:
-            scorer.fit(fit_x)
-    det = Detector(scorer, tpr=args.tpr).fit(load_array(args.val))
+    scorer = create_scorer(args.score, **_params(args))
+    model = normalise = std = None
+    if args.run:
+        model, normalise, std = _run_model(args.run)
+    if args.std:
+        try:
+            std = [float(s) for s in args.std.split(",")]
+        except ValueError as e:
+            raise InputError(f"--std {args.std!r}: expected comma-separated numbers") from e
+    given = {"X": args.fit_data, "y": args.labels, "head": args.head or args.run,
+             "class_weights": args.class_weights, "model": args.run}  # fmt: skip
+    for need in sorted(scorer.fit_needs):
+        if not given.get(need):
+            flag = FLAGS.get(need, "--run")
+            raise InputError(f"--score {args.score} needs {flag} ({_why(need, scorer)})")
+
+    def read(path, kind):
+        return normalise(path) if normalise is not None else load_kind(path, kind)
+
+    fit_kind = scorer.fit_kind or scorer.input_kind
+    needs = {}
+    if args.head:
+        needs["weight"], needs["bias"] = _head(args.head)
+    if args.class_weights:
+        needs["class_weights"] = load_array(args.class_weights)
+    if std is not None and "std" in scorer.fit_accepts:
+        needs["std"] = std
+    X = read(args.fit_data, fit_kind) if args.fit_data else None
+    y = None
+    if args.labels:
+        y = load_array(args.labels)
+        if X is None or y.ndim != 1 or len(y) != len(X):
+            raise InputError(f"{args.labels}: need one label per row of --fit, got {y.shape}")
+    det = Detector(scorer, tpr=args.tpr, model=model)
+    val = read(args.val, scorer.input_kind)
+    if X is None and not scorer.fit_needs:
+        det.fit(val, **needs)
+    else:
+        det.fit(X if X is not None else val, y, X_val=val, **needs)
     path = det.save(args.out)
     print(
-        f"{path}: {args.score} detector, threshold {det.threshold:.6g} accepts "
+        f"{path}: {scorer.name} detector, threshold {det.threshold:.6g} accepts "
         f"{100 * args.tpr:g}% of the ID validation inputs; flags score < threshold as OOD"
     )
     return 0
 
 
-def run_predict(args) -> int:
-    det = Detector.load(args.detector)
-    flags, scores = det.predict(load_array(args.input))
-    out = open(args.csv, "w", newline="") if args.csv else sys.stdout
+def _why(need: str, scorer) -> str:
+    kind = scorer.fit_kind or scorer.input_kind
+    return {
+        "X": f"it learns from ID {'validation' if scorer.fit_split == 'val' else 'training'} "
+        f"{kind}",
+        "y": "it needs the class labels of --fit",
+        "head": "the final layer's weight and bias",
+        "class_weights": "the class weights learned in VOS training",
+        "model": "it runs the model on images",
+    }.get(need, need)
+
+
+def _open_out(path: str):
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, expected a file path")
     try:
-        w = csv.writer(out)
-        w.writerow(["index", "score", "is_ood"])
-        for i, (s, f) in enumerate(zip(scores, flags)):
-            w.writerow([i, f"{s:.9g}", int(f)])
-    finally:
-        if args.csv:
-            out.close()
+        return open(p, "w", newline="")
+    except OSError as e:
+        raise InputError(f"{p}: cannot write ({e.strerror or e})") from e
+
+
+def run_predict(args) -> int:
+    model = normalise = None
+    if args.run:
+        model, normalise, _ = _run_model(args.run)
+    det = Detector.load(args.detector, model=model)
+    if det.scorer.input_kind == "inputs" and model is None:
+        raise InputError(f"{args.detector}: {det.scorer.name} runs the model: give --run")
+    x = normalise(args.input) if normalise else load_kind(args.input, det.scorer.input_kind)
+    scores = det.score_samples(x)
+    decision = scores - det.threshold
+    labels = np.where(decision >= 0, 1, -1)
+    if args.json:
+        with _open_out(args.json) as f:
+            json.dump(
+                {
+                    "detector": str(args.detector),
+                    "scorer": det.scorer.name,
+                    "params": det.scorer.get_params(),
+                    "threshold": det.threshold,
+                    "tpr": det.tpr,
+                    "convention": CONVENTION,
+                    "n": int(len(scores)),
+                    "n_ood": int((labels < 0).sum()),
+                    "scores": scores.tolist(),
+                    "labels": labels.tolist(),
+                },
+                f,
+            )
+    try:
+        _write_csv(args.csv, scores, decision, labels)
+    except BrokenPipeError:  # e.g. `| head`: the reader left, nothing is wrong
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     print(
-        f"{int(flags.sum())} of {len(flags)} inputs flagged OOD "
-        f"(threshold {det.threshold:.6g}, {det.scorer.name})",
+        f"{int((labels < 0).sum())} of {len(labels)} inputs flagged OOD (label -1): score < "
+        f"threshold {det.threshold:.6g} ({det.scorer.name}; score = ID-ness)",
         file=sys.stderr,
     )
     return 0
+
+
+def _write_csv(path, scores, decision, labels) -> None:
+    out = _open_out(path) if path else sys.stdout
+    try:
+        w = csv.writer(out)
+        w.writerow(["index", "score", "decision", "label", "is_ood"])
+        for i, (s, d, lab) in enumerate(zip(scores, decision, labels)):
+            w.writerow([i, f"{s:.9g}", f"{d:.9g}", int(lab), int(lab < 0)])
+        out.flush()
+    finally:
+        if path:
+            out.close()

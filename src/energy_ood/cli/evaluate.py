@@ -13,10 +13,7 @@ from .._validate import InputError, as_numpy_1d
 from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
-from ..score.logits import _LogitScorer
 from ._runtime import add_runtime_args, runtime_from_args
-
-LOGIT_SCORERS = ("energy", "msp", "maxlogit", "self_normalized_energy")
 
 
 def add_parser(sub) -> None:
@@ -41,9 +38,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--score",
         default="energy",
-        help=f"scorer applied to logits: {', '.join(LOGIT_SCORERS)} (default: energy); with "
-        "--run a comma-separated list, feature scorers and odin included",
+        help="comma-separated scorers (default: energy): logit scorers read --id/--ood logits, "
+        "feature scorers their features (an .npz key 'features' or the file's array), fitted "
+        "with --fit/--labels/--head; with --run every scorer, odin included",
     )
+    p.add_argument("--fit", metavar="PATH", help="ID training data for scorers that learn")
+    p.add_argument("--labels", metavar="PATH", help="class labels of --fit")
+    p.add_argument("--head", metavar="PATH", help=".npz/.pt with the final layer weight, bias")
     p.add_argument(
         "--run",
         "--run-dir",
@@ -103,27 +104,71 @@ def _parse_ood(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _scores(path: str, args, scorer, n_classes: list) -> np.ndarray:
+def _given_scores(path: str) -> np.ndarray:
     arr = load_array(path)
-    if args.input == "scores":
-        if arr.ndim != 1:
-            raise InputError(f"{path}: --input scores expects a 1-D array, got shape {arr.shape}")
-        try:
-            return as_numpy_1d(arr, "scores")
-        except InputError as e:
-            raise InputError(f"{path}: {e}") from e
-    if arr.ndim != 2:
-        raise InputError(
-            f"{path}: expected 2-D logits (samples x classes), got shape "
-            f"{arr.shape}; pass --input scores for 1-D scores"
-        )
-    if n_classes and arr.shape[1] != n_classes[0]:
-        raise InputError(f"{path}: {arr.shape[1]} classes, but the ID logits have {n_classes[0]}")
-    n_classes.append(arr.shape[1])
+    if arr.ndim != 1:
+        raise InputError(f"{path}: --input scores expects a 1-D array, got shape {arr.shape}")
     try:
-        return scorer.score(arr)
+        return as_numpy_1d(arr, "scores")
     except InputError as e:
         raise InputError(f"{path}: {e}") from e
+
+
+def _kind_array(path: str, kind: str, widths: dict) -> np.ndarray:
+    """The ``kind`` array of a file (an .npz key of that name, else its array), 2-D, with the
+    same column count in every file."""
+    from .detect import load_kind
+
+    arr = load_kind(path, kind)
+    if arr.ndim != 2:
+        what = "logits (samples x classes)" if kind == "logits" else f"{kind} (samples x columns)"
+        raise InputError(
+            f"{path}: expected 2-D {what}, got shape {arr.shape}; "
+            "pass --input scores for 1-D scores"
+        )
+    if kind in widths and arr.shape[1] != widths[kind][0]:
+        unit = "classes" if kind == "logits" else "columns"
+        raise InputError(
+            f"{path}: {arr.shape[1]} {unit}, but {widths[kind][1]} has {widths[kind][0]}"
+        )
+    widths.setdefault(kind, (arr.shape[1], path))
+    return arr
+
+
+def _fit_file_scorer(scorer, args, widths: dict):
+    """Fit a scorer from the file-mode flags, asking it what it needs."""
+    from ..score import fit_scorer
+    from .detect import FLAGS, _head
+
+    given = {"X": args.fit, "y": args.labels, "head": args.head}
+    for need in sorted(scorer.fit_needs):
+        if not given.get(need):
+            raise InputError(
+                f"--score {scorer.name} needs {FLAGS.get(need, '--run (a model)')} in file mode"
+            )
+    kind = scorer.fit_kind or scorer.input_kind
+    X = _kind_array(args.fit, kind, widths) if args.fit and "X" in scorer.fit_needs else None
+    y = load_array(args.labels) if args.labels and "y" in scorer.fit_needs else None
+    head = _head(args.head) if args.head and "head" in scorer.fit_needs else None
+    try:
+        return fit_scorer(scorer, train={kind: X}, train_labels=y, head=head)
+    except InputError as e:
+        raise InputError(f"--score {scorer.name}: {e}") from e
+
+
+def _scorers(args) -> dict:
+    from ..score import scorer_params
+
+    out = {}
+    for name in [s.strip() for s in args.score.split(",") if s.strip()]:
+        params = {"T": args.T} if args.T != 1.0 and "T" in scorer_params(name) else {}
+        sc = create_scorer(name, **params)
+        if sc.input_kind == "inputs":
+            raise InputError(f"--score {name} scores model inputs: use --run DIR")
+        out[sc.name if not params else f"{sc.name}(T={args.T:g})"] = sc
+    if not out:
+        raise InputError("--score: give at least one scorer name")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,25 +176,37 @@ def run(args: argparse.Namespace) -> int:
         return run_folder(args)
     if not args.id or not args.ood:
         raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
-    if args.score not in LOGIT_SCORERS:
-        raise InputError(f"--score {args.score!r}: choose one of {', '.join(LOGIT_SCORERS)}")
     oods = _parse_ood(args.ood)
-    scorer = create_scorer(args.score, **({"T": args.T} if args.score != "maxlogit" else {}))
-    assert isinstance(scorer, _LogitScorer)
-    n_classes: list[int] = []
-    id_scores = _scores(args.id, args, scorer, n_classes)
-    results = {}
-    for name, path in oods.items():
-        s = _scores(path, args, scorer, n_classes)
-        results[name] = ood_metrics(id_scores, s, args.tpr, rule=args.rule, positive=args.positive)
-    results["mean"] = mean_row(results)
+    results: dict[str, dict] = {}
+    if args.input == "scores":
+        sid = _given_scores(args.id)
+        rows = {n: ood_metrics(sid, _given_scores(p), args.tpr, rule=args.rule,
+                               positive=args.positive) for n, p in oods.items()}  # fmt: skip
+        rows["mean"] = mean_row(rows)
+        results["given scores"] = rows
+    else:
+        widths: dict = {}
+        for label, sc in _scorers(args).items():
+            _fit_file_scorer(sc, args, widths)
+            scores = {}
+            for name, path in (("__id__", args.id), *oods.items()):
+                arr = _kind_array(path, sc.input_kind, widths)
+                try:
+                    scores[name] = sc.score(arr)
+                except InputError as e:
+                    raise InputError(f"{path}: {e}") from e
+            rows = {n: ood_metrics(scores["__id__"], scores[n], args.tpr, rule=args.rule,
+                                   positive=args.positive) for n in oods}  # fmt: skip
+            rows["mean"] = mean_row(rows)
+            results[label] = rows
     conv = convention(args.tpr, args.rule, args.positive)
-    label = args.score if args.input == "logits" else "given scores"
     print(
-        f"scorer: {label}; FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, "
-        f"{args.rule} rule); values in percent"
+        f"FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, {args.rule} rule); "
+        "values in percent"
     )
-    print(metrics_table(results))
+    for label, rows in results.items():
+        print(f"\n{label}")
+        print(metrics_table(rows))
     if args.json:
         config = {k: v for k, v in vars(args).items() if k != "func"}
         atomic_write_json(
@@ -167,9 +224,11 @@ def run_folder(args: argparse.Namespace) -> int:
     if not sets and not paths:
         raise InputError("--run needs at least one --ood-set NAME or --ood NAME=PATH")
     methods = []
+    from ..score import scorer_params
+
     for name in [s.strip() for s in args.score.split(",") if s.strip()]:
         spec = {"name": name}
-        if name in ("energy", "msp") and args.T != 1.0:
+        if args.T != 1.0 and "T" in scorer_params(name):
             spec["T"] = args.T
         methods.append(spec)
     rt = runtime_from_args(args)

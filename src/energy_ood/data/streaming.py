@@ -318,6 +318,11 @@ class StreamSplit:
         for xb, yb in self._loader:
             yield self.normalize(xb), yb.to(self.device, non_blocking=True)
 
+    def __iter__(self):
+        """``(x, y)`` batches of 256 in order (what scorers that take model inputs iterate)."""
+        lists = [torch.arange(a, min(len(self), a + 256)) for a in range(0, len(self), 256)]
+        return self.batches(lists)
+
     def tensor(self) -> torch.Tensor:
         """Every image, decoded and normalised, as one CPU tensor (for small subsets)."""
         x, _ = materialize(self.ds, self.indices, self.workers)

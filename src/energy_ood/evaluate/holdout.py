@@ -27,17 +27,38 @@ from ..train.loop import predict_logits
 from ..train.runs import prepare_id
 
 
-def holdout_scores(model, x_test: torch.Tensor, methods: list[dict]) -> dict[str, np.ndarray]:
-    """ID-ness scores of the full test set for each method spec."""
-    logits = predict_logits(model, x_test)
+def holdout_scores(
+    model, x_test: torch.Tensor, methods: list[dict], *, std=None, fit_x=None, fit_y=None
+) -> dict[str, np.ndarray]:
+    """ID-ness scores of the full test set for each method spec. Each scorer is fitted with
+    what it declares (``fit_scorer``): ``std`` (the input normalisation, for ODIN's pixel-unit
+    eps) and, for scorers that learn from ID data, ``fit_x`` / ``fit_y`` (training images and
+    labels); a scorer whose needs are not given says so (InputError)."""
+    from ..score import FitSource, ModelAdapter, fit_scorer
+
+    adapter = ModelAdapter(model)
+    cache: dict = {}
+
+    def outputs(name, x):
+        if name not in cache:
+            cache[name] = adapter.extract(x, desc=f"features {name}")
+        return cache[name]
+
+    def data(name, x, kind):
+        if kind == "inputs":
+            return x
+        return outputs(name, x)[0 if kind == "logits" else 1]
+
+    train = {}
+    if fit_x is not None:
+        train = {k: (lambda k=k: data("fit", fit_x, k)) for k in ("logits", "features", "inputs")}
+    source = FitSource(train=train, train_labels=fit_y, head=adapter.head, model=model, std=std)
     out = {}
     for spec in methods:
         params = {k: v for k, v in spec.items() if k not in ("name", "label")}
         label = spec.get("label", spec["name"])
-        if spec["name"] == "odin":
-            out[label] = create_scorer("odin", model=model, **params).score(x_test)
-        else:
-            out[label] = create_scorer(spec["name"], **params).score(logits)
+        sc = fit_scorer(create_scorer(spec["name"], **params), source)
+        out[label] = sc.score(data("test", x_test, sc.input_kind))
     return out
 
 
@@ -88,7 +109,7 @@ def run_holdout(cfg: dict, out: str | Path, data_root=None, resume: bool = True)
                 run_dir = out / "runs" / f"trial{t}_class{c}_{v}"
                 log(f"trial {t + 1}/{trials}, held-out class {data.classes[c]}, {v}")
                 Trainer(model, tc, run_dir).fit(x, y, resume=resume)
-                scores = holdout_scores(model, data.x_test, methods)
+                scores = holdout_scores(model, data.x_test, methods, std=data.std)
                 for m in labels:
                     ap[v][m][t, ci] = average_precision(-scores[m], anomaly)
                 pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)

@@ -1,8 +1,10 @@
 """Score a trained model with many post-hoc methods on ID test data and OOD sets.
 
-Logits and features are extracted once per data set (one forward pass) and every logit or
-feature scorer reuses them; ODIN needs inputs and gradients and runs on the inputs. Scorers
-that learn ID statistics (Mahalanobis, KNN, ReAct, ViM) are fitted on ID *training* features.
+Logits and features are extracted once per data set (one forward pass, on first use) and every
+logit or feature scorer reuses them; scorers of model inputs (ODIN, RankFeat, ...) run on the
+inputs. Each scorer is fitted with what it declares it needs (``fit_scorer``): ID *training*
+features / labels / the head for Mahalanobis, KNN, ReAct, ViM, ..., ID *validation* logits for
+temperature scaling and KL-Matching, the input normalisation's std for ODIN's pixel-unit eps.
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ import torch
 
 from .. import _dist
 from .._progress import log
-from ..score import ModelAdapter, create_scorer
+from ..score import FitSource, ModelAdapter, create_scorer, fit_scorer
 from .extract import extract
-
-FEATURE_FIT = {"mahalanobis": "labels", "knn": "plain", "react": "head", "vim": "head"}
 
 
 def method_label(spec: dict) -> str:
@@ -33,7 +33,7 @@ def method_label(spec: dict) -> str:
 
 
 class ScoredModel:
-    """Caches logits/features of one model on named input sets."""
+    """Caches logits/features of one model on named input sets (extracted on first use)."""
 
     def __init__(
         self,
@@ -41,45 +41,70 @@ class ScoredModel:
         fit_x: torch.Tensor,
         fit_y: torch.Tensor,
         batch_size: int = 1024,
+        val_x: torch.Tensor | None = None,
+        val_y: torch.Tensor | None = None,
+        std: list[float] | None = None,
         runtime=None,
+        head: str | None = None,
     ):
         self.model = model
-        self.adapter = ModelAdapter(model)
+        self.adapter = ModelAdapter(model, head)
+        self.head_name = head
         self.batch_size = batch_size
         self.runtime = runtime
         self.inputs: dict[str, torch.Tensor] = {}
-        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.fit_y = fit_y
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.fit_y, self.val_y, self.std = fit_y, val_y, std
         self.add("__fit__", fit_x)
+        if val_x is not None:
+            self.add("__val__", val_x)
 
     def add(self, name: str, x: torch.Tensor) -> None:
         self.inputs[name] = x
-        self.cache[name] = extract(
-            self.model, x, self.batch_size, self.runtime, desc=f"features {name}"
-        )
+        self._cache.pop(name, None)
+        if _dist.world() > 1:  # every process extracts its shard now; rank 0 scores later
+            self.outputs(name)
+
+    def outputs(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, features) of the named set, extracted once (on the runtime's device)."""
+        if name not in self._cache:
+            x = self.inputs[name]
+            self._cache[name] = extract(
+                self.model, x, self.batch_size, self.runtime, self.head_name, f"features {name}"
+            )
+        return self._cache[name]
 
     def logits(self, name: str) -> torch.Tensor:
-        return self.cache[name][0]
+        return self.outputs(name)[0]
+
+    def data(self, name: str, kind: str):
+        if kind == "inputs":
+            return self.inputs[name]
+        if kind not in ("logits", "features"):
+            raise ValueError(f"a classifier gives no {kind}")
+        return self.outputs(name)[0 if kind == "logits" else 1]
+
+    def source(self) -> FitSource:
+        kinds = ("logits", "features", "inputs")
+
+        def split(name):
+            return {k: (lambda k=k: self.data(name, k)) for k in kinds}
+
+        return FitSource(
+            train=split("__fit__"),
+            train_labels=self.fit_y,
+            val=split("__val__") if "__val__" in self.inputs else {},
+            val_labels=self.val_y,
+            head=self.adapter.head,
+            model=self.model,
+            std=self.std,
+        )
 
     def scores(self, spec: dict, names: list[str]) -> dict[str, np.ndarray]:
         """{set name: ID-ness scores} of the method ``spec`` ({"name": ..., params...})."""
         params = {k: v for k, v in spec.items() if k not in ("name", "label")}
-        name = spec["name"]
-        if name == "odin":
-            sc = create_scorer("odin", model=self.model, **params)
-            return {n: sc.score(self.inputs[n]) for n in names}
-        sc = create_scorer(name, **params)
-        if name in FEATURE_FIT:
-            feats = self.cache["__fit__"][1]
-            kind = FEATURE_FIT[name]
-            if kind == "labels":
-                sc.fit(feats, self.fit_y)
-            elif kind == "head":
-                sc.fit(feats, head=self.adapter.head)
-            else:
-                sc.fit(feats)
-            return {n: sc.score(self.cache[n][1]) for n in names}
-        return {n: sc.score(self.cache[n][0]) for n in names}
+        sc = fit_scorer(create_scorer(spec["name"], **params), self.source())
+        return {n: sc.score(self.data(n, sc.input_kind)) for n in names}
 
 
 def score_methods(
@@ -96,15 +121,26 @@ def score_methods(
 
 
 def score_on_sets(
-    model, data, oods: dict, methods: list[dict], fit_n: int, seed: int, runtime=None
+    model, data, oods: dict, methods: list[dict], fit_n: int, seed: int, runtime=None, head=None
 ):
     """Extract logits/features of ``model`` on the ID test set (named "id") and each OOD set,
-    fit feature scorers on a seeded subset of ``fit_n`` ID training images, and score every
-    method: ``(score_methods(...) result, ScoredModel)``. In a torchrun job every process
-    extracts its shard and rank 0 alone scores (the others get ``(None, ScoredModel)``)."""
+    fit scorers on a seeded subset of ``fit_n`` ID training images (validation-split scorers on
+    the ID validation images), and score every method: ``(score_methods(...), ScoredModel)``.
+    In a torchrun job every process extracts its shard and rank 0 alone scores (the others get
+    ``(None, ScoredModel)``)."""
     g = torch.Generator().manual_seed(seed)
     fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
-    scored = ScoredModel(model, data.x_train[fit_idx], data.y_train[fit_idx], runtime=runtime)
+    val_x = getattr(data, "x_val", None)
+    scored = ScoredModel(
+        model,
+        data.x_train[fit_idx],
+        data.y_train[fit_idx],
+        val_x=val_x if val_x is not None and len(val_x) else None,
+        val_y=getattr(data, "y_val", None),
+        std=list(data.std) if getattr(data, "std", None) is not None else None,
+        runtime=runtime,
+        head=head,
+    )
     scored.add("id", data.x_test)
     for name, x in oods.items():
         scored.add(name, x)

@@ -74,7 +74,7 @@ def _merge_metrics(pos, neg, tpr):
         if fpr_id_first < 0.0 and r >= tpr:
             fpr_id_first = fp / n_ood
         d = abs(r - tpr)
-        if d <= best_id:
+        if d <= best_id and tp_prev < n_id:  # the curve ends at the first point with TPR 1
             best_id = d
             fpr_id_closest = fp / n_ood
         # OOD positive, thresholds from strict (low scores) to lenient: walked backwards here.
@@ -82,7 +82,7 @@ def _merge_metrics(pos, neg, tpr):
         if r >= tpr:
             fpr_ood_first = c_id / n_id
         d = abs(r - tpr)
-        if d < best_ood:
+        if d < best_ood or (c_ood == n_ood and d <= best_ood):  # TPR 1: the strictest point
             best_ood = d
             fpr_ood_closest = c_id / n_id
     out = np.empty(7)

@@ -9,7 +9,10 @@ Conventions (SPEC section 1):
   flags 95% of OOD samples and FPR95 is the fraction of ID samples flagged.
 * FPR at TPR uses ``rule="first"`` (the first operating point, scanning thresholds from strict
   to lenient, whose TPR >= target) or ``rule="closest"`` (the point whose TPR is closest to the
-  target, as the energy paper's code; ties go to the larger TPR).
+  target, as the energy paper's code; ties go to the larger TPR). Like that code, "closest"
+  considers thresholds only up to the strictest one reaching TPR 1, so at a target of 1 it
+  agrees with "first" (not the most lenient threshold, which accepts everything).
+* Scores may be numpy arrays or torch tensors on any device (moved to the CPU).
 * AUROC counts ties as one half. AUPR-In / AUPR-Out are average precision (scikit-learn's
   ``average_precision_score``: sum of precision x recall increments) with ID resp. OOD positive.
 
@@ -54,10 +57,20 @@ def _common_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
     return np.dtype(np.float64)
 
 
+def real_scores(x, name: str):
+    """Refuse complex, date/time and other non-real dtypes (which would be cast silently)."""
+    dt = getattr(x, "dtype", None)
+    if isinstance(dt, np.dtype) and dt.kind not in "biufO":
+        raise InputError(f"{name}: expected real numbers, got dtype {dt}")
+    if hasattr(x, "is_complex") and x.is_complex():
+        raise InputError(f"{name}: expected real numbers, got dtype {x.dtype}")
+    return x
+
+
 def _pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
     """Validate both score arrays and return them in one common float dtype."""
-    a = as_numpy_1d(id_scores, "id_scores")
-    b = as_numpy_1d(ood_scores, "ood_scores")
+    a = as_numpy_1d(real_scores(id_scores, "id_scores"), "id_scores")
+    b = as_numpy_1d(real_scores(ood_scores, "ood_scores"), "ood_scores")
     dt = _common_dtype(a, b)
     return a.astype(dt, copy=False), b.astype(dt, copy=False)
 
@@ -124,20 +137,28 @@ def _fpr_from_curve(c: Curve, tpr: float, rule: str, positive: str) -> float:
     if rule == "first":
         g = int(np.argmax(tprs >= tpr))  # tprs ends at 1.0, so a point always exists
     else:
-        d = np.abs(tprs - tpr)
-        best = d.min()
-        g = int(np.flatnonzero(d == best)[-1])  # ties: larger TPR
+        # The energy paper's code cuts the curve at the first (strictest) point with TPR 1,
+        # then takes the closest TPR; ties go to the larger TPR, then to the later point.
+        d = np.abs(tprs - tpr)[: int(np.argmax(tprs >= 1.0)) + 1]
+        g = int(np.flatnonzero(d == d.min())[-1])
     return float(fp[g] / n_neg)
+
+
+def check_options(tpr, rule: str, positive: str) -> None:
+    """One-line InputError for a bad rule, positive class or target TPR."""
+    _check_choice(rule, RULES, "rule")
+    _check_choice(positive, POSITIVES, "positive")
+    if isinstance(tpr, bool) or not isinstance(tpr, (int, float, np.floating)):
+        raise InputError(f"tpr must be a number in (0, 1], got {tpr!r}")
+    if not 0.0 < float(tpr) <= 1.0:
+        raise InputError(f"tpr must be in (0, 1], got {tpr}")
 
 
 def fpr_at_tpr(
     id_scores, ood_scores, tpr: float = 0.95, *, rule: str = "first", positive: str = "id"
 ) -> float:
     """False-positive rate at the threshold reaching ``tpr`` true-positive rate (a fraction)."""
-    _check_choice(rule, RULES, "rule")
-    _check_choice(positive, POSITIVES, "positive")
-    if not 0.0 < float(tpr) <= 1.0:
-        raise InputError(f"tpr must be in (0, 1], got {tpr}")
+    check_options(tpr, rule, positive)
     return ood_metrics(id_scores, ood_scores, tpr, rule=rule, positive=positive)["fpr95"]
 
 
@@ -187,7 +208,7 @@ def average_precision(scores, labels) -> float:
     The semantic-anomaly protocol uses it with the held-out class as the positive class and an
     anomaly score (higher = more anomalous); pass ``-id_score`` for an ID-ness score.
     """
-    s = as_numpy_1d(scores, "scores")
+    s = as_numpy_1d(real_scores(scores, "scores"), "scores")
     y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
     if y.shape != s.shape:
         raise InputError(f"labels: shape {y.shape} does not match scores shape {s.shape}")
@@ -210,10 +231,7 @@ def ood_metrics(
     Returns ``{"fpr95", "auroc", "aupr_in", "aupr_out"}``; the key ``fpr95`` holds the FPR at
     the requested ``tpr`` (0.95 by default) under ``rule`` and ``positive`` (module docstring).
     """
-    _check_choice(rule, RULES, "rule")
-    _check_choice(positive, POSITIVES, "positive")
-    if not 0.0 < float(tpr) <= 1.0:
-        raise InputError(f"tpr must be in (0, 1], got {tpr}")
+    check_options(tpr, rule, positive)
     if merge_metrics is None:
         return _ood_metrics_numpy(id_scores, ood_scores, tpr, rule=rule, positive=positive)
     a, b = _pair(id_scores, ood_scores)

@@ -5,12 +5,16 @@ output the logits. For our own models (``energy_ood.models``) the layer is ``fc`
 networks name it, e.g. ``ModelAdapter(torchvision_resnet, head="fc")`` or
 ``ModelAdapter(timm_vit, head="head")`` or ``head="classifier.1"`` for a torchvision
 EfficientNet. Without a name the last ``nn.Linear`` registered in the module is used.
+
+Inputs are moved to the model's device batch by batch; what ``extract`` returns stays there
+(scorers fitted on it then live on that device too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,7 +53,14 @@ class ModelAdapter:
     @property
     def bias(self) -> torch.Tensor:
         b = self.head.bias
-        return torch.zeros(self.head.out_features) if b is None else b.detach()
+        if b is None:
+            return torch.zeros(self.head.out_features, device=self.head.weight.device)
+        return b.detach()
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.model.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits, penultimate features) from one forward pass; keeps the autograd graph."""
@@ -60,7 +71,7 @@ class ModelAdapter:
 
         h = self.head.register_forward_hook(hook)
         try:
-            logits = self.model(x)
+            logits = self.model(x.to(self.device) if isinstance(x, torch.Tensor) else x)
         finally:
             h.remove()
         if "z" not in captured:
@@ -76,6 +87,16 @@ class ModelAdapter:
         self, inputs: torch.Tensor | Iterable, batch_size: int = 512, desc: str = "extract"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and features for a tensor of inputs (or an iterable of batches), in eval mode."""
+        logits, feats, _ = self.extract_labelled(inputs, batch_size, desc)
+        return logits, feats
+
+    @torch.no_grad()
+    def extract_labelled(
+        self, inputs: torch.Tensor | Iterable, batch_size: int = 512, desc: str = "extract"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(logits, features, labels): labels are those of ``(x, y)`` batches, else None."""
+        if isinstance(inputs, np.ndarray):
+            inputs = torch.from_numpy(np.ascontiguousarray(inputs))
         was_training = self.model.training
         self.model.eval()
         batches = (
@@ -83,11 +104,17 @@ class ModelAdapter:
             if isinstance(inputs, torch.Tensor)
             else inputs
         )
-        logits, feats = [], []
+        logits, feats, labels = [], [], []
         try:
             for xb in progress(batches, desc=desc, unit="batch"):
                 if isinstance(xb, (tuple, list)):
+                    if len(xb) > 1:
+                        labels.append(torch.as_tensor(xb[1]).reshape(-1))
                     xb = xb[0]
+                if not isinstance(xb, torch.Tensor):
+                    raise InputError(f"model inputs must be tensors, got {type(xb).__name__}")
+                if not torch.is_floating_point(xb):
+                    xb = xb.float()
                 lo, z = self.forward_both(xb)
                 logits.append(lo.float())
                 feats.append(z.float())
@@ -95,4 +122,5 @@ class ModelAdapter:
             self.model.train(was_training)
         if not logits:
             raise InputError("no inputs to extract features from")
-        return torch.cat(logits), torch.cat(feats)
+        y = torch.cat(labels) if labels and len(labels) == len(logits) else None
+        return torch.cat(logits), torch.cat(feats), y

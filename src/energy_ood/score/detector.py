@@ -1,97 +1,231 @@
-"""Deployment: a scorer plus a threshold calibrated on ID validation data.
+"""Deployment: a scorer plus a threshold calibrated on ID data, with scikit-learn's
+outlier-detector API.
 
-The threshold accepts at least ``tpr`` of the ID validation scores (the first-point rule of
-``energy_ood.metrics``): ``predict`` flags an input as OOD when its score is below it. A
-detector saves as ``NAME.json`` (scorer name, parameters, threshold) plus ``NAME.pt`` (fitted
-tensors only), and loads with ``torch.load(weights_only=True)``: no code is executed.
+Convention (scikit-learn's, e.g. IsolationForest): ``predict`` returns +1 for an inlier (ID) and
+-1 for an outlier (OOD); ``decision_function(X) = score - threshold`` (>= 0: inlier);
+``score_samples(X)`` the scorer's ID-ness scores. An input is OOD when its score is below the
+threshold, which accepts at least ``tpr`` of the ID calibration scores (the first-point rule of
+``energy_ood.metrics``).
+
+Without a model, ``X`` holds what the scorer consumes (logits, features, ...). With a model
+(``Detector("knn", model=net)``), ``X`` holds model inputs (a tensor, or an iterable / DataLoader
+of batches, re-iterable) and the detector extracts logits or features itself
+(``ModelAdapter``; ``head`` names the final layer where it is not found automatically).
+
+A detector saves as ``NAME.json`` + ``NAME.pt`` (fitted tensors only; see ``_detector_io``)
+and loads with ``torch.load(weights_only=True)``: no code is executed.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import __version__
-from .._runinfo import atomic_torch_save, atomic_write_json
 from .._validate import InputError, as_numpy_1d
-from .base import Scorer, create_scorer
+from . import _detector_io as io
+from .adapter import ModelAdapter
+from .base import Scorer, create_scorer, scorer_class
+from .fitting import FitSource, fit_scorer
 
-FORMAT = "energy-ood-detector/1"
+CONVENTION = (
+    "score = ID-ness (higher = more in-distribution); OOD when score < threshold; "
+    "predict: +1 inlier (ID), -1 outlier (OOD); decision_function = score - threshold"
+)
+_FIT_KEYWORDS = ("head", "weight", "bias", "model", "std", "class_weights")
 
 
 def calibrate_threshold(id_scores, tpr: float = 0.95) -> float:
     """The largest threshold t with mean(id_scores >= t) >= tpr."""
     s = as_numpy_1d(id_scores, "id validation scores")
-    if not 0 < tpr <= 1:
-        raise InputError(f"tpr must be in (0, 1], got {tpr}")
+    if isinstance(tpr, bool) or not isinstance(tpr, (int, float)) or not 0 < tpr <= 1:
+        raise InputError(f"tpr must be in (0, 1], got {tpr!r}")
     k = max(1, math.ceil(tpr * s.size - 1e-9))
     return float(np.partition(s, s.size - k)[s.size - k])
 
 
 class Detector:
-    """``Detector(create_scorer("energy")).fit(id_val)``; ``predict(x) -> (is_ood, score)``."""
+    """``Detector("energy").fit(id_val_logits)``; ``predict(x)`` -> +1 (ID) / -1 (OOD)."""
 
-    def __init__(self, scorer: Scorer | str, tpr: float = 0.95, **scorer_params):
-        self.scorer = create_scorer(scorer, **scorer_params) if isinstance(scorer, str) else scorer
-        if not 0 < tpr <= 1:
-            raise InputError(f"tpr must be in (0, 1], got {tpr}")
-        self.tpr = float(tpr)
+    def __init__(
+        self,
+        scorer: Scorer | str,
+        tpr: float = 0.95,
+        *,
+        model: torch.nn.Module | None = None,
+        head: str | None = None,
+        batch_size: int = 256,
+        **scorer_params,
+    ):
+        if isinstance(scorer, str):
+            scorer = create_scorer(scorer, **scorer_params)
+        elif scorer_params:
+            raise InputError("scorer parameters go with a scorer name, not a built scorer")
+        if not isinstance(scorer, Scorer):
+            raise InputError(f"scorer must be a Scorer or a name, got {type(scorer).__name__}")
+        if isinstance(tpr, bool) or not isinstance(tpr, (int, float)) or not 0 < tpr <= 1:
+            raise InputError(f"tpr must be in (0, 1], got {tpr!r}")
+        if model is not None and not isinstance(model, torch.nn.Module):
+            raise InputError(f"model must be a torch nn.Module, got {type(model).__name__}")
+        if model is not None and scorer.input_kind == "similarity":
+            raise InputError(
+                f"{scorer.name} scores similarities; a classifier model cannot give them"
+            )
+        self.scorer, self.tpr = scorer, float(tpr)
+        self.model, self.head, self.batch_size = model, head, int(batch_size)
         self.threshold: float | None = None
+        self.n_features_in_: int | None = None
+        self._cache: dict[int, tuple] = {}
 
-    def fit(self, id_val) -> Detector:
-        """Calibrate the threshold on ID validation inputs of the scorer's kind."""
-        self.threshold = calibrate_threshold(self.scorer.score(id_val), self.tpr)
+    # --- data through the model ---------------------------------------------------------------
+    def _outputs(self, X) -> tuple:
+        key = id(X)
+        if key not in self._cache:
+            adapter = ModelAdapter(self.model, self.head)
+            self._cache[key] = (X, *adapter.extract_labelled(X, self.batch_size, "detector"))
+        return self._cache[key][1:]
+
+    def _data(self, X, kind: str):
+        """X as the scorer's ``kind``: itself without a model, else extracted from inputs."""
+        if self.model is None or kind == "inputs" or X is None:
+            return X
+        logits, feats, _ = self._outputs(X)
+        return logits if kind == "logits" else feats
+
+    def _source(self, X, y, X_val, needs: dict) -> FitSource:
+        kinds = ("logits", "features", "inputs")
+        if self.model is None:
+            kind = self.scorer.fit_kind or self.scorer.input_kind
+            train, val = {kind: X}, ({} if X_val is None else {kind: X_val})
+        else:
+            train = {k: (lambda k=k: self._data(X, k)) for k in kinds}
+            val = {} if X_val is None else {k: (lambda k=k: self._data(X_val, k)) for k in kinds}
+            if y is None and X is not None:
+                y = lambda: self._outputs(X)[2]  # noqa: E731 - labels of (x, y) batches
+        head = needs.get("head")
+        if head is None and "weight" in needs:
+            head = (needs["weight"], needs.get("bias"))
+        if head is None and self.model is not None and "head" in self.scorer.fit_needs:
+            head = ModelAdapter(self.model, self.head).head
+        return FitSource(
+            train=train, train_labels=y, val=val, head=head,
+            model=needs.get("model", self.model), std=needs.get("std"),
+            class_weights=needs.get("class_weights"),
+        )  # fmt: skip
+
+    # --- scikit-learn API -----------------------------------------------------------------------
+    def fit(self, X, y=None, *, X_val=None, **needs) -> Detector:
+        """Fit the scorer where it still needs it (on ``X``, ``y`` and ``needs``: ``head`` or
+        ``weight``/``bias``, ``model``, ``std``, ``class_weights``), then calibrate the
+        threshold on ``X_val`` (held-out ID data; default ``X`` itself, as scikit-learn's
+        outlier detectors do: pass ``X_val`` for an unbiased threshold with scorers that learn
+        from ``X``, e.g. KNN, whose training points are their own neighbours)."""
+        extra = sorted(set(needs) - set(_FIT_KEYWORDS))
+        if extra:
+            raise InputError(f"Detector.fit() does not take {extra[0]!r}")
+        if X is None:
+            raise InputError("Detector.fit needs in-distribution data X")
+        sc = self.scorer
+        fit_kind = sc.fit_kind or sc.input_kind
+        refit = not (sc.fitted_ and sc.state_keys)
+        if refit and X_val is None and self.model is None and fit_kind != sc.input_kind:
+            raise InputError(
+                f"{sc.name} learns from {fit_kind} but scores {sc.input_kind}: "
+                f"give X_val ({sc.input_kind} to calibrate the threshold on)"
+            )
+        try:
+            if refit:
+                fit_scorer(sc, self._source(X, y, X_val, needs))
+            cal = X if X_val is None else X_val
+            data = self._data(cal, sc.input_kind)
+            shape = tuple(data.shape) if hasattr(data, "shape") else np.shape(data)
+            if sc.input_kind != "inputs" and sc.n_features_in_ is None and len(shape) == 2:
+                sc.n_features_in_ = int(shape[1])
+            scores = sc.score(data)
+        finally:
+            self._cache.clear()
+        self.threshold = calibrate_threshold(scores, self.tpr)
+        self.n_features_in_ = sc.n_features_in_
         return self
 
-    def predict(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """(is_ood boolean flags, ID-ness scores)."""
+    def _check(self) -> None:
         if self.threshold is None:
-            raise InputError("detector has no threshold: call fit(id_validation_data) first")
-        s = self.scorer.score(x)
-        return s < self.threshold, s
+            raise InputError("detector has no threshold: call fit(id_data) first")
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``path.json`` and ``path.pt``; returns the JSON path."""
-        if self.threshold is None:
-            raise InputError("detector has no threshold: call fit(...) before save")
-        path = Path(path).with_suffix("")
+    def score_samples(self, X) -> np.ndarray:
+        """ID-ness scores (higher = more in-distribution)."""
+        self._check()
+        try:
+            return self.scorer.score(self._data(X, self.scorer.input_kind))
+        finally:
+            self._cache.clear()
+
+    def decision_function(self, X) -> np.ndarray:
+        """score - threshold: >= 0 for inliers (ID), < 0 for outliers (OOD)."""
+        return self.score_samples(X) - self.threshold
+
+    def predict(self, X) -> np.ndarray:
+        """+1 for inliers (ID), -1 for outliers (OOD), scikit-learn's convention."""
+        return np.where(self.decision_function(X) >= 0, 1, -1)
+
+    def __repr__(self) -> str:
+        return f"Detector({self.scorer!r}, tpr={self.tpr}, threshold={self.threshold})"
+
+    # --- files -------------------------------------------------------------------------------
+    def save(self, path) -> object:
+        """Write ``path.json`` and ``path.pt`` as a set; returns the JSON path."""
+        self._check()
+        sc = self.scorer
         meta = {
-            "format": FORMAT,
+            "format": io.FORMAT,
             "energy_ood": __version__,
-            "scorer": self.scorer.name,
-            "params": self.scorer.get_params(),
+            "scorer": type(sc).name,
+            "params": sc.get_params(),
+            "input_kind": sc.input_kind,
             "tpr": self.tpr,
             "threshold": self.threshold,
-            "flag": "OOD when score < threshold (score = ID-ness)",
+            "n_features_in": sc.n_features_in_,
+            "head_name": self.head,
+            "convention": CONVENTION,
         }
-        atomic_torch_save(self.scorer.state_dict(), path.with_suffix(".pt"))
-        atomic_write_json(path.with_suffix(".json"), meta)
-        return path.with_suffix(".json")
+        return io.write_pair(path, meta, sc.state_dict())
 
     @classmethod
-    def load(cls, path: str | Path, **runtime) -> Detector:
-        """Load a saved detector; ``runtime`` passes what is not saved (e.g. ``model=``)."""
-        path = Path(path).with_suffix("")
+    def load(cls, path, *, model=None, head=None, **runtime) -> Detector:
+        """Load a saved detector. ``model`` (not saved) makes it take model inputs and is
+        handed to scorers that run it (ODIN, RankFeat, ...); ``runtime`` passes other
+        unsaved constructor arguments."""
+        meta, state = io.read_pair(path)
+        where = io.base_path(path).with_suffix(".json")
+        cls_ = scorer_class(meta["scorer"])
+        params = meta["params"]
+        runtime_keys = set(cls_.runtime_params)
+        bad = sorted(runtime_keys & set(params))
+        if bad:
+            raise InputError(f"{where}: params may not set {bad[0]!r} (given at load time)")
+        if meta.get("input_kind") not in (None, cls_.input_kind):
+            raise InputError(f"{where}: input_kind {meta['input_kind']!r} is not {cls_.name}'s")
+        if model is not None and "model" in runtime_keys:
+            runtime = {**runtime, "model": model}
         try:
-            meta = json.loads(path.with_suffix(".json").read_text())
-        except FileNotFoundError:
-            raise
-        except (OSError, json.JSONDecodeError) as e:
-            raise InputError(f"{path.with_suffix('.json')}: unreadable detector file ({e})") from e
-        if meta.get("format") != FORMAT:
-            raise InputError(f"{path.with_suffix('.json')}: not an energy-ood detector file")
+            scorer = create_scorer(meta["scorer"], **params, **runtime)
+        except InputError as e:
+            raise InputError(f"{where}: {e}") from e
         try:
-            state = torch.load(path.with_suffix(".pt"), weights_only=True, map_location="cpu")
-        except FileNotFoundError:
-            raise
-        except Exception as e:
-            raise InputError(f"{path.with_suffix('.pt')}: refused to load ({e})") from e
-        det = cls(create_scorer(meta["scorer"], **meta["params"], **runtime), tpr=meta["tpr"])
-        if state:
-            det.scorer.load_state_dict(state)
+            scorer.load_state_dict(state)
+        except InputError as e:
+            raise InputError(f"{io.base_path(path).with_suffix('.pt')}: {e}") from e
+        n = meta.get("n_features_in")
+        if n is not None:
+            if scorer.n_features_in_ is not None and scorer.n_features_in_ != n:
+                raise InputError(
+                    f"{where}: n_features_in {n} does not match the fitted state "
+                    f"({scorer.n_features_in_})"
+                )
+            scorer.n_features_in_ = n
+        det = cls(scorer, tpr=meta["tpr"], model=model, head=head or meta.get("head_name"))
         det.threshold = float(meta["threshold"])
+        det.n_features_in_ = scorer.n_features_in_
         return det

@@ -11,15 +11,19 @@ similarity, computed exactly either way:
   triangle-inequality bound skip the clusters that cannot hold a nearer point); a chunk where
   it would compare more than half of the pairs falls back to brute force;
 * ``index="auto"`` (default): ``cluster`` for banks of at least ``CLUSTER_MIN`` rows.
+
+On a GPU (a bank fitted on, or moved to, a CUDA device) the search is one matrix product and
+``torch.topk`` per chunk. The search runs in float32 (the bank's precision) whatever the input
+dtype; scores come back float64 for float64 input.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .._validate import InputError, as_tensor_2d
+from .._validate import as_tensor_2d
+from . import _params as P
 from . import _topk
-from ._head import check_features
 from ._knn_index import ClusterIndex
 from .base import Scorer, register
 
@@ -33,46 +37,48 @@ def _normalize(z: torch.Tensor) -> torch.Tensor:
 
 @register("knn")
 class KNN(Scorer):
+    """Deep k-nearest neighbours (Sun et al., ICML 2022); ``fit(train_features)``."""
+
     input_kind = "features"
-    needs_fit = True
+    fit_needs = frozenset({"X"})
+    state_shapes = {"bank": ("N", "D")}
+    check_inputs = True
     buffer_mb = 256
 
     def __init__(self, k: int = 50, index: str = "auto"):
         super().__init__()
-        if int(k) < 1:
-            raise InputError(f"knn: k must be >= 1, got {k}")
-        if index not in INDEXES:
-            raise InputError(f"knn: index must be one of {INDEXES}, got {index!r}")
-        self.k, self.index = int(k), index
+        self.k = P.integer(k, "knn: k", low=1)
+        self.index = P.choice(index, "knn: index", INDEXES)
         self._buf: torch.Tensor | None = None
         self._tree: ClusterIndex | None = None
 
-    def get_params(self) -> dict:
-        return {"k": self.k, "index": self.index}
-
-    def fit(self, features) -> KNN:
-        bank = as_tensor_2d(features, "knn features", torch.float32)
-        if bank.shape[0] < self.k:
-            raise InputError(f"knn: k={self.k} but only {bank.shape[0]} training features")
+    def _fit(self, X, y, **_) -> None:
+        bank = as_tensor_2d(X, "knn features", torch.float32)
         self.bank = _normalize(bank).contiguous()
-        self.fitted_ = True
-        self._prepare()
-        return self
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        super().load_state_dict(state)
-        self._prepare()
+    def _check_state(self) -> None:
+        from .._validate import InputError
 
-    def _prepare(self) -> None:
+        self.bank = self.bank.float().contiguous()
+        if not bool(((self.bank.norm(dim=1) - 1).abs() < 1e-3).all()):
+            raise InputError("knn: the bank rows must be unit vectors (as fit stores them)")
+
+    def _after_state(self) -> None:
+        from .._validate import InputError
+
         n = self.bank.shape[0]
+        if n < self.k:
+            raise InputError(f"knn: k={self.k} but only {n} training features")
+        self.n_features_in_ = int(self.bank.shape[1])
+        if self.bank.device.type != "cpu":
+            self._tree, self._buf = None, None
+            self.chunk_rows = int(max(1, min(8192, self.buffer_mb * 2**20 // (4 * n))))
+            return
         self._brute_rows = int(max(1, min(1024, self.buffer_mb * 2**20 // (4 * n))))
         self._buf = None
         use = self.index == "cluster" or (self.index == "auto" and n >= CLUSTER_MIN)
         self._tree = ClusterIndex(self.bank) if use else None
         self.chunk_rows = 8192 if use else self._brute_rows
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"bank": self.bank}
 
     def _brute(self, zn: torch.Tensor) -> torch.Tensor:
         if self._buf is None:
@@ -85,8 +91,10 @@ class KNN(Scorer):
         return heap[:, 0]
 
     def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
-        check_features(self.name, z, self.bank.shape[1])
         zn = _normalize(z.float())
+        if zn.device.type != "cpu":
+            kth = (zn @ self.bank.T).topk(self.k, dim=1, sorted=False).values.amin(1)
+            return -torch.sqrt((2.0 - 2.0 * kth).clamp_min(0.0))
         kth = self._tree.kth_similarity(zn, self.k) if self._tree is not None else None
         if kth is None:
             kth = self._brute(zn)

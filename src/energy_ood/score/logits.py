@@ -1,45 +1,39 @@
-"""Logit-only scorers: MSP, MaxLogit, energy and the self-normalized energy ablation."""
+"""Logit scorers without fitted statistics: MSP, MaxLogit, energy, the self-normalized energy
+ablation, entropy, GEN, and WeightedEBO (whose class weights come from training)."""
 
 from __future__ import annotations
 
 import torch
 
 from .._validate import InputError
+from . import _params as P
 from . import functional as F
 from .base import Scorer, register
 
 
-def _check_T(T: float) -> float:
-    T = float(T)
-    if not T > 0:
-        raise InputError(f"temperature T must be > 0, got {T}")
-    return T
+class LogitScorer(Scorer):
+    """A scorer of (n, K) logits; composable after any feature shaping (``react+NAME``)."""
 
-
-class _LogitScorer(Scorer):
     input_kind = "logits"
 
 
-class _TemperatureScorer(_LogitScorer):
+class _TemperatureScorer(LogitScorer):
     def __init__(self, T: float = 1.0):
         super().__init__()
-        self.T = _check_T(T)
-
-    def get_params(self) -> dict:
-        return {"T": self.T}
+        self.T = P.positive(T, "temperature T")
 
 
 @register("msp")
 class MSP(_TemperatureScorer):
-    """Maximum softmax probability (Hendrycks & Gimpel 2017), temperature ``T``."""
+    """Maximum softmax probability max_i softmax(f / T)_i (Hendrycks & Gimpel, ICLR 2017)."""
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         return F.msp_score(x, self.T)
 
 
 @register("maxlogit")
-class MaxLogit(_LogitScorer):
-    """Maximum logit (Hendrycks et al. 2022)."""
+class MaxLogit(LogitScorer):
+    """Maximum logit max_i f_i (Hendrycks et al., ICML 2022)."""
 
     chunk_rows = 1 << 20  # amax makes no temporaries: big chunks, less per-chunk overhead
 
@@ -49,7 +43,8 @@ class MaxLogit(_LogitScorer):
 
 @register("energy")
 class Energy(_TemperatureScorer):
-    """Negative free energy T * logsumexp(f / T) (Liu et al. 2020). Parameter-free at T = 1."""
+    """Negative free energy T * logsumexp(f / T) (Liu et al., NeurIPS 2020). Parameter-free at
+    T = 1, the paper's recommendation."""
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         return F.energy_score(x, self.T)
@@ -61,3 +56,64 @@ class SelfNormalizedEnergy(Energy):
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         return F.self_normalized_energy_score(x, self.T)
+
+
+@register("entropy")
+class Entropy(LogitScorer):
+    """Negative predictive entropy sum_j p_j log p_j, p = softmax(f) (the classic uncertainty
+    baseline; e.g. Hendrycks & Gimpel 2017, OpenOOD). Higher = more peaked = more ID."""
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return F.entropy_score(x)
+
+
+@register("gen")
+class GEN(LogitScorer):
+    """GEN, generalized entropy (Liu, Lochman & Zach, CVPR 2023):
+    score = -sum_{j in top-M of p} p_j^gamma (1 - p_j)^gamma, p = softmax(f).
+
+    Paper defaults gamma = 0.1, M = 100 (capped at the number of classes K). The authors' code
+    sums over the M largest probabilities; pytorch-ood 0.4 averages them and clamps p to
+    [1e-7, 1 - 1e-7] (same ranking, not the same numbers).
+    """
+
+    def __init__(self, gamma: float = 0.1, M: int = 100):
+        super().__init__()
+        self.gamma = P.positive(gamma, "gen: gamma")
+        self.M = P.integer(M, "gen: M", low=1)
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gen_score(x, self.gamma, self.M)
+
+
+@register("weighted_ebo")
+class WeightedEBO(LogitScorer):
+    """Weighted energy score of VOS (Du et al., ICLR 2022), as pytorch-ood 0.4's WeightedEBO:
+    score = -E_w(x) = log sum_i w_i exp(f_i), w = relu(class weights).
+
+    The class weights are learned in VOS training (its ``weight_energy`` layer): pass them with
+    ``fit(class_weights=w)`` (shape K or 1 x K). At least one weight must be positive.
+    """
+
+    fit_needs = frozenset({"class_weights"})
+    state_shapes = {"log_weights": ("K",)}
+
+    def _fit(self, X, y, class_weights=None, **_) -> None:
+        w = torch.as_tensor(class_weights).detach()
+        if w.is_complex() or w.numel() == 0 or w.reshape(-1).shape[0] != w.shape[-1]:
+            raise InputError(f"weighted_ebo: class_weights must be a vector, got {tuple(w.shape)}")
+        w = w.reshape(-1).double().relu()
+        if not bool(torch.isfinite(w).all()) or not bool((w > 0).any()):
+            raise InputError("weighted_ebo: class_weights must be finite with one entry > 0")
+        dev = X.device if isinstance(X, torch.Tensor) else w.device
+        self.log_weights = w.log().clamp_min(-1e30).float().to(dev)  # log 0 -> -1e30: finite
+
+    def _check_state(self) -> None:
+        if not bool((self.log_weights > -1e29).any()):
+            raise InputError("weighted_ebo: every class weight is 0")
+
+    def _after_state(self) -> None:
+        self.n_features_in_ = int(self.log_weights.shape[0])
+
+    def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
+        return F.weighted_energy_score(x, self.log_weights.to(x.dtype))

@@ -1,112 +1,79 @@
-"""Mahalanobis distance to the closest class mean (Lee et al. 2018), tied covariance.
+"""Mahalanobis distance to the closest class mean (Lee et al., NeurIPS 2018), tied covariance.
 
 score(z) = -min_c (z - mu_c)^T Sigma^-1 (z - mu_c). Fitting takes one Cholesky of Sigma
 (Sigma = L L^T, W = L^-1); scoring a batch is one product Z W^T plus a (n x C) product with the
-whitened means: ||W z||^2 - 2 (W z).(W mu_c) + ||W mu_c||^2.
-
-With ``eps > 0`` the input pre-processing of Lee et al. is applied: x' = x - eps * sign(grad_x
-of the distance to the closest mean); then ``score`` takes model inputs and needs ``model``.
+whitened means: ||W z||^2 - 2 (W z).(W mu_c) + ||W mu_c||^2. The input pre-processing of Lee et
+al. is its own scorer, ``mahalanobis_pre`` (it scores model inputs).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from .._validate import InputError, as_tensor_2d
-from ._head import check_features
+from . import _params as P
 from .base import Scorer, register
+
+GAUSSIAN_STATE = {
+    "whiten": ("D", "D"),
+    "means_w": ("C", "D"),
+    "means_sq": ("C",),
+    "classes": ("C",),
+}
+
+
+def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.Tensor]:
+    """Class means and the tied covariance, whitened: the state of both Mahalanobis scorers."""
+    z = as_tensor_2d(features, f"{name} features", torch.float64)
+    y = labels.detach() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+    if y.is_complex() or (torch.is_floating_point(y) and not bool((y == y.round()).all())):
+        raise InputError(f"{name}: labels must be integers")
+    y = y.reshape(-1).long().to(z.device)
+    if y.shape[0] != z.shape[0]:
+        raise InputError(f"{name}: {z.shape[0]} feature rows but {y.shape[0]} labels")
+    classes = torch.unique(y)
+    means = torch.stack([z[y == c].mean(0) for c in classes])
+    centered = z - means[torch.searchsorted(classes, y)]
+    cov = centered.T @ centered / z.shape[0]
+    eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
+    cov += ridge * cov.diagonal().mean().clamp_min(1e-12) * eye
+    L, info = torch.linalg.cholesky_ex(cov)
+    if int(info) != 0:
+        raise InputError(f"{name}: feature covariance is not positive definite (raise ridge)")
+    w = torch.linalg.solve_triangular(L, eye, upper=False)
+    wm = (means @ w.T).float()
+    return {"whiten": w.float(), "means_w": wm, "means_sq": (wm * wm).sum(1), "classes": classes}
+
+
+def min_distance(z: torch.Tensor, whiten, means_w, means_sq) -> torch.Tensor:
+    """min_c of the squared Mahalanobis distance of each row of ``z`` (in z's dtype)."""
+    zw = z @ whiten.to(z).T
+    d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ means_w.to(z).T) + means_sq.to(z)
+    return d.clamp_min(0.0).amin(1)
 
 
 @register("mahalanobis")
 class Mahalanobis(Scorer):
+    """``fit(train_features, train_labels)``; ``ridge`` is added to the covariance's diagonal
+    (relative to its mean variance)."""
+
     input_kind = "features"
-    needs_fit = True
+    fit_needs = frozenset({"X", "y"})
+    state_shapes = GAUSSIAN_STATE
+    state_ints = ("classes",)
+    check_inputs = True
 
-    def __init__(
-        self,
-        eps: float = 0.0,
-        model: nn.Module | None = None,
-        head: str | None = None,
-        ridge: float = 1e-6,
-        batch_size: int = 256,
-    ):
+    def __init__(self, ridge: float = 1e-6):
         super().__init__()
-        if eps < 0:
-            raise InputError(f"mahalanobis: eps must be >= 0, got {eps}")
-        if eps > 0 and model is None:
-            raise InputError("mahalanobis with eps > 0 (input pre-processing) needs model=...")
-        self.eps, self.ridge, self.batch_size = float(eps), float(ridge), batch_size
-        self.model, self.head_name = model, head
-        if eps > 0:
-            self.input_kind = "inputs"
+        self.ridge = P.real(ridge, "mahalanobis: ridge", low=0.0)
 
-    def get_params(self) -> dict:
-        return {"eps": self.eps, "ridge": self.ridge}
+    def _fit(self, X, y, **_) -> None:
+        for k, v in fit_gaussian(X, y, self.ridge, self.name).items():
+            setattr(self, k, v)
 
-    def fit(self, features, labels) -> Mahalanobis:
-        z = as_tensor_2d(features, "mahalanobis features", torch.float64)
-        y = torch.as_tensor(np.asarray(labels)).long().reshape(-1)
-        if y.shape[0] != z.shape[0]:
-            raise InputError(f"mahalanobis: {z.shape[0]} feature rows but {y.shape[0]} labels")
-        classes = torch.unique(y)
-        means = torch.stack([z[y == c].mean(0) for c in classes])
-        centered = z - means[torch.searchsorted(classes, y)]
-        cov = centered.T @ centered / z.shape[0]
-        cov += (
-            self.ridge
-            * cov.diagonal().mean().clamp_min(1e-12)
-            * torch.eye(cov.shape[0], dtype=cov.dtype)
-        )
-        L, info = torch.linalg.cholesky_ex(cov)
-        if int(info) != 0:
-            raise InputError("mahalanobis: feature covariance is not positive definite")
-        w = torch.linalg.solve_triangular(L, torch.eye(cov.shape[0], dtype=cov.dtype), upper=False)
-        self.whiten = w.float()  # (D, D), W = L^-1
-        wm = (means @ w.T).float()  # whitened means (C, D)
-        self.means_w = wm
-        self.means_sq = (wm * wm).sum(1)
-        self.classes = classes
-        self.fitted_ = True
-        return self
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {
-            "whiten": self.whiten,
-            "means_w": self.means_w,
-            "means_sq": self.means_sq,
-            "classes": self.classes,
-        }
-
-    def _distances(self, z: torch.Tensor) -> torch.Tensor:
-        zw = z @ self.whiten.T
-        d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ self.means_w.T) + self.means_sq
-        return d.clamp_min(0.0)
+    def _after_state(self) -> None:
+        self.n_features_in_ = int(self.whiten.shape[0])
 
     def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
-        check_features(self.name, z, self.whiten.shape[0])
-        return -self._distances(z.float()).amin(1)
-
-    def score(self, x) -> np.ndarray:
-        if self.eps == 0:
-            return super().score(x)
-        self._check_fitted()
-        from .adapter import ModelAdapter
-
-        adapter = ModelAdapter(self.model, self.head_name)
-        x = torch.as_tensor(x).float()
-        was_training = self.model.training
-        self.model.eval()
-        out = []
-        try:
-            for i in range(0, x.shape[0], self.batch_size):
-                xb = x[i : i + self.batch_size].clone().requires_grad_(True)
-                dist = self._distances(adapter.features(xb).float()).amin(1).sum()
-                (g,) = torch.autograd.grad(dist, xb)
-                with torch.no_grad():
-                    z = adapter.features((xb - self.eps * g.sign()).detach())
-                    out.append(self._score_chunk(z).double())
-        finally:
-            self.model.train(was_training)
-        return torch.cat(out).numpy()
+        return -min_distance(z, self.whiten, self.means_w, self.means_sq)

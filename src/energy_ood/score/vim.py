@@ -1,9 +1,14 @@
-"""ViM, Virtual-logit Matching (Wang et al. 2022).
+"""ViM, Virtual-logit Matching (Wang et al., CVPR 2022), and its Residual score.
 
-Origin u = -pinv(W) b; principal subspace of the centred ID features (top ``dim`` eigenvectors
-of their covariance); residual r(z) = ||(z - u) projected off that subspace||; alpha = mean
-max-logit / mean residual on the ID training features. score = logsumexp(logits) - alpha * r
-(the energy score minus the scaled virtual logit; higher = ID).
+Origin o = -pinv(W) b; principal subspace P of the ID features shifted by o (top ``dim``
+eigenvectors of their uncentred second-moment matrix, as the authors' code); residual
+r(h) = ||(I - P)(h - o)||.
+
+* ``vim``: alpha = mean max-logit / mean residual on the ID training features;
+  score = logsumexp(logits) - alpha * r (energy minus the scaled virtual logit; higher = ID).
+* ``residual``: score = -r(h) (the paper's "Residual" baseline).
+
+Both: ``fit(train_features, head=model.fc)``.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from ._head import check_features, resolve_head
+from . import _params as P
+from ._head import linear
 from .base import Scorer, register
 
 
@@ -23,53 +29,70 @@ def default_dim(d: int) -> int:
     return max(1, d // 2)
 
 
-@register("vim")
-class ViM(Scorer):
+def fit_subspace(z: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dim, name: str):
+    """(origin, null-space basis, residuals of z) in float64."""
+    d = z.shape[1]
+    if w.shape[1] != d:
+        raise InputError(f"{name}: features have {d} columns, the head takes {w.shape[1]}")
+    k = default_dim(d) if dim is None else dim
+    if not 0 < k < d:
+        raise InputError(f"{name}: principal dimension must be in [1, {d - 1}], got {k}")
+    origin = -torch.linalg.pinv(w.double()) @ b.double()
+    x = z - origin
+    _, vecs = torch.linalg.eigh(x.T @ x / x.shape[0])  # ascending eigenvalues
+    null = vecs[:, : d - k]  # complement of the top-k principal directions
+    return origin, null, (x @ null).norm(dim=1)
+
+
+class _Subspace(Scorer):
     input_kind = "features"
-    needs_fit = True
+    fit_needs = frozenset({"X", "head"})
+    check_inputs = True
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else P.integer(dim, f"{self.name}: dim", low=1)
 
-    def get_params(self) -> dict:
-        return {"dim": self.dim}
+    def _residual(self, z: torch.Tensor) -> torch.Tensor:
+        return ((z - self.origin.to(z.dtype)) @ self.null.to(z.dtype)).norm(dim=1)
 
-    def fit(self, features, weight=None, bias=None, head=None) -> ViM:
-        z = as_tensor_2d(features, "vim features", torch.float64)
-        w, b = resolve_head("vim", weight, bias, head)
-        check_features(self.name, z, w.shape[1])
-        d = z.shape[1]
-        k = self.dim if self.dim is not None else default_dim(d)
-        if not 0 < k < d:
-            raise InputError(f"vim: principal dimension must be in [1, {d - 1}], got {k}")
-        w64, b64 = w.double(), b.double()
-        origin = -torch.linalg.pinv(w64) @ b64
-        x = z - origin
-        cov = x.T @ x / x.shape[0]
-        _, vecs = torch.linalg.eigh(cov)  # ascending eigenvalues
-        null = vecs[:, : d - k]  # complement of the top-k principal directions
-        resid = (x @ null).norm(dim=1)
-        logits = z @ w64.T + b64
-        alpha = logits.amax(1).mean() / resid.mean().clamp_min(1e-12)
-        self.weight, self.bias = w, b
+    def _after_state(self) -> None:
+        self.n_features_in_ = int(self.null.shape[0])
+
+
+@register("vim")
+class ViM(_Subspace):
+    state_shapes = {
+        "weight": ("K", "D"),
+        "bias": ("K",),
+        "origin": ("D",),
+        "null": ("D", "R"),
+        "alpha": (),
+    }
+
+    def _fit(self, X, y, weight=None, bias=None, **_) -> None:
+        z = as_tensor_2d(X, "vim features", torch.float64).to(weight.device)
+        origin, null, resid = fit_subspace(z, weight, bias, self.dim, self.name)
+        logits = z @ weight.double().T + bias.double()
+        self.alpha = (logits.amax(1).mean() / resid.mean().clamp_min(1e-12)).float()
+        self.weight, self.bias = weight, bias
         self.origin, self.null = origin.float(), null.float().contiguous()
-        self.alpha = alpha.float()
-        self.fitted_ = True
-        return self
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {
-            "weight": self.weight,
-            "bias": self.bias,
-            "origin": self.origin,
-            "null": self.null,
-            "alpha": self.alpha,
-        }
 
     def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
-        check_features(self.name, z, self.weight.shape[1])
-        z = z.float()
-        resid = ((z - self.origin) @ self.null).norm(dim=1)
-        logits = z @ self.weight.T + self.bias
-        return torch.logsumexp(logits, dim=1) - self.alpha * resid
+        logits = linear(z, self.weight, self.bias)
+        return torch.logsumexp(logits, dim=1) - self.alpha.to(z.dtype) * self._residual(z)
+
+
+@register("residual")
+class Residual(_Subspace):
+    """-||(I - P)(h - o)||: the Residual score of the ViM paper (Wang et al., CVPR 2022)."""
+
+    state_shapes = {"origin": ("D",), "null": ("D", "R")}
+
+    def _fit(self, X, y, weight=None, bias=None, **_) -> None:
+        z = as_tensor_2d(X, "residual features", torch.float64).to(weight.device)
+        origin, null, _ = fit_subspace(z, weight, bias, self.dim, self.name)
+        self.origin, self.null = origin.float(), null.float().contiguous()
+
+    def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
+        return -self._residual(z)

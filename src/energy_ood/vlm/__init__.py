@@ -2,8 +2,9 @@
 MSP / energy / MaxLogit, Delta-Energy), encoders (open_clip, sentence-transformers), CoOp
 prompt tuning with CE or CE + a reconstructed EBM term, and the WordNet gloss benchmark.
 
-Importing this package registers the scorers ``mcm``, ``clip_msp``, ``clip_energy``,
-``clip_maxlogit`` and ``delta_energy`` with ``energy_ood.score.create_scorer``. What is verified
+The scorers ``mcm``, ``clip_msp``, ``clip_energy``, ``clip_maxlogit`` and ``delta_energy``
+(module ``scores``) are registered with ``energy_ood.score`` lazily: ``create_scorer("mcm")`` and
+``Detector.load`` of an ``mcm`` detector work without importing this package. What is verified
 and what is reconstruction is stated in ``functional``, ``ebm`` and ``bench.RECONSTRUCTION``.
 """
 

@@ -1,5 +1,6 @@
 """Vision-language scorers on a cosine-similarity matrix (n x K), registered with the common
-scorer contract: ``create_scorer("mcm", tau=1.0).score(sim)`` returns ID-ness per row.
+scorer contract: ``create_scorer("mcm", tau=1.0).score(sim)`` returns ID-ness per row. They are
+registered lazily: ``energy_ood.score.create_scorer("mcm")`` imports this module itself.
 
 Names: ``mcm`` (tau), ``clip_msp`` / ``clip_energy`` / ``clip_maxlogit`` (on logit_scale * cos,
 logit_scale = 100 for trained CLIP) and ``delta_energy`` (c, floor, logit_scale or tau; the
@@ -8,21 +9,17 @@ score's exact defaults are a RECONSTRUCTION, see ``energy_ood.vlm.functional``).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .._validate import InputError
+from ..score import _params as P
 from ..score import functional as SF
 from ..score.base import Scorer, register
 from . import functional as F
 
 
 def _positive(value: float, name: str) -> float:
-    v = float(value)
-    if not (v > 0 and math.isfinite(v)):
-        raise InputError(f"{name} must be a finite number > 0, got {value}")
-    return v
+    return P.positive(value, name)
 
 
 def _check_cosines(x: torch.Tensor, name: str) -> None:
@@ -37,6 +34,7 @@ class _SimilarityScorer(Scorer):
     input_kind = "similarity"
 
     def _check_width(self, chunk: torch.Tensor) -> None:
+        super()._check_width(chunk)
         _check_cosines(chunk, self.name)
 
 
@@ -44,9 +42,6 @@ class _ScaledScorer(_SimilarityScorer):
     def __init__(self, logit_scale: float = 100.0):
         super().__init__()
         self.logit_scale = _positive(logit_scale, "logit_scale")
-
-    def get_params(self) -> dict:
-        return {"logit_scale": self.logit_scale}
 
 
 @register("mcm")
@@ -56,9 +51,6 @@ class MCM(_SimilarityScorer):
     def __init__(self, tau: float = 1.0):
         super().__init__()
         self.tau = _positive(tau, "tau")
-
-    def get_params(self) -> dict:
-        return {"tau": self.tau}
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         return F.mcm_score(x, self.tau)
@@ -104,21 +96,17 @@ class DeltaEnergy(_SimilarityScorer):
         tau: float | None = None,
     ):
         super().__init__()
-        if isinstance(c, bool) or int(c) != c or int(c) < 1:
-            raise InputError(f"delta_energy: crop count c must be an integer >= 1, got {c!r}")
         if logit_scale is not None and tau is not None:
             raise InputError("delta_energy: give logit_scale or tau, not both")
-        self.c = int(c)
-        self.floor = float(floor)
-        if not math.isfinite(self.floor):
-            raise InputError(f"delta_energy: floor must be finite, got {floor}")
+        self.c = P.integer(c, "delta_energy: crop count c", low=1)
+        self.floor = P.real(floor, "delta_energy: floor")
         self.logit_scale = (
             1.0 / _positive(tau, "tau")
             if tau is not None
             else _positive(100.0 if logit_scale is None else logit_scale, "logit_scale")
         )
 
-    def get_params(self) -> dict:
+    def get_params(self, deep: bool = True) -> dict:
         return {"c": self.c, "floor": self.floor, "logit_scale": self.logit_scale}
 
     def _check_width(self, chunk: torch.Tensor) -> None:

@@ -1,0 +1,77 @@
+"""Input handling of ``Scorer.score``: 2-D rows of real numbers, chunks moved to a device,
+and the finiteness checks (on scores for logits, on inputs where scores could hide a NaN)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._validate import InputError
+
+
+def _shape(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _rows(x, name: str, kind: str):
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+        if t.is_complex():
+            raise InputError(f"{name}: complex {kind} are not supported, got dtype {t.dtype}")
+    else:
+        t = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if t.dtype.kind not in "biuf":
+            raise InputError(f"{name}: expected real numbers as {kind}, got dtype {t.dtype}")
+        if t.dtype.kind == "f" and t.dtype.itemsize > 8:
+            t = t.astype(np.float64)  # longdouble
+        elif not t.dtype.isnative:
+            t = t.astype(t.dtype.newbyteorder("="))
+    shape = tuple(t.shape)
+    if len(shape) != 2:
+        raise InputError(
+            f"{name}: expected a 2-D array of {kind} (samples x columns), got shape {shape}"
+        )
+    if shape[0] == 0 or shape[1] == 0:
+        raise InputError(f"{name}: empty {kind} array of shape {shape}")
+    return t
+
+
+def _check_finite(s: torch.Tensor, chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
+    """Scores are checked instead of inputs (one pass over n values, not n x K): a NaN or +inf
+    input propagates to the score of its row. A -inf entry among finite ones is a valid logit
+    (probability 0) and gives a finite score; a row that is all -inf gives a non-finite one."""
+    finite = torch.isfinite(s)
+    if not bool(finite.all()):
+        rows = torch.nonzero(~finite).flatten() + start
+        bad = int((~torch.isfinite(chunk[rows - start])).sum())
+        why = (
+            f"{bad} NaN or inf input value(s)"
+            if bad
+            else "finite inputs: the method's arithmetic overflows on them"
+        )
+        raise InputError(
+            f"{name}: {kind} of {rows.numel()} row(s) give a non-finite score ({why}), "
+            f"first at row {int(rows[0])}"
+        )
+
+
+def _check_finite_inputs(chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
+    finite = torch.isfinite(chunk)
+    if not bool(finite.all()):
+        rows = torch.nonzero(~finite.all(dim=tuple(range(1, chunk.ndim)))).flatten() + start
+        raise InputError(
+            f"{name}: {int((~finite).sum())} NaN or inf value(s) in {rows.numel()} row(s) of "
+            f"{kind}, first at row {int(rows[0])}"
+        )
+
+
+def _chunk_tensor(rows, start: int, size: int, device) -> torch.Tensor:
+    part = rows[start : start + size]
+    if isinstance(part, torch.Tensor):
+        t = part
+    else:
+        part = np.ascontiguousarray(part)
+        t = torch.from_numpy(part if part.flags.writeable else part.copy())
+    if not torch.is_floating_point(t) or t.dtype in (torch.float16, torch.bfloat16):
+        t = t.float()
+    return t if device is None else t.to(device)

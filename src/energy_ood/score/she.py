@@ -1,0 +1,55 @@
+"""SHE, Simplified Hopfield Energy (Zhang et al., ICLR 2023).
+
+Patterns m_k = mean penultimate features of the ID training samples of class k that the model
+classifies correctly; score(h) = <h, m_yhat>, yhat = argmax(W h + b).
+``fit(train_features, train_labels, head=model.fc)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._validate import InputError, as_tensor_2d
+from ._head import linear
+from .base import Scorer, register
+
+
+@register("she")
+class SHE(Scorer):
+    input_kind = "features"
+    fit_needs = frozenset({"X", "y", "head"})
+    state_shapes = {"weight": ("K", "D"), "bias": ("K",), "patterns": ("K", "D")}
+    check_inputs = True
+
+    def _fit(self, X, y, weight=None, bias=None, **_) -> None:
+        z = as_tensor_2d(X, "she features").to(weight.device)
+        y = y.detach() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+        if y.is_complex() or (torch.is_floating_point(y) and not bool((y == y.round()).all())):
+            raise InputError("she: labels must be integers")
+        y = y.reshape(-1).long().to(z.device)
+        if y.shape[0] != z.shape[0]:
+            raise InputError(f"she: {z.shape[0]} feature rows but {y.shape[0]} labels")
+        if z.shape[1] != weight.shape[1]:
+            raise InputError(
+                f"she: features have {z.shape[1]} columns, head takes {weight.shape[1]}"
+            )
+        k = weight.shape[0]
+        pred = linear(z, weight, bias).argmax(1)
+        ok = pred == y
+        sums = torch.zeros(k, z.shape[1], dtype=z.dtype, device=z.device).index_add_(
+            0, y[ok], z[ok]
+        )
+        counts = torch.bincount(y[ok], minlength=k)
+        if bool((counts == 0).any()):
+            c = int(torch.nonzero(counts == 0)[0])
+            raise InputError(f"she: no correctly classified training sample of class {c}")
+        self.weight, self.bias = weight, bias
+        self.patterns = (sums / counts[:, None]).float()
+
+    def _after_state(self) -> None:
+        self.n_features_in_ = int(self.weight.shape[1])
+
+    def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
+        pred = linear(z, self.weight, self.bias).argmax(1)
+        return (z * self.patterns.to(z.dtype)[pred]).sum(1)
