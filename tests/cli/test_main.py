@@ -61,5 +61,5 @@ def test_broken_pipe_exits_quietly(tmp_path):
     p.stdout.close()  # the reader goes away, as `head` does
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == EXIT_BROKEN_PIPE == 141
-    assert head[0].strip() == b"index,score,is_ood"
+    assert head[0].strip() == b"index,score,decision,label,is_ood"
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception" not in err

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -251,12 +250,7 @@ def run_predict(args) -> int:
                 },
                 f,
             )
-    try:
-        _write_csv(args.csv, scores, decision, labels)
-    except BrokenPipeError:  # e.g. `| head`: the reader left, nothing is wrong
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    _write_csv(args.csv, scores, decision, labels)  # `| head`: cli.main exits 141, quietly
     print(
         f"{int((labels < 0).sum())} of {len(labels)} inputs flagged OOD (label -1): score < "
         f"threshold {det.threshold:.6g} ({det.scorer.name}; score = ID-ness)",

@@ -57,20 +57,10 @@ def _common_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def real_scores(x, name: str):
-    """Refuse complex, date/time and other non-real dtypes (which would be cast silently)."""
-    dt = getattr(x, "dtype", None)
-    if isinstance(dt, np.dtype) and dt.kind not in "biufO":
-        raise InputError(f"{name}: expected real numbers, got dtype {dt}")
-    if hasattr(x, "is_complex") and x.is_complex():
-        raise InputError(f"{name}: expected real numbers, got dtype {x.dtype}")
-    return x
-
-
 def _pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
     """Validate both score arrays and return them in one common float dtype."""
-    a = as_numpy_1d(real_scores(id_scores, "id_scores"), "id_scores")
-    b = as_numpy_1d(real_scores(ood_scores, "ood_scores"), "ood_scores")
+    a = as_numpy_1d(id_scores, "id_scores")  # refuses complex, date/time, text dtypes
+    b = as_numpy_1d(ood_scores, "ood_scores")
     dt = _common_dtype(a, b)
     return a.astype(dt, copy=False), b.astype(dt, copy=False)
 
@@ -208,7 +198,7 @@ def average_precision(scores, labels) -> float:
     The semantic-anomaly protocol uses it with the held-out class as the positive class and an
     anomaly score (higher = more anomalous); pass ``-id_score`` for an ID-ness score.
     """
-    s = as_numpy_1d(real_scores(scores, "scores"), "scores")
+    s = as_numpy_1d(scores, "scores")
     y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
     if y.shape != s.shape:
         raise InputError(f"labels: shape {y.shape} does not match scores shape {s.shape}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import InputError, as_numpy_1d
-from .functional import check_options, ood_metrics, real_scores
+from .functional import check_options, ood_metrics
 
 
 class OODMetrics:
@@ -21,7 +21,7 @@ class OODMetrics:
         self._ood: list[np.ndarray] = []
 
     def update(self, scores, is_ood) -> None:
-        s = as_numpy_1d(real_scores(scores, "scores"), "scores")
+        s = as_numpy_1d(scores, "scores")
         m = np.asarray(is_ood.detach().cpu() if hasattr(is_ood, "detach") else is_ood)
         if m.dtype != bool:
             if m.dtype.kind not in "iuf" or not np.isin(np.unique(m), [0, 1]).all():
