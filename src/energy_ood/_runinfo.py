@@ -113,3 +113,35 @@ def atomic_torch_save(obj, path: str | os.PathLike) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def check_new_folder(path, overwrite: bool = False) -> Path:
+    """``path`` may be written as a new folder: absent, empty, or ``overwrite`` asked for."""
+    from ._validate import InputError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InputError(f"{path}: holds files; pass --overwrite to replace it, or choose another")
+    return path
+
+
+def replace_folder(tmp: Path, out: Path) -> None:
+    """Put the finished folder ``tmp`` at ``out`` (beside it, same file system): the old
+    folder is moved aside first and removed only once the new one is in place."""
+    import shutil
+
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def new_temp_folder(out: Path) -> Path:
+    """A temporary folder beside ``out`` (removed by the caller on failure)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))

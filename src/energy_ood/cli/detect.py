@@ -34,6 +34,9 @@ from .._io import load_array
 from .._validate import InputError
 from ..score import Detector, create_scorer
 from ..score.detector import CONVENTION
+from ._images import images_for, inputs_record, model_from_inputs
+from ._runtime import add_runtime_args, runtime_from_args
+from ._source import add_source_args, has_source, load_source
 
 FLAGS = {"X": "--fit", "y": "--labels", "head": "--head", "class_weights": "--class-weights"}
 
@@ -47,7 +50,11 @@ def add_parser(sub) -> None:
     )
     dsub = p.add_subparsers(dest="detect_command", required=True, metavar="SUBCOMMAND")
     f = dsub.add_parser("fit", help="fit a detector on ID validation logits or features")
-    f.add_argument("--val", required=True, help="ID validation data of the scorer's kind")
+    f.add_argument(
+        "--val",
+        help="ID validation data of the scorer's kind (with --run-dir/--model: images; "
+        "default the data set's validation split)",
+    )
     f.add_argument("--score", default="energy", help="a scorer name (default: energy)")
     f.add_argument("--T", type=float, help="temperature (energy, msp, odin, ...)")
     f.add_argument("--k", type=int, help="neighbours (knn, nnguide)")
@@ -63,16 +70,26 @@ def add_parser(sub) -> None:
     f.add_argument("--head", help=".npz/.pt with the final layer's 'weight' and 'bias'")
     f.add_argument("--class-weights", help="class weights of weighted_ebo (a vector)")
     f.add_argument("--std", help="per-channel input std, comma-separated (odin eps in pixels)")
-    f.add_argument("--run", help="a run folder: inputs are images, its model extracts them")
     f.add_argument("--tpr", type=float, default=0.95, help="share of ID inputs accepted")
+    f.add_argument(
+        "--fit-samples", type=int, default=10000, help="ID training images scorers learn from"
+    )
+    add_source_args(f)
+    add_runtime_args(f, train=False)
     f.add_argument("--out", required=True, help="detector path (writes .json and .pt)")
     f.set_defaults(func=run_fit)
     q = dsub.add_parser("predict", help="flag inputs with a saved detector")
     q.add_argument("--detector", required=True, help="the .json written by 'detect fit'")
-    q.add_argument("--input", required=True, help="data to flag (images with --run)")
-    q.add_argument("--run", help="the run folder the detector's model comes from")
+    q.add_argument(
+        "--input",
+        required=True,
+        help="data to flag: arrays of the scorer's kind, or, for a detector that holds a model, "
+        "images (a folder, .tar shard, file list, or an .npy of (N, C, H, W) in [0, 1])",
+    )
+    q.add_argument("--run", "--run-dir", dest="run", help="the run folder of the model")
     q.add_argument("--csv", help="write index,score,decision,label,is_ood rows (default: stdout)")
     q.add_argument("--json", help="write scores, flags, threshold and convention as JSON")
+    add_runtime_args(q, train=False)
     q.set_defaults(func=run_predict)
 
 
@@ -128,42 +145,20 @@ def _params(args) -> dict:
     return params
 
 
-def _run_model(run_dir: str):
-    """(model, normalise(images), std) of a run folder."""
-    from ..train.checkpoint import load_model_from_checkpoint
-    from ..train.runs import read_run
-
-    run = read_run(run_dir)
-    model, _ = load_model_from_checkpoint(Path(run_dir) / "checkpoint.pt")
-    data = run.get("data") if isinstance(run, dict) else None
-    mean, std = (data or {}).get("mean"), (data or {}).get("std")
-    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std)):
-        raise InputError(f"{run_dir}/run.json: no input normalisation (data.mean, data.std)")
-
-    def normalise(path: str) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(load_array(path), dtype=np.float32))
-        if x.ndim != 4 or x.shape[1] != len(mean):
-            raise InputError(
-                f"{path}: expected images (N, {len(mean)}, H, W) in [0, 1], got {tuple(x.shape)}"
-            )
-        m = torch.tensor(mean).view(1, -1, 1, 1)
-        return (x - m) / torch.tensor(std).view(1, -1, 1, 1)
-
-    return model, normalise, [float(s) for s in std]
-
-
 def run_fit(args) -> int:
     scorer = create_scorer(args.score, **_params(args))
+    if has_source(args):
+        return _fit_with_model(args, scorer)
+    if args.val is None:
+        raise InputError("give --val (ID validation data), or --run-dir / --model with images")
     model = normalise = std = None
-    if args.run:
-        model, normalise, std = _run_model(args.run)
     if args.std:
         try:
             std = [float(s) for s in args.std.split(",")]
         except ValueError as e:
             raise InputError(f"--std {args.std!r}: expected comma-separated numbers") from e
-    given = {"X": args.fit_data, "y": args.labels, "head": args.head or args.run,
-             "class_weights": args.class_weights, "model": args.run}  # fmt: skip
+    given = {"X": args.fit_data, "y": args.labels, "head": args.head,
+             "class_weights": args.class_weights, "model": None}  # fmt: skip
     for need in sorted(scorer.fit_needs):
         if not given.get(need):
             flag = FLAGS.get(need, "--run")
@@ -200,6 +195,49 @@ def run_fit(args) -> int:
     return 0
 
 
+def _fit_with_model(args, scorer) -> int:
+    """detect fit --run-dir/--model: the scorer learns from the data set's training images (a
+    seeded subset of --fit-samples), the threshold is set on its validation split (or --val)."""
+    import torch
+
+    for flag in ("fit_data", "labels", "head"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')} is for arrays; with a model the data "
+                             "set's images and the model's final layer are used")  # fmt: skip
+    rt = runtime_from_args(args)
+    src = load_source(args, rt)
+    d = src.data
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(d.x_train), generator=g)[: max(1, args.fit_samples)]
+    X, y = d.x_train[idx], d.y_train[idx]
+    record = inputs_record(args, d)
+    val = d.x_val if args.val is None else images_for(args.val, *_transform_of(record), rt.device)
+    needs = {}
+    if args.class_weights:
+        needs["class_weights"] = load_array(args.class_weights)
+    if "std" in scorer.fit_accepts:
+        needs["std"] = list(d.std)
+    for need in sorted(scorer.fit_needs - {"X", "y", "head", "model", "std"}):
+        if need not in needs:
+            raise InputError(f"--score {args.score} needs {FLAGS.get(need, need)}")
+    det = Detector(scorer, tpr=args.tpr, model=src.model, head=src.head)
+    det.fit(X, y, X_val=val, **needs)
+    det.inputs = record
+    path = det.save(args.out)
+    print(
+        f"{path}: {scorer.name} detector on {args.run or args.model}, threshold "
+        f"{det.threshold:.6g} accepts {100 * args.tpr:g}% of the ID validation images; "
+        "flags score < threshold as OOD"
+    )
+    return 0
+
+
+def _transform_of(record: dict):
+    from ._images import transform_from_record
+
+    return transform_from_record(record["transform"]), record["mean"], record["std"]
+
+
 def _why(need: str, scorer) -> str:
     kind = scorer.fit_kind or scorer.input_kind
     return {
@@ -223,13 +261,20 @@ def _open_out(path: str):
 
 
 def run_predict(args) -> int:
-    model = normalise = None
-    if args.run:
-        model, normalise, _ = _run_model(args.run)
-    det = Detector.load(args.detector, model=model)
-    if det.scorer.input_kind == "inputs" and model is None:
-        raise InputError(f"{args.detector}: {det.scorer.name} runs the model: give --run")
-    x = normalise(args.input) if normalise else load_kind(args.input, det.scorer.input_kind)
+    rt = runtime_from_args(args)
+    det = Detector.load(args.detector)
+    inputs = det.inputs
+    if args.run:  # the detector's model from another place than the one recorded
+        inputs = {**(inputs or {}), "run_dir": args.run}
+        inputs.pop("model", None)
+    if inputs is not None:
+        model, transform, mean, std = model_from_inputs(inputs, rt)
+        det = Detector.load(args.detector, model=model)
+        x = images_for(args.input, transform, mean, std, rt.device)
+    else:
+        if det.scorer.input_kind == "inputs":
+            raise InputError(f"{args.detector}: {det.scorer.name} runs a model: give --run-dir")
+        x = load_kind(args.input, det.scorer.input_kind)
     scores = det.score_samples(x)
     decision = scores - det.threshold
     labels = np.where(decision >= 0, 1, -1)

@@ -9,11 +9,13 @@ import numpy as np
 
 from .._io import load_array
 from .._runinfo import atomic_write_json, run_metadata
+from .._runinfo import check_new_folder as check_report_dir
 from .._validate import InputError, as_numpy_1d
 from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
 from ._runtime import add_runtime_args, runtime_from_args
+from ._source import add_source_args, has_source, load_source
 
 
 def add_parser(sub) -> None:
@@ -45,13 +47,7 @@ def add_parser(sub) -> None:
     p.add_argument("--fit", metavar="PATH", help="ID training data for scorers that learn")
     p.add_argument("--labels", metavar="PATH", help="class labels of --fit")
     p.add_argument("--head", metavar="PATH", help=".npz/.pt with the final layer weight, bias")
-    p.add_argument(
-        "--run",
-        "--run-dir",
-        dest="run",
-        metavar="DIR",
-        help="a run folder of train or finetune (under torchrun write --run-dir)",
-    )
+
     p.add_argument(
         "--ood-set",
         action="append",
@@ -59,7 +55,6 @@ def add_parser(sub) -> None:
         help="with --run: a named OOD set (mnist, cifar10-grey, scenes, textures, gaussian, "
         "uniform, ...); repeat or comma-separate",
     )
-    p.add_argument("--data-root", help="with --run: folder holding the data sets")
     p.add_argument(
         "--input",
         default="logits",
@@ -86,6 +81,14 @@ def add_parser(sub) -> None:
         metavar="FILE.npz",
         help="with --run: write every per-image score (keys METHOD/SET, SET = id or an OOD set)",
     )
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="with --run-dir/--model: write report.md, report.html, results.json and score "
+        "histograms into DIR (a new or empty folder; --overwrite to replace)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --report DIR")
+    add_source_args(p)
     add_runtime_args(p, train=False)
     p.set_defaults(func=run)
 
@@ -172,7 +175,7 @@ def _scorers(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.run:
+    if has_source(args):
         return run_folder(args)
     if not args.id or not args.ood:
         raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
@@ -217,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_folder(args: argparse.Namespace) -> int:
-    from ..evaluate.run_eval import evaluate_run
+    from ..evaluate.run_eval import evaluate_model
 
     sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
     paths = _parse_ood(args.ood or [])
@@ -231,18 +234,29 @@ def run_folder(args: argparse.Namespace) -> int:
         if args.T != 1.0 and "T" in scorer_params(name):
             spec["T"] = args.T
         methods.append(spec)
+    report = check_report_dir(args.report, args.overwrite) if args.report else None
     rt = runtime_from_args(args)
-    res = evaluate_run(
-        args.run, sets, methods, data_root=args.data_root, tpr=args.tpr, rule=args.rule,
-        positive=args.positive, runtime=rt, ood_paths=paths,
+    src = load_source(args, rt)
+    res = evaluate_model(
+        src.model, src.data, sets, methods, data_root=args.data_root, tpr=args.tpr,
+        rule=args.rule, positive=args.positive, runtime=rt, ood_paths=paths, head=src.head,
     )  # fmt: skip
     if res is None:  # another process of a torchrun job: rank 0 reports
         return 0
     if args.save_scores:
         save_scores(args.save_scores, res["raw"])
+    where = f"run {args.run}" if args.run else f"model {args.model}"
+    if report is not None:
+        from ..evaluate.eval_report import write_eval_report
+
+        conv = convention(args.tpr, args.rule, args.positive)
+        path = write_eval_report(report, res, conv, src.record, args.command_line, where)
+        print(f"report: {path}")
     conv = convention(args.tpr, args.rule, args.positive)
+    err = res["id_test_error"]
+    err = "n/a (the model's classes are not the data set's)" if err is None else f"{100 * err:.2f}%"
     print(
-        f"run {args.run}: ID test error {100 * res['id_test_error']:.2f}%; whole OOD sets; "
+        f"{where}: ID test error {err}; whole OOD sets; "
         f"FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, {args.rule} rule); "
         "values in percent"
     )

@@ -27,9 +27,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--checkpoint", help="with --model: local weights (state dict, weights_only)")
     p.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
-    p.add_argument(
-        "--input-size", type=int, help="with --model: override the model's input size"
-    )
+    p.add_argument("--input-size", type=int, help="with --model: override the model's input size")
     p.add_argument(
         "--new-head",
         action="store_true",

@@ -59,6 +59,7 @@ class IDData:
     x_test: object
     y_test: torch.Tensor
     extra: dict = field(default_factory=dict)
+    transform: ImageTransform | None = None  # how images of files become inputs (not saved)
 
     @property
     def size(self) -> int:
@@ -240,12 +241,15 @@ def _prepare_lists(name, source, train: ImageList, test: ImageList | None, seed,
     if fits_in_memory(train, data_mode):
         x, y = materialize(train, tr_idx_all)
         xt, yt = materialize(test, te_idx_all)
-        return _from_tensors(name, train.classes, source, to_unit(x), y, to_unit(xt), yt, seed,
-                             val_fraction, train_limit, test_limit, extra, stats)  # fmt: skip
-    size = train.decoded_bytes() / 2**30
-    log(f"{name}: {len(train)} images streamed from disk ({size:.1f} GB decoded)")
-    return _stream(name, train, test, tr_idx_all, te_idx_all, seed, val_fraction, train_limit,
-                   test_limit, extra, stats)  # fmt: skip
+        d = _from_tensors(name, train.classes, source, to_unit(x), y, to_unit(xt), yt, seed,
+                          val_fraction, train_limit, test_limit, extra, stats)  # fmt: skip
+    else:
+        size = train.decoded_bytes() / 2**30
+        log(f"{name}: {len(train)} images streamed from disk ({size:.1f} GB decoded)")
+        d = _stream(name, train, test, tr_idx_all, te_idx_all, seed, val_fraction, train_limit,
+                    test_limit, extra, stats)  # fmt: skip
+    d.transform = train.transform
+    return d
 
 
 def _stream(name, train: ImageList, test: ImageList, tr_all, te_all, seed, val_fraction,

@@ -18,8 +18,9 @@ from .scoring import method_label, score_on_sets
 from .tables import mean_row
 
 
-def evaluate_run(
-    run_dir,
+def evaluate_model(
+    model,
+    data,
     ood_sets: list[str],
     methods: list[dict],
     data_root=None,
@@ -28,21 +29,22 @@ def evaluate_run(
     seed: int = 0,
     runtime=None,
     ood_paths: dict[str, str] | None = None,
+    head: str | None = None,
     **metric_kw,
 ) -> dict | None:
-    """{method label: {set: metrics, ..., "mean": metrics}} plus the run's ID test error.
-    In a torchrun job the extraction is sharded; rank 0 returns the results, the others None.
-    """
-    model, data, run = load_run(run_dir, data_root)
+    """{method label: {set: metrics, ..., "mean": metrics}} of ``model`` on ID data ``data``
+    (an IDData) and the OOD sets, plus its ID test error (None when the model's classes are
+    not the data set's). In a torchrun job the extraction is sharded; rank 0 returns the
+    results, the others None."""
     if runtime is not None:
         model.to(runtime.device)
     oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
     for name, path in (ood_paths or {}).items():
         if name in oods:
             raise InputError(f"OOD set name {name!r} given twice")
-        x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1)
+        x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1, data.transform)
         oods[name] = data.normalize(x)
-    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime)
+    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime, head)
     if raw is None:
         return None
     results = {}
@@ -52,11 +54,23 @@ def evaluate_run(
         rows["mean"] = mean_row(rows)
         results[method_label(spec)] = rows
     logits = scored.logits("id")
-    err = float((logits.argmax(1) != data.y_test).float().mean())
+    err = None
+    if logits.shape[1] == len(data.classes):
+        err = float((logits.argmax(1) != data.y_test).float().mean())
     return {
         "results": results,
         "id_test_error": err,
         "ood_sets": list(oods),
-        "run": run,
         "raw": {label: {"id": r["id"], "ood": r["ood"]} for label, r in raw.items()},
+        "data": data.describe(),
     }
+
+
+def evaluate_run(run_dir, ood_sets, methods, data_root=None, runtime=None, **kw) -> dict | None:
+    """:func:`evaluate_model` of a run folder's model on its own data split."""
+    mode = runtime.data_mode if runtime is not None else "auto"
+    model, data, run = load_run(run_dir, data_root, data_mode=mode)
+    res = evaluate_model(model, data, ood_sets, methods, data_root, runtime=runtime, **kw)
+    if res is not None:
+        res["run"] = run
+    return res

@@ -41,7 +41,9 @@ OPTIONAL = (
     "n_features_in",
     "head_name",
     "state_sha256",
+    "inputs",  # where model inputs come from (a run or a model spec, the image transform)
 )
+INPUT_KEYS = {"run_dir", "model", "checkpoint", "input_size", "transform", "mean", "std"}
 STALE_TMP_S = 600
 
 
@@ -185,6 +187,24 @@ def check_meta(meta, where) -> dict:
         v = meta.get(key)
         if v is not None and not isinstance(v, str):
             raise InputError(f"{where}: {key!r} must be a string, got {v!r}")
+    inputs = meta.get("inputs")
+    if inputs is not None:
+        if not isinstance(inputs, dict) or not set(inputs) <= INPUT_KEYS:
+            raise InputError(f"{where}: 'inputs' must be an object with keys of {INPUT_KEYS}")
+        for key in ("mean", "std"):
+            v = inputs.get(key)
+            if v is not None and not (isinstance(v, list) and all(_real(a) for a in v)):
+                raise InputError(f"{where}: inputs.{key} must be a list of numbers")
+    inputs = meta.get("inputs")
+    if inputs is not None:
+        if not isinstance(inputs, dict) or not set(inputs) <= INPUT_KEYS:
+            raise InputError(
+                f"{where}: 'inputs' must be an object with keys among {sorted(INPUT_KEYS)}"
+            )
+        for key in ("mean", "std"):
+            v = inputs.get(key)
+            if v is not None and not (isinstance(v, list) and all(_real(a) for a in v)):
+                raise InputError(f"{where}: inputs.{key} must be a list of numbers")
     sha = meta.get("state_sha256")
     if meta["format"] == FORMAT and not (isinstance(sha, str) and len(sha) == 64):
         raise InputError(f"{where}: 'state_sha256' must be the 64-hex-digit sha256 of the .pt")

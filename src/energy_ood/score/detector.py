@@ -78,6 +78,7 @@ class Detector:
         self.threshold: float | None = None
         self.n_features_in_: int | None = None
         self._cache: dict[int, tuple] = {}
+        self.inputs: dict | None = None  # where model inputs come from (CLI), saved as JSON
 
     # --- data through the model ---------------------------------------------------------------
     def _outputs(self, X) -> tuple:
@@ -190,6 +191,8 @@ class Detector:
             "head_name": self.head,
             "convention": CONVENTION,
         }
+        if self.inputs is not None:
+            meta["inputs"] = self.inputs
         return io.write_pair(path, meta, sc.state_dict())
 
     @classmethod
@@ -227,5 +230,6 @@ class Detector:
             scorer.n_features_in_ = n
         det = cls(scorer, tpr=meta["tpr"], model=model, head=head or meta.get("head_name"))
         det.threshold = float(meta["threshold"])
+        det.inputs = meta.get("inputs")
         det.n_features_in_ = scorer.n_features_in_
         return det

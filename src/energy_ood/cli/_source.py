@@ -1,0 +1,74 @@
+"""Where a command's model and in-distribution data come from: a run folder (``--run-dir``),
+or a model spec with local weights and a data set (``--model SPEC --checkpoint FILE --dataset
+PATH``: torchvision:NAME, timm:NAME, a registry name, a TorchScript or exported program).
+
+The data set is split as a run's would be (train / validation by seed, a held-out test part
+when it has none) and taken through the model's own preprocessing (size, crop, normalisation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .._validate import InputError
+
+
+def add_source_args(p, *, run_required: bool = False) -> None:
+    g = p.add_argument_group("the model and its in-distribution data")
+    g.add_argument("--run", "--run-dir", dest="run", metavar="DIR", help="a run folder")
+    g.add_argument(
+        "--model",
+        metavar="SPEC",
+        help="instead of --run-dir: torchvision:NAME, timm:NAME, a registry name, or a "
+        "TorchScript / exported program file (with --checkpoint and --dataset)",
+    )
+    g.add_argument("--checkpoint", help="with --model: local weights (loaded weights_only)")
+    g.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
+    g.add_argument("--input-size", type=int, help="with --model: override its input size")
+    g.add_argument("--data-root", help="folder holding the named data sets")
+
+
+@dataclass
+class Source:
+    model: object
+    data: object
+    head: str | None
+    record: dict = field(default_factory=dict)  # what the model is (JSON), for reports
+
+    @property
+    def classes_match(self) -> bool:
+        return int(getattr(self.model, "num_classes", -1) or -1) == len(self.data.classes)
+
+
+def has_source(args) -> bool:
+    return bool(getattr(args, "run", None) or getattr(args, "model", None))
+
+
+def load_source(args, runtime, seed: int = 0) -> Source:
+    """The model (on the runtime's device) and ID data of ``--run-dir`` or ``--model``."""
+    if bool(args.run) == bool(args.model):
+        raise InputError("give either --run-dir DIR or --model SPEC (with --dataset)")
+    if args.run:
+        if args.checkpoint or args.dataset or args.input_size:
+            raise InputError("--checkpoint, --dataset and --input-size go with --model")
+        from ..train.runs import load_run
+
+        model, data, run = load_run(args.run, args.data_root, data_mode=runtime.data_mode)
+        record = {"run_dir": str(args.run), "arch": run["config"].get("arch")}
+        head = (run["config"].get("arch") or {}).get("head")
+        return Source(model.to(runtime.device), data, head, record)
+    if not args.dataset:
+        raise InputError("--model needs --dataset (the in-distribution data set)")
+    from ..data.prepare import prepare_id
+    from ..models import load_model
+
+    lm = load_model(args.model, args.checkpoint, device=runtime.device, input_size=args.input_size)
+    data = prepare_id(
+        args.dataset, args.data_root, seed, data_mode=runtime.data_mode,
+        preprocess=lm.preprocess if lm.preprocess.size is not None else None,
+    )  # fmt: skip
+    record = {"model": args.model, **lm.describe()}
+    model = lm.model
+    if not hasattr(model, "num_classes"):
+        model.num_classes = lm.num_classes
+    return Source(model, data, lm.head, record)

@@ -1,0 +1,66 @@
+"""The report of ``energy-ood evaluate --report DIR``: one model, its ID data and OOD sets.
+
+report.md / report.html (tables per scorer, the convention, what the model and the data are,
+the command), results.json (every number) and score histograms (ID vs each OOD set), written
+into a temporary folder and put in place as a set."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .._runinfo import new_temp_folder, replace_folder, run_metadata
+from . import plots
+from .report import convention_text, write_report
+from .tables import metrics_table
+
+
+def _data_text(d: dict) -> str:
+    keep = ("dataset", "source", "n_train", "n_val", "n_test", "image_size", "channels")
+    rows = [f"- {k}: {d[k]}" for k in keep if k in d]
+    for k in ("transform", "stats", "test_split", "storage"):
+        if k in d:
+            rows.append(f"- {k}: {d[k]}")
+    rows.append(f"- classes ({len(d.get('classes', []))}): {', '.join(d.get('classes', [])[:20])}")
+    return "\n".join(rows)
+
+
+def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, where: str) -> Path:
+    out = Path(out)
+    tmp = new_temp_folder(out)
+    try:
+        err = res["id_test_error"]
+        err_text = "n/a (the model's classes are not the data set's)"
+        if err is not None:
+            err_text = f"{100 * err:.2f}%"
+        sections = [
+            ("Convention", convention_text(conv)),
+            ("Model", "\n".join(f"- {k}: {v}" for k, v in model.items() if k != "arch")),
+            ("In-distribution data", _data_text(res["data"])),
+            ("ID test error", err_text),
+        ]
+        for label, rows in res["results"].items():
+            sections.append((f"{label} (percent)", metrics_table(rows)))
+        sections.append(("Command", f"`{command}`"))
+        figs = []
+        for label, r in res["raw"].items():
+            panels = {name: (np.asarray(r["id"]), np.asarray(s)) for name, s in r["ood"].items()}
+            safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in label)
+            figs.append(plots.score_histograms(panels, tmp / f"hist_{safe}.png", title=label))
+        results = {
+            "title": f"OOD evaluation of {where}",
+            "convention": conv,
+            "results": res["results"],
+            "id_test_error": err,
+            "data": res["data"],
+            "model": model,
+            "run": run_metadata(seed=0, config={"where": where}, command=command),
+        }
+        write_report(tmp, f"OOD evaluation of {where}", sections, results, figs)
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "report.md"
