@@ -1,4 +1,5 @@
-"""``energy-ood extract``: logits and penultimate features of a trained run on any data set.
+"""``energy-ood extract``: logits and penultimate features of a trained run, or of any model
+(``--model SPEC --checkpoint FILE --dataset PATH``), on any data set.
 
   energy-ood extract --run-dir runs/base --set id=test --set val=val --set mnist \\
       --set mine=path/to/images --out feats.npz
@@ -28,8 +29,8 @@ from .._validate import InputError
 from ..data.ood_files import load_ood_path
 from ..data.ood_sets import ood_set_names
 from ..evaluate.extract import extract
-from ..train.runs import load_run
 from ._runtime import add_runtime_args, runtime_from_args
+from ._source import add_source_args, load_source
 
 SPLITS = ("train", "val", "test")
 
@@ -41,7 +42,6 @@ def add_parser(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--run", "--run-dir", dest="run", required=True, metavar="DIR")
     p.add_argument(
         "--set",
         dest="sets",
@@ -51,11 +51,11 @@ def add_parser(sub) -> None:
         help="a data set to extract (see above); repeat",
     )
     p.add_argument("--out", required=True, help="an .npz file, or a folder for .npy files")
-    p.add_argument("--data-root", help="folder holding the named data sets")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--chunk", type=int, default=64, help="batches per chunk written (folder)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--seed", type=int, default=0, help="seed of OOD draws")
+    add_source_args(p)
     add_runtime_args(p, train=False)
     p.set_defaults(func=run)
 
@@ -80,7 +80,8 @@ def _inputs(source: str, data, seed: int, data_root):
 
         x = load_ood_set(source, len(data.x_test), data.size, data.channels, seed, data_root)
         return data.normalize(x), None
-    return data.normalize(load_ood_path(source, None, data.size, data.channels, seed)), None
+    x = load_ood_path(source, None, data.size, data.channels, seed, data.transform)
+    return data.normalize(x), None
 
 
 def _slice(x, a: int, b: int):
@@ -98,8 +99,8 @@ def run(args) -> int:
     if args.batch_size < 1 or args.chunk < 1:
         raise InputError("--batch-size and --chunk must be >= 1")
     rt = runtime_from_args(args)
-    model, data, _ = load_run(args.run, args.data_root, data_mode=rt.data_mode)
-    model.to(rt.device)
+    src = load_source(args, rt)
+    model, data = src.model, src.data
     arrays, shapes = {}, {}
     for name, source in sets.items():
         x, y = _inputs(source, data, args.seed, args.data_root)
@@ -107,7 +108,7 @@ def run(args) -> int:
         files = None
         for a in range(0, len(x), step):
             b = min(len(x), a + step)
-            lo, z = extract(model, _slice(x, a, b), args.batch_size, rt, desc=f"{name} {a}")
+            lo, z = extract(model, _slice(x, a, b), args.batch_size, rt, src.head, f"{name} {a}")
             if not _dist.is_main():
                 continue
             if to_npz:
@@ -137,7 +138,7 @@ def run(args) -> int:
     if not _dist.is_main():
         return 0
     meta = {
-        "run_dir": str(args.run),
+        "source": str(args.run or args.model),
         "sets": shapes,
         "logits": "final layer outputs, float32",
         "features": "inputs of the final linear layer (penultimate features), float32",
