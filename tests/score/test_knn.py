@@ -190,6 +190,31 @@ def test_torch_backend_on_cuda(kind):
         )
 
 
+@CUDA
+def test_torch_backend_on_cuda_stays_exact_when_tf32_is_allowed():
+    bank, q = data("random")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        got = KB.make_search(bank.cuda(), 7)(q.cuda()).double().cpu().numpy()
+        assert torch.backends.cuda.matmul.allow_tf32  # the user's setting is restored
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    np.testing.assert_allclose(got, kth_reference(q, bank, 7), rtol=1e-5, atol=1e-6)
+
+
+@CUDA
+def test_knn_scorer_on_cuda_bank():
+    bank, q = digits()
+    cpu = create_scorer("knn", k=10, index="brute").fit(bank)
+    gpu = create_scorer("knn", k=10).fit(bank)
+    gpu.bank = gpu.bank.cuda()
+    gpu._prepare()  # what the scorer contract's .to("cuda") does
+    assert gpu.backend_ == "torch"
+    got = gpu._score_chunk(torch.from_numpy(q).cuda())  # Scorer.score moves it (contract)
+    assert got.device.type == "cuda"
+    np.testing.assert_allclose(got.cpu().numpy(), cpu.score(q), rtol=1e-5)
+
+
 def test_topk_heap_merge_matches_torch():
     g = torch.Generator().manual_seed(0)
     sims = torch.randint(0, 40, (300, 500), generator=g).float()  # many ties

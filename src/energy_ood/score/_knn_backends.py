@@ -111,6 +111,16 @@ class TorchSearch(_Search):
         self.chunk_rows = max(self.rows, 8192)
 
     def __call__(self, q: torch.Tensor) -> torch.Tensor:
+        prec = torch.get_float32_matmul_precision()
+        if self.bank.device.type != "cuda" or prec == "highest":
+            return self._search(q)
+        torch.set_float32_matmul_precision("highest")  # TF32 products are not exact (1e-3)
+        try:
+            return self._search(q)
+        finally:
+            torch.set_float32_matmul_precision(prec)
+
+    def _search(self, q: torch.Tensor) -> torch.Tensor:
         q = q.to(self.bank.device, torch.float32)
         out = torch.empty(q.shape[0], device=q.device)
         for i in range(0, q.shape[0], self.rows):
