@@ -182,7 +182,14 @@ def main() -> None:
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--device", default="cpu", help="cuda: add the torch-cuda column")
     p.add_argument("--quick", action="store_true", help="small shapes, 1 repeat (a smoke run)")
+    p.add_argument("--save", help="write the results (JSON) here after every cell")
+    p.add_argument("--load", help="only render the report of results saved by --save")
     a = p.parse_args()
+    if a.load:
+        with open(a.load) as f:
+            res = {tuple(k.split("|")): v for k, v in json.load(f).items()}
+        a.load = "(see the saved run)"
+        return print(report(res, a))
     shapes = QUICK_SHAPES if a.quick else SHAPES
     if a.quick:
         a.repeats = 1
@@ -201,12 +208,44 @@ def main() -> None:
                 args += ["--backends", a.backends, "--device", a.device]
                 args += ["--real", a.real] if a.real else []
                 res[shape, spec, th] = B.measure_in_subprocess(script, args, timeout=1800)
-                print(f"  {shape} {spec} threads={th} done", file=sys.stderr)
+                print(row(shape, spec, th, res[shape, spec, th])[0], file=sys.stderr)
+                if a.save:  # partial results survive an interrupted run (--load renders them)
+                    with open(a.save, "w") as f:
+                        json.dump({"|".join(map(str, k)): v for k, v in res.items()}, f)
     a.load = f"{load0} before, {B.loadavg()} after"
-    print(report(res, threads, a))
+    print(report(res, a))
 
 
-def report(res: dict, threads: list[int], a) -> str:
+def row(shape, spec, th, r: dict, cols=None) -> tuple[str, str | None, float]:
+    """The markdown row of one cell, a flag line when auto is slow there, the largest error."""
+    bk = r["backends"]
+    cells = []
+    for c in cols or [b for b in BACKENDS if b in bk]:
+        v = bk.get(c)
+        cells.append(f"{B.fmt_s(v['seconds'])} (build {B.fmt_s(v['build_s'])})" if v else "—")
+    exact = {c: v["seconds"] for c, v in bk.items() if c != "auto"}
+    fastest = min(exact, key=exact.get)
+    cpu = {c: t for c, t in exact.items() if c != "torch-cuda"}
+    fastest_cpu = min(cpu, key=cpu.get)
+    ratio = bk["auto"]["seconds"] / cpu[fastest_cpu] if "auto" in bk else None
+    share = f"{r['share']:.2f}" if "share" in r else "—"
+    size = f"{r['n_queries']:.0e} x {r['n_bank']:.0e}"
+    auto = bk.get("auto", {}).get("resolved", "—")
+    line = (
+        f"| {shape} ({size}) | {spec} | {th} | {share} | "
+        + " | ".join(cells)
+        + f" | {auto} | {fastest} | {B.fmt_ratio(ratio)} |"
+    )
+    flag = None
+    if ratio is not None and ratio > SLOWER:
+        flag = (
+            f"- {shape} {spec} at {th} thread(s): auto ran {auto}, {ratio:.2f}x the fastest "
+            f"CPU search ({fastest_cpu}, {B.fmt_s(cpu[fastest_cpu])})"
+        )
+    return line, flag, max(v["max_err"] for v in bk.values())
+
+
+def report(res: dict, a) -> str:
     gpu = next((r["gpu"] for r in res.values() if "gpu" in r), None)
     out = ["### KNN search backends (exact k-th neighbour similarity, k = 50)", ""]
     out.append(f"Machine: {B.machine()}; {_faiss_version()}" + (f"; GPU {gpu}" if gpu else ""))
@@ -215,48 +254,69 @@ def report(res: dict, threads: list[int], a) -> str:
     out.append(
         f"Search time, best of {a.repeats} interleaved calls; one subprocess per (shape, data, "
         f"threads); build = index construction + one 256-query warm-up, once. share = pairs the "
-        f"pruned search compared. Load average (1/5/15 min): {a.load}."
+        f"pruned search compared. auto / fastest compares with the fastest CPU search. Load "
+        f"average (1/5/15 min): {a.load}."
     )
     out.append("")
     cols = [b for b in BACKENDS if any(b in r["backends"] for r in res.values())]
-    head = "| shape | data | threads | share | " + " | ".join(cols)
-    out.append(head + " | auto runs | fastest | auto / fastest |")
+    out.append(
+        "| shape | data | threads | share | "
+        + " | ".join(cols)
+        + " | auto runs | fastest | auto / fastest |"
+    )
     out.append("|---|---|---:|---:|" + "---:|" * len(cols) + "---|---|---:|")
-    flags, worst_err = [], 0.0
+    flags, worst = [], 0.0
     for (shape, spec, th), r in res.items():
-        bk = r["backends"]
-        cells = []
-        for c in cols:
-            if c not in bk:
-                cells.append("—")
-                continue
-            cells.append(f"{B.fmt_s(bk[c]['seconds'])} (build {B.fmt_s(bk[c]['build_s'])})")
-            worst_err = max(worst_err, bk[c]["max_err"])
-        exact = {c: v["seconds"] for c, v in bk.items() if c != "auto"}
-        fastest = min(exact, key=exact.get)
-        ratio = bk["auto"]["seconds"] / exact[fastest] if "auto" in bk else None
-        share = f"{r['share']:.2f}" if "share" in r else "—"
-        size = f"{r['n_queries']:.0e} x {r['n_bank']:.0e}"
-        auto = bk.get("auto", {}).get("resolved", "—")
-        out.append(
-            f"| {shape} ({size}) | {spec} | {th} | {share} | "
-            + " | ".join(cells)
-            + f" | {auto} | {fastest} | {B.fmt_ratio(ratio)} |"
-        )
-        if ratio is not None and ratio > SLOWER and fastest != "torch-cuda":
-            flags.append(
-                f"- {shape} {spec} at {th} thread(s): auto ran {auto}, {ratio:.2f}x the "
-                f"fastest ({fastest}, {B.fmt_s(exact[fastest])})"
-            )
+        line, flag, err = row(shape, spec, th, r, cols)
+        out.append(line)
+        flags += [flag] if flag else []
+        worst = max(worst, err)
     out.append("")
-    out.append(f"Largest |k-th similarity - float64 reference| over all backends: {worst_err:.1e}")
+    out.append(f"Largest |k-th similarity - float64 reference| over all backends: {worst:.1e}")
     out.append("")
     if flags:
         out.append(f"Cells where `index='auto'` is more than {SLOWER:.2f}x the fastest CPU search:")
         out.extend(flags)
     else:
         out.append(f"`index='auto'` is within {SLOWER:.2f}x of the fastest CPU search everywhere.")
+    out.append("")
+    out.extend(rule_check(res))
     return "\n".join(out)
+
+
+def rule_check(res: dict) -> list[str]:
+    """What these numbers say about the constants of the auto rule (``_knn_backends``)."""
+    from energy_ood.score import _knn_backends as KB
+
+    out = ["Rule check (constants of `energy_ood/score/_knn_backends.py`):"]
+    exhaustive = ("brute", "faiss", "torch")
+    for (shape, spec, th), r in res.items():
+        bk = {c: v["seconds"] for c, v in r["backends"].items()}
+        flat = {c: bk[c] for c in exhaustive if c in bk}
+        if flat and KB.CPU_EXHAUSTIVE[0] in flat:
+            best = min(flat, key=flat.get)
+            if best != KB.CPU_EXHAUSTIVE[0] and flat[best] * SLOWER < flat[KB.CPU_EXHAUSTIVE[0]]:
+                out.append(
+                    f"- {shape} {spec}, {th} threads: {best} beats {KB.CPU_EXHAUSTIVE[0]} "
+                    f"({flat[best] / flat[KB.CPU_EXHAUSTIVE[0]]:.2f}x): CPU_EXHAUSTIVE "
+                    f"would put {best} first"
+                )
+        if "cluster" in bk and "share" in r and flat:
+            base = min(flat.values())
+            ratio, share, limit = bk["cluster"] / base, r["share"], KB.cluster_max_share(int(th))
+            if ratio < 1 / SLOWER and share > limit:
+                out.append(
+                    f"- {shape} {spec}, {th} threads: pruned search {ratio:.2f}x the best "
+                    f"exhaustive one at share {share:.2f} > CLUSTER_MAX_SHARE {limit}: raise it"
+                )
+            if ratio > SLOWER and share <= limit:
+                out.append(
+                    f"- {shape} {spec}, {th} threads: pruned search {ratio:.2f}x the best "
+                    f"exhaustive one at share {share:.2f} <= CLUSTER_MAX_SHARE {limit}: lower it"
+                )
+    if len(out) == 1:
+        out.append("- every measured cell agrees with the current constants")
+    return out
 
 
 if __name__ == "__main__":

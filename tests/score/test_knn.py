@@ -20,8 +20,17 @@ BACKENDS = [
     "torch",
     "brute",
     "cluster",
+    "cluster-forced",  # the pruned search on every chunk, however little it prunes
     "auto",
 ]
+
+
+def search_for(bank, k, backend):
+    if backend == "cluster-forced":
+        return KB.make_search(bank, k, "cluster", max_share=1.0)
+    return KB.make_search(bank, k, backend)
+
+
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
@@ -74,8 +83,7 @@ def small_cluster_min(monkeypatch):
 @pytest.mark.parametrize("k", [1, 7, 50])
 def test_backends_match_float64_reference(backend, kind, k, small_cluster_min):
     bank, q = data(kind)
-    search = KB.make_search(bank, k, backend)
-    got = search(q).double().numpy()
+    got = search_for(bank, k, backend)(q).double().numpy()
     np.testing.assert_allclose(got, kth_reference(q, bank, k), rtol=1e-5, atol=1e-6)
 
 
@@ -103,7 +111,7 @@ def test_ties_duplicates_and_k_equal_n(backend, small_cluster_min):
     bank = unit(base.repeat(3, 1))
     q = torch.cat([bank[:5], unit(torch.tensor([[1.0, 2.0, 2.0], [-1.0, 0.0, 0.0]]))])
     for k in (1, 2, 3, 4, 14, 15):  # k = n = 15 included
-        got = KB.make_search(bank, k, backend)(q).double().numpy()
+        got = search_for(bank, k, backend)(q).double().numpy()
         np.testing.assert_allclose(got, kth_reference(q, bank, k), rtol=1e-5, atol=1e-6)
 
 
@@ -121,20 +129,47 @@ def test_scores_agree_across_backends_and_chunk_sizes(small_cluster_min):
 
 def test_auto_rule(monkeypatch):
     small = unit(mixture(3000, 1))
-    assert KB.auto_backend(small) == KB.exhaustive_cpu_backend()
-    assert KB.make_search(small, 5).name == ("faiss" if HAS_FAISS else "brute")
+    assert KB.auto_backend(small) == KB.exhaustive_cpu_backend() == "brute"
+    assert KB.make_search(small, 5).name == "brute"
     assert KB.auto_backend(torch.empty(10, 4, device="meta")) == "torch"
     monkeypatch.setattr(KB, "CLUSTER_MIN_ROWS", 1000)
-    flat = "faiss" if HAS_FAISS else "brute"
-    assert KB.make_search(small, 5).name == f"cluster+{flat}"  # class-structured: pruned
+    monkeypatch.setattr(KB, "CLUSTER_MAX_SHARE", ((None, 0.5),))
+    assert KB.make_search(small, 5).name == "cluster+brute"  # class-structured: pruned
     rnd = unit(np.random.default_rng(0).normal(size=(3000, 16)))
-    assert KB.make_search(rnd, 5).name == flat  # the probe finds nothing to prune
+    assert KB.make_search(rnd, 5).name == "brute"  # the probe finds nothing to prune
     sc = create_scorer("knn", k=5).fit(small.numpy())
-    assert sc.backend_ == f"cluster+{flat}"
+    assert sc.backend_ == "cluster+brute"
+    monkeypatch.setattr(KB, "CLUSTER_MAX_SHARE", ((None, 0.0),))  # pruning never pays
+    assert KB.make_search(small, 5).name == "brute"
+    monkeypatch.setattr(KB, "CPU_EXHAUSTIVE", ("faiss", "brute"))  # the preference is a table
+    assert KB.exhaustive_cpu_backend() == ("faiss" if HAS_FAISS else "brute")
+
+
+def test_cluster_max_share_follows_the_thread_count(monkeypatch):
+    monkeypatch.setattr(KB, "CLUSTER_MAX_SHARE", ((2, 0.25), (8, 0.15), (None, 0.08)))
+    assert [KB.cluster_max_share(t) for t in (1, 2, 3, 8, 9, 64)] == [
+        0.25, 0.25, 0.15, 0.15, 0.08, 0.08
+    ]  # fmt: skip
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 5)
+    assert KB.cluster_max_share() == 0.15
+    bank, q = data("classes")
+    search = KB.make_search(bank, 7, "cluster")
+    search.tree.kth_similarity(q, 7, 1.0)
+    share = search.tree.last_share
+    calls = []
+    real = search.fallback.__call__
+    monkeypatch.setattr(search, "fallback", lambda x: calls.append(1) or real(x))
+    monkeypatch.setattr(KB, "CLUSTER_MAX_SHARE", ((None, share * 0.9),))
+    search(q)
+    assert calls == [1]  # the limit is read at every call: over it, brute force
+    monkeypatch.setattr(KB, "CLUSTER_MAX_SHARE", ((None, share * 1.1),))
+    search(q)
+    assert calls == [1]
 
 
 def test_cluster_chunk_over_budget_uses_the_exhaustive_backend(monkeypatch):
     monkeypatch.setattr(KB, "CLUSTER_MIN_ROWS", 1000)
+    monkeypatch.setattr(KB, "CLUSTER_MAX_SHARE", ((None, 0.5),))
     bank, _ = data("classes")
     search = KB.make_search(bank, 5)
     assert isinstance(search, KB.ClusterSearch)
@@ -153,7 +188,8 @@ def test_missing_faiss_is_a_clear_input_error(monkeypatch):
     bank = mixture(100, 1)
     with pytest.raises(InputError, match=r"index='faiss' needs .*energy-ood\[faiss\]"):
         create_scorer("knn", k=3, index="faiss").fit(bank)
-    sc = create_scorer("knn", k=3).fit(bank)  # auto does without it
+    monkeypatch.setattr(KB, "CPU_EXHAUSTIVE", ("faiss", "brute"))
+    sc = create_scorer("knn", k=3).fit(bank)  # auto does without it, even where preferred
     assert sc.backend_ == "brute"
 
 
@@ -193,12 +229,13 @@ def test_torch_backend_on_cuda(kind):
 @CUDA
 def test_torch_backend_on_cuda_stays_exact_when_tf32_is_allowed():
     bank, q = data("random")
-    torch.backends.cuda.matmul.allow_tf32 = True
+    m = torch.backends.cuda.matmul
+    m.allow_tf32 = True  # the legacy switch, as many scripts still set it
     try:
         got = KB.make_search(bank.cuda(), 7)(q.cuda()).double().cpu().numpy()
-        assert torch.backends.cuda.matmul.allow_tf32  # the user's setting is restored
+        assert getattr(m, "fp32_precision", "tf32" if m.allow_tf32 else "?") == "tf32"  # restored
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = False
+        m.allow_tf32 = False
     np.testing.assert_allclose(got, kth_reference(q, bank, 7), rtol=1e-5, atol=1e-6)
 
 

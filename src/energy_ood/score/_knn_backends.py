@@ -12,9 +12,26 @@ backend compares every pair it cannot prove irrelevant); ``s.name`` is the backe
 * ``"brute"``: ``torch.mm`` into one reused buffer merged into a running top-k heap per query
   (``_topk``, numba), CPU only;
 * ``"cluster"``: the pruned search of ``_knn_index`` (k-means clusters + triangle-inequality
-  bound), CPU only; a chunk where it would compare more than ``CLUSTER_MAX_SHARE`` of the pairs
-  runs ``"brute"`` instead;
+  bound), CPU only; a chunk where it would compare more than ``cluster_max_share()`` of the
+  pairs runs ``"brute"`` instead;
 * ``"auto"``: :func:`auto_backend`, the rule measured by ``benchmarks/bench_knn.py``.
+
+What the rule rests on (bench_knn.py, 1e4 queries x 5e4 bank x 128, k = 50; H200 host = Intel
+Xeon, 16 cores, quiet; EPYC = this project's 2-core machine, loaded, indicative only):
+
+* GPU: torch 11.5-12.7 ms (H200, queries from the CPU included) against 192-338 ms for the best
+  CPU search at 16 threads: a bank on a GPU always takes ``torch``.
+* Exhaustive CPU search: ``brute`` is the fastest everywhere measured: faiss-cpu 1.15.1
+  ``IndexFlatIP`` takes 2.0-2.3x (16 threads) and 2.7-3.1x (2 threads) its time on the Xeon and
+  1.9x on the EPYC (2e3 queries, 2 threads); ``torch`` mm + topk 1.2-1.8x. faiss stays an explicit
+  choice; ``CPU_EXHAUSTIVE`` lists the preference.
+* Pruned vs brute: the pruned search wins while the share s of pairs it compares is below a
+  crossover that falls with the thread count (its blocks are smaller products plus heap work,
+  which scale worse): about 0.28 at 2 threads on the Xeon (s = 0.10: 0.34x brute, real
+  Fashion-MNIST features s = 0.21: 0.77x, s = 1: 1.6x) and at 1 thread on the EPYC (s = 0.19:
+  0.64x, s = 0.22: 0.72x, s = 0.35: 1.55x), about 0.08-0.15 at 16 threads (s = 0.02: 0.61x,
+  s = 0.10: 0.9-1.2x, s = 0.19: 1.24x, s = 0.21: 1.64x, s = 0.36: 2.2x). ``CLUSTER_MAX_SHARE``
+  holds these limits, conservatively, per thread count.
 """
 
 from __future__ import annotations
@@ -32,12 +49,24 @@ BACKENDS = ("faiss", "torch", "brute", "cluster")
 INDEXES = ("auto", *BACKENDS)
 CPU_ONLY = ("faiss", "brute", "cluster")
 
-# --- the auto rule (see auto_backend; numbers in BENCHMARKS.md, "KNN backends") --------------
+# --- the auto rule (see auto_backend and the measurements above) ------------------------------
 ACCEL_BACKEND = "torch"  # a bank on a GPU (CUDA, MPS): one product + topk per chunk
-CPU_EXHAUSTIVE = ("faiss", "brute")  # on the CPU the first available of these compares all
+CPU_EXHAUSTIVE = ("brute", "faiss")  # on the CPU the first available of these compares all
 CLUSTER_MIN_ROWS = 20_000  # CPU banks this big are clustered ...
-CLUSTER_MAX_SHARE = 0.5  # ... and searched pruned while at most this share of pairs is compared
+# ... and searched pruned while at most this share of the (query, bank row) pairs is compared:
+# (most torch threads, share) rows, the first that fits the current thread count applies
+CLUSTER_MAX_SHARE = ((2, 0.25), (None, 0.08))
 PROBE_ROWS = 512  # bank rows used at build time as sample queries to measure that share
+
+
+def cluster_max_share(threads: int | None = None) -> float:
+    """The share of pairs above which the pruned search loses to brute force at ``threads``
+    (default: torch's current intra-op thread count), from ``CLUSTER_MAX_SHARE``."""
+    t = threads or torch.get_num_threads()
+    for most, share in CLUSTER_MAX_SHARE:
+        if most is None or t <= most:
+            return share
+    return CLUSTER_MAX_SHARE[-1][1]
 
 
 def faiss_available() -> bool:
@@ -73,11 +102,12 @@ def auto_backend(bank: torch.Tensor) -> str:
     bank                          backend
     ============================  ==================================================
     on a GPU                      ``ACCEL_BACKEND`` (torch)
-    CPU, < CLUSTER_MIN_ROWS rows  ``exhaustive_cpu_backend()`` (faiss, else brute)
+    CPU, < CLUSTER_MIN_ROWS rows  ``exhaustive_cpu_backend()`` (brute)
     CPU, >= CLUSTER_MIN_ROWS      ``cluster`` when the probe of PROBE_ROWS bank rows compares
-                                  at most CLUSTER_MAX_SHARE of the pairs (class-structured
-                                  features), with the exhaustive backend for chunks that
-                                  would compare more; else the exhaustive backend
+                                  at most ``cluster_max_share()`` of the pairs (strongly
+                                  class-structured features), with the exhaustive backend
+                                  for chunks that would compare more; else the exhaustive
+                                  backend
     ============================  ==================================================
     """
     if bank.device.type != "cpu":
@@ -111,14 +141,23 @@ class TorchSearch(_Search):
         self.chunk_rows = max(self.rows, 8192)
 
     def __call__(self, q: torch.Tensor) -> torch.Tensor:
-        prec = torch.get_float32_matmul_precision()
-        if self.bank.device.type != "cuda" or prec == "highest":
+        if self.bank.device.type != "cuda":
             return self._search(q)
-        torch.set_float32_matmul_precision("highest")  # TF32 products are not exact (1e-3)
+        # TF32 products are not exact (about 1e-3): switched off for the search, then restored.
+        # Only the CUDA matmul setting is touched (torch >= 2.9 refuses the global getter once
+        # the legacy and the new settings were both used).
+        m = torch.backends.cuda.matmul
+        attr, exact = (
+            ("fp32_precision", "ieee") if hasattr(m, "fp32_precision") else ("allow_tf32", False)
+        )
+        prev = getattr(m, attr)
+        if prev == exact:
+            return self._search(q)
+        setattr(m, attr, exact)
         try:
             return self._search(q)
         finally:
-            torch.set_float32_matmul_precision(prec)
+            setattr(m, attr, prev)
 
     def _search(self, q: torch.Tensor) -> torch.Tensor:
         q = q.to(self.bank.device, torch.float32)
@@ -177,17 +216,20 @@ class FaissSearch(_Search):
 
 
 class ClusterSearch(_Search):
-    """The pruned search of ``_knn_index``; ``fallback`` runs the chunks it gives up on."""
+    """The pruned search of ``_knn_index``; ``fallback`` runs the chunks it gives up on (those
+    comparing more than ``max_share`` of the pairs; None: ``cluster_max_share()`` at the time
+    of the call)."""
 
     name = "cluster"
 
-    def __init__(self, tree: ClusterIndex, k: int, fallback: _Search, max_share: float):
+    def __init__(self, tree: ClusterIndex, k: int, fallback: _Search, max_share: float | None):
         self.tree, self.k, self.fallback, self.max_share = tree, k, fallback, max_share
         self.chunk_rows = 8192
         self.name = f"cluster+{fallback.name}"
 
     def __call__(self, q: torch.Tensor) -> torch.Tensor:
-        kth = self.tree.kth_similarity(q, self.k, self.max_share)
+        share = cluster_max_share() if self.max_share is None else self.max_share
+        kth = self.tree.kth_similarity(q, self.k, share)
         return self.fallback(q) if kth is None else kth
 
 
@@ -204,14 +246,13 @@ def make_search(
     """The search for ``index`` (one of ``INDEXES``) over the unit rows of ``bank``.
 
     ``buffer_mb`` caps the similarity block of one product; ``max_share`` (default
-    ``CLUSTER_MAX_SHARE``) is the share of (query, bank row) pairs above which the cluster
-    search hands a chunk to the exhaustive one.
+    ``cluster_max_share()``) is the share of (query, bank row) pairs above which the cluster
+    search hands a chunk to the exhaustive one (1.0: never).
     """
     if index not in INDEXES:
         raise InputError(f"knn: index must be one of {INDEXES}, got {index!r}")
     if not 1 <= k <= bank.shape[0]:
         raise InputError(f"knn: k={k} but only {bank.shape[0]} training features")
-    share = CLUSTER_MAX_SHARE if max_share is None else float(max_share)
     dev = bank.device.type
     if index in CPU_ONLY and dev != "cpu":
         raise InputError(
@@ -224,6 +265,7 @@ def make_search(
     fallback_name = "brute" if index == "cluster" else exhaustive_cpu_backend()
     fallback = _EXHAUSTIVE[fallback_name](bank, k, buffer_mb)
     tree = ClusterIndex(bank)
-    if index == "auto" and not tree.prunes(k, share, PROBE_ROWS):
-        return fallback  # structureless bank: the pruned search would give up on every chunk
-    return ClusterSearch(tree, k, fallback, share)
+    probe_share = cluster_max_share() if max_share is None else float(max_share)
+    if index == "auto" and not tree.prunes(k, probe_share, PROBE_ROWS):
+        return fallback  # too little structure: the pruned search would lose on every chunk
+    return ClusterSearch(tree, k, fallback, None if max_share is None else float(max_share))

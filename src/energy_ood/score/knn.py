@@ -6,8 +6,9 @@ similarity, computed exactly by the search ``index`` names (``_knn_backends``): 
 (faiss ``IndexFlatIP``, the ``energy-ood[faiss]`` extra), ``"torch"`` (``mm`` + ``topk``; the
 GPU path), ``"brute"`` (product + numba top-k heap), ``"cluster"`` (k-means clusters of the bank
 and a triangle-inequality bound skip the clusters that cannot hold a nearer point) or
-``"auto"`` (default: torch on a GPU; on the CPU the pruned search for big class-structured
-banks, else faiss when installed, else brute). ``backend_`` names the search that runs.
+``"auto"`` (default: torch on a GPU; on the CPU the pruned search for big, strongly
+class-structured banks, else brute; the measurements behind this are in ``_knn_backends``).
+``backend_`` names the search that runs.
 """
 
 from __future__ import annotations
