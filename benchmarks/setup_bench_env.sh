@@ -18,6 +18,8 @@ PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 # 2. the project itself (editable) and scikit-learn (the reference metrics and NearestNeighbors).
 "${PIP[@]}" -e .
 "${PIP[@]}" scikit-learn
+# 2b. faiss-cpu: the optional KNN backend (energy-ood[faiss]) that bench_knn.py measures.
+"${PIP[@]}" faiss-cpu
 # 3. pytorch-ood 0.4.0 without its dependencies, then its light ones by hand; torchvision is
 #    deliberately left out (and removed if something brought it in).
 "${PIP[@]}" --no-deps pytorch-ood==0.4.0
@@ -29,11 +31,12 @@ fi
 "$VENV/bin/python" - <<'EOF'
 import sys
 sys.path.insert(0, "benchmarks")
-import importlib.util, torch, sklearn, numba, energy_ood
+import importlib.util, torch, sklearn, numba, faiss, energy_ood
 import _baselines as b
 
 assert importlib.util.find_spec("torchvision") is None, "torchvision must not be installed"
 b.pood_metrics_module(), b.pood_detector("mahalanobis"), b.pood_detector("knn")
 print("bench env: torch", torch.__version__, "| sklearn", sklearn.__version__,
-      "| numba", numba.__version__, "| pytorch-ood", b.pood_version(), "(no torchvision)")
+      "| numba", numba.__version__, "| faiss", faiss.__version__,
+      "| pytorch-ood", b.pood_version(), "(no torchvision)")
 EOF

@@ -1,10 +1,17 @@
 """Every metric at once from two sorted score arrays, and the sort itself.
 
-* ``sorted_keys(a)``: the scores as order-preserving unsigned integer keys (IEEE-754 trick:
-  flip every bit of a negative float, only the sign bit of a positive one; -0.0 maps to +0.0),
+* ``sorted_keys(a)``: the scores as order-preserving unsigned integer keys (IEEE-754 trick: a
+  positive float gets its sign bit set, a negative one becomes the sign bit minus its magnitude
+  bits, so -0.0 maps to +0.0 and trailing zero bits stay zero for both signs),
   sorted by an LSD radix sort with 11-bit digits. Passes whose digit is the same for every key
   are skipped (float64 scores computed in float32 have 29 constant low bits). On the 2-core
-  machine of BENCHMARKS.md this is several times faster than ``np.sort`` of the floats.
+  machine of BENCHMARKS.md this is several times faster than ``np.sort`` of the floats, but
+  numpy's SIMD sort (x86-simd-sort, on CPUs where numpy dispatches it) can beat it, so the sort
+  is chosen per process by measurement (``sort_method``): the first time keys of a given layout
+  (key width, number of digits that vary) arrive in an array of at least ``CALIBRATE_MIN``,
+  both sorts are timed on a sample of ``CALIBRATE_ROWS`` of them and the faster is kept for
+  that layout. Both give the same sorted keys, so the metrics are bit-identical either way.
+  ``ENERGY_OOD_METRICS_SORT=radix|numpy`` forces one (benchmarks, reproducing a timing).
 * ``merge_metrics(pos, neg, tpr)``: one linear merge of two ascending key (or float) arrays
   that yields AUROC, both average precisions and the four FPR operating points.
 
@@ -14,7 +21,12 @@ Compiled with numba (a core dependency). Without numba ``functional`` falls back
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
+
+from .._validate import InputError
 
 try:  # pragma: no cover - exercised whenever numba is present
     from numba import njit
@@ -142,9 +154,8 @@ def _keys32(a):
     sign = np.uint32(0x80000000)
     for i in range(a.size):
         k = u[i]
-        if k == sign:  # -0.0 == +0.0
-            k = np.uint32(0)
-        out[i] = np.uint32(~k) if k & sign else np.uint32(k | sign)
+        # negative: sign - |x| bits (-0.0 -> the key of +0.0); keeps trailing zero bits
+        out[i] = np.uint32(sign - (k ^ sign)) if k & sign else np.uint32(k | sign)
     return out
 
 
@@ -154,9 +165,7 @@ def _keys64(a):
     sign = np.uint64(0x8000000000000000)
     for i in range(a.size):
         k = u[i]
-        if k == sign:
-            k = np.uint64(0)
-        out[i] = np.uint64(~k) if k & sign else np.uint64(k | sign)
+        out[i] = np.uint64(sign - (k ^ sign)) if k & sign else np.uint64(k | sign)
     return out
 
 
@@ -169,9 +178,75 @@ else:  # pragma: no cover
     merge_metrics = _radix_sort_jit = _keys32_jit = _keys64_jit = None
 
 
-def sorted_keys(a: np.ndarray) -> np.ndarray:
-    """Ascending order-preserving integer keys of a finite float32/float64 array (numba)."""
+SORTS = ("radix", "numpy")
+SORT_ENV = "ENERGY_OOD_METRICS_SORT"  # "radix" | "numpy" | "auto" (default: measured)
+CALIBRATE_MIN = 100_000  # arrays at least this long settle the choice for their key layout
+CALIBRATE_ROWS = 1 << 17  # keys timed (a strided, shuffled sample), best of CALIBRATE_REPEATS
+CALIBRATE_REPEATS = 3
+LAYOUT_ROWS = 4096  # keys (strided) that tell the layout of an array, on every call
+_CHOICE: dict[tuple[int, int], str] = {}  # (key bits, varying digits) -> the faster sort
+
+
+def sort_keys(keys: np.ndarray, width: int, method: str) -> np.ndarray:
+    """``keys`` sorted ascending by ``method`` (may overwrite ``keys``)."""
+    if method == "radix":
+        return _radix_sort_jit(keys, width)
+    keys.sort()  # numpy's introsort, SIMD-dispatched where the CPU has it
+    return keys
+
+
+def _sample(keys: np.ndarray, rows: int) -> np.ndarray:
+    return np.ascontiguousarray(keys[:: max(1, keys.size // rows)][:rows])
+
+
+def _layout(keys: np.ndarray, width: int) -> tuple[int, int]:
+    """(key width, number of radix digits that vary across a sample of ``keys``)."""
+    sample = _sample(keys, LAYOUT_ROWS)
+    varying = int(np.bitwise_or.reduce(sample) ^ np.bitwise_and.reduce(sample))
+    mask = (1 << RADIX_BITS) - 1
+    digits = sum(1 for p in range(0, width, RADIX_BITS) if (varying >> p) & mask)
+    return width, digits
+
+
+def calibrate(sample: np.ndarray, width: int) -> dict[str, float]:
+    """Best-of-``CALIBRATE_REPEATS`` seconds of each sort on ``sample`` (in a shuffled copy,
+    so a sorted input does not flatter ``np.sort``), interleaved."""
+    sample = np.random.default_rng(0).permutation(sample)
+    best = dict.fromkeys(SORTS, float("inf"))
+    for _ in range(CALIBRATE_REPEATS):
+        for m in SORTS:
+            work = sample.copy()
+            t0 = time.perf_counter()
+            sort_keys(work, width, m)
+            best[m] = min(best[m], time.perf_counter() - t0)
+    return best
+
+
+def sort_method(keys: np.ndarray, width: int) -> str:
+    """The sort for ``keys``: forced by ``ENERGY_OOD_METRICS_SORT``, else the one measured
+    faster for this key layout in this process (radix until an array of ``CALIBRATE_MIN``
+    keys of that layout has been measured)."""
+    forced = os.environ.get(SORT_ENV, "auto").strip().lower() or "auto"
+    if forced in SORTS:
+        return forced
+    if forced != "auto":
+        raise InputError(f"{SORT_ENV} must be one of radix, numpy, auto; got {forced!r}")
+    layout = _layout(keys, width)
+    choice = _CHOICE.get(layout)
+    if choice is None:
+        if keys.size < CALIBRATE_MIN:
+            return "radix"
+        t = calibrate(_sample(keys, CALIBRATE_ROWS), width)
+        choice = _CHOICE[layout] = "radix" if t["radix"] <= t["numpy"] else "numpy"
+    return choice
+
+
+def sorted_keys(a: np.ndarray, method: str | None = None) -> np.ndarray:
+    """Ascending order-preserving integer keys of a finite float32/float64 array (numba);
+    ``method`` ("radix" or "numpy") overrides ``sort_method``."""
     a = np.ascontiguousarray(a)
     if a.dtype == np.float32:
-        return _radix_sort_jit(_keys32_jit(a), 32)
-    return _radix_sort_jit(_keys64_jit(a.astype(np.float64, copy=False)), 64)
+        keys, width = _keys32_jit(a), 32
+    else:
+        keys, width = _keys64_jit(a.astype(np.float64, copy=False)), 64
+    return sort_keys(keys, width, method or sort_method(keys, width))

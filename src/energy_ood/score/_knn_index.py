@@ -18,6 +18,8 @@ similarity over the compared points is the exact one (comparing extra points nev
 it). On class-structured features (penultimate features of a classifier) whole classes are
 pruned; where little can be pruned, ``kth_similarity`` returns None and the caller uses brute
 force.
+``last_share`` is the share of the (query, bank row) pairs the latest call compared (or would
+have compared, when it gave up); ``prunes`` measures it on a sample of the bank itself.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ClusterIndex:
         dist = (self.bank - means[self.assign]).norm(dim=1)
         self.radius = torch.zeros(c).scatter_reduce_(0, self.assign, dist, "amax")
         self.blocks = self._blocks()
+        self.last_share = float("nan")
 
     def _blocks(self) -> list[tuple[int, int]]:
         """Runs of adjacent clusters, (first, end), one per group of similar clusters (split
@@ -92,6 +95,13 @@ class ClusterIndex:
             rows += s
         out.append((start, len(self.sizes)))
         return out
+
+    def prunes(self, k: int, max_share: float, rows: int = 512) -> bool:
+        """Whether ``rows`` bank rows, evenly spread over the clusters, used as queries are
+        answered comparing at most ``max_share`` of the pairs (ID queries look like them)."""
+        n = self.bank.shape[0]
+        pick = torch.linspace(0, n - 1, min(rows, n)).round().long()
+        return self.kth_similarity(self.bank[pick], k, max_share) is not None
 
     def kth_similarity(self, q: torch.Tensor, k: int, max_share: float = 0.5):
         """The k-th largest q . b over the bank for each unit query row, exactly; None when
@@ -110,8 +120,9 @@ class ClusterIndex:
         # round 2: every other cluster that may hold a closer point
         need = (d_qc - self.radius) <= (upper[:, None] + SLACK)
         need[torch.arange(q.shape[0]), near] = False
-        work = float((need.float() @ self.sizes.float()).sum())
-        if work > max_share * q.shape[0] * self.bank.shape[0]:
+        work = float((need.float() @ self.sizes.float()).sum() + self.sizes[near].sum())
+        self.last_share = work / (q.shape[0] * self.bank.shape[0])
+        if self.last_share > max_share:
             return None
         for c0, c1 in self.blocks:
             rows = torch.nonzero(need[:, c0:c1].any(1)).flatten()

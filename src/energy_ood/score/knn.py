@@ -2,19 +2,15 @@
 feature to its k-th nearest L2-normalised ID training feature).
 
 For unit vectors ||q - b||^2 = 2 - 2 q.b, so the k-th distance follows from the k-th largest
-similarity, computed exactly either way:
-
-* ``index="brute"``: one matrix product per chunk of queries into one reused buffer of at most
-  ``buffer_mb`` (a fresh 200 MB block per chunk costs page faults), merged into a running
-  top-k heap per query (``_topk``: about one comparison per similarity);
-* ``index="cluster"``: the pruned search of ``_knn_index`` (k-means clusters of the bank and a
-  triangle-inequality bound skip the clusters that cannot hold a nearer point); a chunk where
-  it would compare more than half of the pairs falls back to brute force;
-* ``index="auto"`` (default): ``cluster`` for banks of at least ``CLUSTER_MIN`` rows.
-
-On a GPU (a bank fitted on, or moved to, a CUDA device) the search is one matrix product and
-``torch.topk`` per chunk. The search runs in float32 (the bank's precision) whatever the input
-dtype; scores come back float64 for float64 input.
+similarity, computed exactly by the search ``index`` names (``_knn_backends``): ``"faiss"``
+(faiss ``IndexFlatIP``, the ``energy-ood[faiss]`` extra), ``"torch"`` (``mm`` + ``topk``; the
+GPU path), ``"brute"`` (product + numba top-k heap), ``"cluster"`` (k-means clusters of the bank
+and a triangle-inequality bound skip the clusters that cannot hold a nearer point) or
+``"auto"`` (default: torch on a GPU; on the CPU the pruned search for big, strongly
+class-structured banks, else brute; the measurements behind this are in ``_knn_backends``).
+``backend_`` names the search that runs. A bank fitted on, or moved to, a GPU is searched there.
+The search runs in float32 (the bank's precision) whatever the input dtype; scores come back
+float64 for float64 input.
 """
 
 from __future__ import annotations
@@ -23,12 +19,8 @@ import torch
 
 from .._validate import as_tensor_2d
 from . import _params as P
-from . import _topk
-from ._knn_index import ClusterIndex
+from ._knn_backends import INDEXES, make_search
 from .base import Scorer, register
-
-INDEXES = ("auto", "brute", "cluster")
-CLUSTER_MIN = 20_000
 
 
 def _normalize(z: torch.Tensor) -> torch.Tensor:
@@ -49,8 +41,12 @@ class KNN(Scorer):
         super().__init__()
         self.k = P.integer(k, "knn: k", low=1)
         self.index = P.choice(index, "knn: index", INDEXES)
-        self._buf: torch.Tensor | None = None
-        self._tree: ClusterIndex | None = None
+        self._search = None
+
+    @property
+    def backend_(self) -> str | None:
+        """The search that runs (e.g. ``"brute"``, ``"cluster+brute"``); None before fit."""
+        return None if self._search is None else self._search.name
 
     def _fit(self, X, y, **_) -> None:
         bank = as_tensor_2d(X, "knn features", torch.float32)
@@ -70,32 +66,9 @@ class KNN(Scorer):
         if n < self.k:
             raise InputError(f"knn: k={self.k} but only {n} training features")
         self.n_features_in_ = int(self.bank.shape[1])
-        if self.bank.device.type != "cpu":
-            self._tree, self._buf = None, None
-            self.chunk_rows = int(max(1, min(8192, self.buffer_mb * 2**20 // (4 * n))))
-            return
-        self._brute_rows = int(max(1, min(1024, self.buffer_mb * 2**20 // (4 * n))))
-        self._buf = None
-        use = self.index == "cluster" or (self.index == "auto" and n >= CLUSTER_MIN)
-        self._tree = ClusterIndex(self.bank) if use else None
-        self.chunk_rows = 8192 if use else self._brute_rows
-
-    def _brute(self, zn: torch.Tensor) -> torch.Tensor:
-        if self._buf is None:
-            self._buf = torch.empty(self._brute_rows, self.bank.shape[0])
-        heap = _topk.new_heap(zn.shape[0], self.k)
-        for i in range(0, zn.shape[0], self._brute_rows):
-            part = zn[i : i + self._brute_rows]
-            sims = torch.mm(part, self.bank.T, out=self._buf[: part.shape[0]])
-            _topk.merge(heap, torch.arange(i, i + part.shape[0]), sims)
-        return heap[:, 0]
+        self._search = make_search(self.bank, self.k, self.index, self.buffer_mb)
+        self.chunk_rows = self._search.chunk_rows
 
     def _score_chunk(self, z: torch.Tensor) -> torch.Tensor:
-        zn = _normalize(z.float())
-        if zn.device.type != "cpu":
-            kth = (zn @ self.bank.T).topk(self.k, dim=1, sorted=False).values.amin(1)
-            return -torch.sqrt((2.0 - 2.0 * kth).clamp_min(0.0))
-        kth = self._tree.kth_similarity(zn, self.k) if self._tree is not None else None
-        if kth is None:
-            kth = self._brute(zn)
+        kth = self._search(_normalize(z.float()))
         return -torch.sqrt((2.0 - 2.0 * kth).clamp_min(0.0))
