@@ -67,13 +67,21 @@ def convert(tp, v, key: str):
     if tp is Any:
         return v
     if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            if arg is type(None):
-                continue
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:  # X | None: TOML has no null, so the value must be an X
+            return convert(args[0], v, key)
+        errors = []
+        for arg in args:
             try:
                 return convert(arg, v, key)
-            except InputError:
-                continue
+            except InputError as e:
+                errors.append((arg, e))
+        for arg, e in errors:  # a table or list that failed inside: that error names the key
+            shaped = (isinstance(v, dict) and dataclasses.is_dataclass(arg)) or (
+                isinstance(v, list) and typing.get_origin(arg) is list
+            )
+            if shaped:
+                raise e
         raise InputError(f"{key}: expected {_type_name(tp)}, got {describe(v)}")
     if origin is Literal:
         if v not in typing.get_args(tp) or isinstance(v, bool) != any(
