@@ -70,11 +70,12 @@ class WalkthroughConfig(RunOptions):
     pretrain: TrainSection = option(factory=TrainSection)
     finetune: WalkFinetune = option(factory=WalkFinetune)
 
-    def commands(self, seed: int, out: str = "runs") -> list[str]:
-        """The three CLI commands that give seed ``seed``'s numbers."""
+    def commands(self, seed: int, out: str = "runs", data_root=None) -> list[str]:
+        """The CLI commands that give seed ``seed``'s numbers (train, finetune, evaluate the
+        pretrained and the fine-tuned run)."""
         d, ft, pre = self.data, self.finetune, self.pretrain
         base, tuned = f"{out}/base_s{seed}", f"{out}/{ft.method}_s{seed}"
-        root = " --data-root ../shared/data"
+        root = f" --data-root {data_root}" if data_root else ""
         return [
             f"energy-ood train --dataset {d.dataset} --model {self.model.name} --epochs "
             f"{pre.epochs} --lr {pre.lr:g} --seed {seed} --out {base}",
@@ -145,7 +146,8 @@ def run_walkthrough(
                         metrics[model][s][o].setdefault(k, []).append(v)
     return WalkthroughResults(
         title=cfg.title, convention=convention(), seeds=list(cfg.seeds), sets=d.evaluate_sets,
-        scores=list(cfg.scores), commands={str(s): cfg.commands(s) for s in cfg.seeds},
+        scores=list(cfg.scores),
+        commands={str(s): cfg.commands(s, "runs", data_root) for s in cfg.seeds},
         accuracy=acc, metrics=metrics, margins=margins, seconds=seconds,
         run=run_metadata(seed=cfg.seeds[0], config=cfg.to_dict(), command=command),
         timings={"total_s": time.perf_counter() - t_start},
