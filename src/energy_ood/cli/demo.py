@@ -11,6 +11,7 @@ from ..data import load_dataset
 from ..evaluate.config import load_config, parse_overrides
 from ..evaluate.ood_bench import run_ood_benchmark
 from ..evaluate.ood_report import render
+from ..evaluate.stats import RULE
 
 
 def add_parser(sub) -> None:
@@ -54,5 +55,6 @@ def run(args) -> int:
     start = text.find("## Claims")
     end = text.find("## Table 1")
     print(text[start:end].strip() if start >= 0 else text)
+    print("\n" + RULE)
     print(f"\nfull report: {report} (and report.html, results.json, plots)")
     return 0

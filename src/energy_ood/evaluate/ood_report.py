@@ -145,7 +145,7 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
         ("Convention",
          convention_text(res.convention) + f" OOD samples per draw: {res.protocol['ood_num']}, "
          f"from a pool per set; {res.protocol['n_draws']} seeded draws per seed, averaged. "
-         f"{n} seeds: every number is mean ± sample std over seeds.\n\n" + RULE),
+         f"{n} seed{'s' * (n != 1)}: every number is mean ± sample std over seeds.\n\n" + RULE),
         ("Data: families and licences",
          "Headline = mean over the natural-image OOD sets (" + ", ".join(head) + "): none "
          "shares a family (the same distribution: one data set, one package's pictures) with "

@@ -15,6 +15,7 @@ from ..metrics import ood_metrics
 from .tables import METRIC_COLUMNS
 
 KEYS = [k for k, _ in METRIC_COLUMNS]
+_NOTED: set[int] = set()
 
 
 def draw_metrics(
@@ -26,8 +27,9 @@ def draw_metrics(
     ood_scores = np.asarray(ood_scores)
     k = ood_num if ood_num is not None else max(1, len(id_scores) // 5)
     k = min(k, len(ood_scores))
-    if n_draws > 1 and k == len(ood_scores):
-        log(f"note: the OOD pool holds only {k} samples, so all {n_draws} draws are the same set")
+    if n_draws > 1 and k == len(ood_scores) and k not in _NOTED:
+        _NOTED.add(k)  # once per pool size, not once per method and set
+        log(f"note: an OOD pool holds only {k} samples, so all {n_draws} draws are the same set")
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_draws):

@@ -48,8 +48,8 @@ class Verdict:
 
     verdict: str  # "yes" | "no" | "inconclusive"
     mean_diff: float  # mean of (better - other), in the metric's units
-    low: float
-    high: float
+    low: float | None  # the 95% interval; None with one seed (unbounded)
+    high: float | None
     n: int
     wins: int  # seeds where the claimed side is strictly better
 
@@ -57,7 +57,7 @@ class Verdict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     def interval_text(self, scale: float = 100.0) -> str:
-        if self.n < 2 or not math.isfinite(self.low):
+        if self.low is None or self.high is None:
             return f"Δ {scale * self.mean_diff:+.2f} (one seed)"
         lo, hi = scale * self.low, scale * self.high
         return f"Δ {scale * self.mean_diff:+.2f} [{lo:+.2f}, {hi:+.2f}]"
@@ -75,7 +75,7 @@ def paired_verdict(claimed, other, lower_is_better: bool, conf: float = 0.95) ->
     wins = int((d < 0).sum() if lower_is_better else (d > 0).sum())
     mean = float(d.mean())
     if n < 2:
-        return Verdict("inconclusive", mean, -math.inf, math.inf, n, wins)
+        return Verdict("inconclusive", mean, None, None, n, wins)
     half = t_quantile(n, conf) * float(d.std(ddof=1)) / math.sqrt(n)
     lo, hi = mean - half, mean + half
     better_side = (hi < 0) if lower_is_better else (lo > 0)
