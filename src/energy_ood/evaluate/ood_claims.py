@@ -142,7 +142,7 @@ def departures(cfg, res: OODResults) -> list[list[str]]:
         ["OOD test sets", PAPER_SETUP["ood"],
          f"natural: {', '.join(res.headline_sets) or 'none'}; noise: "
          f"{', '.join(res.noise_sets) or 'none'}"],
-        ["seeds", PAPER_SETUP["seeds"], f"{len(res.seeds)} seed{'s' * (len(res.seeds) != 1)} ({seeds})"],
+        ["seeds", PAPER_SETUP["seeds"], f"{len(res.seeds)} seed(s): {seeds}"],
         ["machine", PAPER_SETUP["machine"], describe_machine(res.run.get("machine"))],
     ]  # fmt: skip
     return rows
