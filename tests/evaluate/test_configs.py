@@ -70,3 +70,26 @@ def test_overrides():
         parse_overrides(["epochs"])
     with pytest.raises(InputError, match="model.name: unknown model 'wrn50'"):
         load_config("fmnist", parse_overrides(["model.name='wrn50'"]))
+
+
+def test_tomli_fallback_where_tomllib_is_missing(monkeypatch):
+    """Python 3.10 has no tomllib: config reading falls back to tomli (a dependency there)."""
+    import importlib
+    import sys
+    import tomllib
+    import types
+
+    import energy_ood.evaluate.config as config
+
+    fake = types.ModuleType("tomli")
+    fake.loads, fake.TOMLDecodeError = tomllib.loads, tomllib.TOMLDecodeError
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib -> ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "tomli", fake)
+    try:
+        importlib.reload(config)
+        assert config.tomllib is fake
+        assert config.read_toml(config.find_config("fmnist"))["data"]["dataset"] == "fashion-mnist"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)
+    assert config.tomllib is tomllib
