@@ -98,18 +98,24 @@ def test_validation_split():
         validation_split(10, 1.0)
 
 
-def test_auxiliary_pool_refuses_test_sources():
-    with pytest.raises(InputError, match="overlaps OOD test set 'scenes'.*scenes-aux"):
+def test_auxiliary_pool_refuses_test_families():
+    with pytest.raises(InputError, match="'scenes' and OOD test set 'scenes' are one family"):
         AuxiliaryPool(["scenes", "gaussian"], ["scenes", "mnist"])
-    with pytest.raises(InputError, match="overlaps"):
-        AuxiliaryPool(["cifar10-grey"], ["cifar10-grey"])
-    # different images of the same data set are fine
-    AuxiliaryPool(["cifar10-train-grey", "scenes-aux", "textures-aux"], ["cifar10-grey", "scenes"])
-    assert not ood_sources("scenes") & ood_sources("scenes-aux")
+    # other pictures of the same package, other images of the same data set: one family
+    with pytest.raises(InputError, match="'scenes-aux' and OOD test set 'textures'.*scikit-image"):
+        AuxiliaryPool(["scenes-aux"], ["textures"])
+    with pytest.raises(InputError, match="cifar10-train-grey.*cifar10-grey.*family \\(cifar10\\)"):
+        AuxiliaryPool(["cifar10-train-grey"], ["cifar10-grey"])
+    with pytest.raises(InputError, match="pixel-noise"):
+        AuxiliaryPool(["uniform"], ["gaussian"])
+    with pytest.raises(InputError, match="in-distribution data's family"):
+        AuxiliaryPool(["cifar10-train-grey"], ["mnist"], id_dataset="cifar10")
+    AuxiliaryPool(["cifar10-train-grey", "scenes-aux"], ["mnist", "mate-nature", "gaussian"])
+    assert not ood_sources("scenes") & ood_sources("scenes-aux")  # other images all the same
 
 
 def test_auxiliary_pool_sample():
-    pool = AuxiliaryPool(["scenes-aux", "uniform"], ["scenes", "gaussian"])
+    pool = AuxiliaryPool(["scenes-aux", "uniform"], ["mnist", "sklearn-photos"])
     x = pool.sample(40, size=28, channels=1, seed=5)
     assert x.shape == (40, 1, 28, 28)
     assert torch.equal(x, pool.sample(40, size=28, channels=1, seed=5))

@@ -1,57 +1,96 @@
-"""Every bundled benchmark config names things that exist (the CIFAR-10 ones included, which
-need a GPU to run in reasonable time and so are checked here rather than run)."""
+"""Every bundled benchmark config loads into its kind's typed config, names things that exist,
+and meets the project's rules for benchmarks (seeds, families, epochs). The CIFAR-10 ones need
+a GPU to run in reasonable time and so are checked here rather than run."""
 
 import pytest
 
-from energy_ood.data import available_datasets, ood_set_names
-from energy_ood.data.splits import AuxiliaryPool
-from energy_ood.evaluate.config import CONFIG_DIR, load_config
-from energy_ood.models import available_models
-from energy_ood.score import available_scorers
-from energy_ood.train import TrainConfig
+from energy_ood._validate import InputError
+from energy_ood.data.ood_sets import ood_family, source_info
+from energy_ood.evaluate.config import bundled_configs, load_config, parse_overrides
+from energy_ood.evaluate.holdout_config import HoldoutConfig
+from energy_ood.evaluate.ood_config import OODConfig
+from energy_ood.evaluate.registry import PROTOCOLS, get_protocol
+from energy_ood.evaluate.walkthrough import WalkthroughConfig
+from energy_ood.vlm.bench_config import VLMConfig
 
-CONFIGS = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+CONFIGS = bundled_configs()
 
 
 def test_bundled_configs_present():
-    assert {"demo", "demo_digits", "fmnist", "cifar10", "holdout_fmnist", "holdout_cifar10"} <= set(
-        CONFIGS
-    )
+    assert {"demo", "demo_digits", "fmnist", "cifar10", "holdout_fmnist", "holdout_cifar10",
+            "vlm_wordnet", "walkthrough"} <= set(CONFIGS)  # fmt: skip
+    assert set(PROTOCOLS) == {"ood", "holdout", "vlm", "walkthrough"}
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_config_is_consistent(name):
+def test_config_loads_typed(name):
     cfg = load_config(name)
-    kind = cfg.get("kind", "ood")
-    if kind == "vlm":
-        assert cfg["data"]["n_id"] >= 2 and cfg["tune"]["losses"]
-        return
-    assert cfg["data"]["dataset"] in available_datasets()
-    assert cfg["model"]["name"] in available_models()
-    methods = cfg.get("methods") or cfg.get("posthoc", {}).get("methods", [])
-    assert methods and all(m["name"] in available_scorers() for m in methods)
-    if kind == "holdout":
-        TrainConfig(method="rotation", **{k: cfg["train"][k] for k in ("epochs", "lr")})
-        return
-    sets, aux = cfg["data"]["ood_sets"], cfg["data"]["aux"]
-    assert set(sets) <= set(ood_set_names()) and set(aux) <= set(ood_set_names())
-    AuxiliaryPool(aux, sets)  # raises if an auxiliary source overlaps a test set
-    for m in cfg.get("finetune", {}).get("methods", []):
-        assert m in ("energy", "oe", "single-margin")
+    assert isinstance(cfg, get_protocol(cfg.kind).config_cls)
+    assert cfg.device == "auto" and cfg.amp in ("auto", "bf16", "fp16", "off")
+    assert load_config(name).to_dict() == cfg.to_dict()  # plain values, deterministic
+    if isinstance(cfg, OODConfig):
+        assert len(cfg.seeds) >= 3
+        aux_families = {ood_family(a) for a in cfg.data.aux}
+        natural = [s for s in cfg.data.ood_sets if source_info(s).kind == "natural"]
+        assert not aux_families & {ood_family(s) for s in cfg.data.ood_sets}
+        # >= 3 natural-image OOD sets unrelated to the auxiliary data, without --data-root
+        packaged = [s for s in natural if s not in ("mnist", "cifar10-grey")]
+        assert len(packaged) >= 3, natural
+    elif isinstance(cfg, HoldoutConfig):
+        assert cfg.trials >= 3 and "center-mask" in cfg.variants and "rotation" in cfg.variants
+    elif isinstance(cfg, VLMConfig):
+        assert cfg.data.splits >= 3 and len(cfg.zeroshot.taus) > 1
+    else:
+        assert isinstance(cfg, WalkthroughConfig) and len(cfg.seeds) >= 3
+
+
+def test_full_benchmarks_are_faithful_where_claimed():
+    f = load_config("fmnist")
+    assert f.finetune.epochs == 10 and set(f.finetune.methods) == {"oe", "energy", "single-margin"}
+    gaps = [d_out - d_in for d_in, d_out in f.sweeps.margins.offsets]
+    assert min(gaps) == 0 and max(gaps) >= 14  # widens from the data-chosen gap toward 18
+    odin = [m for m in f.posthoc.methods if m.name == "odin"]
+    assert {m.params["eps"] for m in odin} == {5e-5, 0.0}
+    assert {m.params["T"] for m in odin} == {1000.0}
+    h = load_config("holdout_fmnist")
+    assert h.train.epochs >= 30 and h.train.center_mask and h.train.rotation_lambda == 0.5
 
 
 def test_overrides():
-    from energy_ood._validate import InputError
-    from energy_ood.evaluate.config import parse_overrides
-
-    over = parse_overrides(["pretrain.epochs=2", "data.ood_sets=['mnist']", "model.name=wrn"])
+    over = parse_overrides(["pretrain.epochs=2", "data.ood_sets=['mnist']", "model.name='wrn'"])
     assert over == {
         "pretrain": {"epochs": 2},
         "data": {"ood_sets": ["mnist"]},
         "model": {"name": "wrn"},
     }
-    cfg = load_config("fmnist", over)
-    assert cfg["pretrain"] == {"epochs": 2, "lr": 0.1} and cfg["data"]["ood_sets"] == ["mnist"]
-    assert cfg["data"]["aux"]  # untouched keys stay
+    cfg = load_config("fmnist", parse_overrides(["pretrain.epochs=2", "data.ood_sets=['mnist']"]))
+    assert cfg.pretrain.epochs == 2 and cfg.pretrain.lr == 0.1 and cfg.data.ood_sets == ["mnist"]
+    assert cfg.data.aux  # untouched keys stay
     with pytest.raises(InputError, match="KEY=VALUE"):
         parse_overrides(["epochs"])
+    with pytest.raises(InputError, match="model.name: unknown model 'wrn50'"):
+        load_config("fmnist", parse_overrides(["model.name='wrn50'"]))
+
+
+def test_tomli_fallback_where_tomllib_is_missing(monkeypatch):
+    """Python 3.10 has no tomllib: config reading falls back to tomli (a dependency there)."""
+    import importlib
+    import sys
+    import types
+
+    import energy_ood.evaluate.config as config
+
+    tomllib = pytest.importorskip("tomllib")  # on 3.10 every other config test uses tomli
+
+    fake = types.ModuleType("tomli")
+    fake.loads, fake.TOMLDecodeError = tomllib.loads, tomllib.TOMLDecodeError
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib -> ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "tomli", fake)
+    try:
+        importlib.reload(config)
+        assert config.tomllib is fake
+        assert config.read_toml(config.find_config("fmnist"))["data"]["dataset"] == "fashion-mnist"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config)
+    assert config.tomllib is tomllib

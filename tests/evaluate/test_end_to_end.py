@@ -15,11 +15,12 @@ KEYS = ("fpr95", "auroc", "aupr_in", "aupr_out")
 
 OOD_TOML = """
 title = "tiny dataset-vs-dataset"
-seed = 0
+seeds = [0, 1]
+skip_missing = true
 [data]
 dataset = "digits"
-ood_sets = ["scenes", "textures", "gaussian"]
-aux = ["scenes-aux", "textures-aux", "uniform"]
+ood_sets = ["sklearn-photos", "gimp-textures", "gaussian", "uniform"]
+aux = ["scenes-aux", "textures-aux"]
 n_ood = 400
 [model]
 name = "cnn"
@@ -31,13 +32,14 @@ batch_size = 64
 methods = [
   { name = "msp" }, { name = "energy" }, { name = "maxlogit" }, { name = "mahalanobis" },
   { name = "knn", k = 5 }, { name = "react", percentile = 90.0 }, { name = "vim", dim = 32 },
-  { name = "odin", T = 1000.0, eps = 5e-5 }, { name = "self_normalized_energy" },
+  { name = "odin", T = 1000.0, eps = 5e-5 }, { name = "odin", T = 1000.0, eps = 0.0 },
+  { name = "self_normalized_energy" },
 ]
 [eval]
 n_draws = 3
 fit_samples = 800
 [finetune]
-methods = ["oe", "energy"]
+methods = ["oe", "energy", "single-margin"]
 epochs = 1
 lr = 0.001
 batch_size = 64
@@ -45,10 +47,8 @@ aux_batch_size = 128
 n_aux = 1000
 [sweeps]
 temperatures = [1, 10, 100]
-single_margin = true
-[sweeps.margin_grid]
-m_in_offsets = [0.0, 1.0]
-m_out_offsets = [0.0, 2.0]
+[sweeps.margins]
+offsets = [[0.0, 0.0], [-1.0, 1.0], [-3.0, 3.0]]
 """
 
 HOLDOUT_TOML = """
@@ -58,7 +58,8 @@ seed = 0
 trials = 2
 rotation = true
 classes = [0, 1, 7]
-methods = [{ name = "msp" }, { name = "odin", T = 1000.0, eps = 5e-5 }, { name = "energy" }]
+methods = [{ name = "msp" }, { name = "odin", T = 1000.0, eps = 5e-5 },
+           { name = "odin", T = 1000.0, eps = 0.0 }, { name = "energy" }]
 [data]
 dataset = "digits"
 [model]
@@ -67,6 +68,7 @@ name = "cnn"
 epochs = 2
 lr = 0.05
 batch_size = 64
+center_mask = true
 """
 
 
@@ -79,66 +81,79 @@ def _bench(tmp_path: Path, text: str) -> tuple[Path, dict]:
     return out, json.loads((out / "results.json").read_text())
 
 
-def _mean_of_rows(block: dict, sets: list[str]) -> None:
-    for k in KEYS:
-        assert block["mean"]["mean"][k] == pytest.approx(
-            np.mean([block[s]["mean"][k] for s in sets]), abs=1e-12
-        )
-
-
 def test_dataset_vs_dataset_protocol(tmp_path):
-    out, res = _bench(tmp_path, OOD_TOML)
-    sets = res["protocol"]["ood_sets"]
-    assert sets == ["scenes", "textures", "gaussian"]
-    assert res["protocol"]["ood_pool"] == {s: 400 for s in sets}
-    assert len(res["posthoc"]) == 9
-    for block in res["posthoc"].values():
-        _mean_of_rows(block, sets)
-        for s in sets:
-            for k in KEYS:
-                assert 0.0 <= block[s]["mean"][k] <= 1.0
-    for m in ("oe", "energy"):
-        for block in res["finetune"][m]["scores"].values():
-            _mean_of_rows(block, sets)
-        assert 0.0 < res["finetune"][m]["test_error"] < 0.5
-    # self-normalized energy is identically zero up to rounding: its ranking is noise
-    assert res["self_normalized_max_abs"] < 1e-5
-    sn = res["posthoc"]["self_normalized_energy"]["mean"]["mean"]
-    assert sn["auroc"] == pytest.approx(0.5, abs=0.12)  # 3 sigma for 360 vs 72 random scores
-    ts = res["temperature_sweep"]
-    assert ts["temperatures"] == [1, 10, 100] and len(ts["energy"]) == 3
-    e1 = res["posthoc"]["energy"]["mean"]["mean"]["fpr95"]
-    assert ts["energy"][0] == pytest.approx(e1)  # T = 1 is the post-hoc energy row
-    ms = res["margin_sweep"]
-    assert len(ms["fpr95"]) == 2 and ms["single_margin"]["margin"] > 0
-    assert ms["single_margin"]["two_margin_test_error"] == ms["test_error"][0][0]
-    # the margins were chosen on validation data and recorded
-    margins = res["finetune"]["energy"]["margins"]
-    assert margins["m_in"] < margins["m_out"] and "validation" in margins["rule"]
+    from energy_ood.evaluate.results import OODResults
+    from energy_ood.evaluate.stats import paired_verdict
+
+    out, plain = _bench(tmp_path, OOD_TOML)
+    res = OODResults.from_plain(plain)
+    sets = res.ood_sets
+    assert sets[0] == "sklearn-photos" and sets[-2:] == ["gaussian", "uniform"]
+    assert res.headline_sets == sets[:-2] and res.noise_sets == ["gaussian", "uniform"]
+    assert res.seeds == [0, 1] and res.protocol["ood_pool"] == {s: 400 for s in sets}
+    assert len(res.evaluations) == 10 + 3 * 2  # post-hoc methods + msp/energy per fine-tune
+    for e in res.evaluations:
+        assert len(e.per_seed) == 2
+        for ps in e.per_seed:
+            assert all(0.0 <= ps[s][k] <= 1.0 for s in sets for k in KEYS)
+    # a mean row is the spread over seeds of each seed's mean over the headline sets
+    en = res.find("pretrained", "energy")
+    per_seed = [np.mean([ps[s]["fpr95"] for s in res.headline_sets]) for ps in en.per_seed]
+    assert en.mean_over(res.headline_sets, "fpr95") == pytest.approx(per_seed)
     text = (out / "report.md").read_text()
-    assert "Table 1 (left)" in text and "Table 1 (right)" in text
-    assert "ID is the positive class" in text
-    mean_line = next(ln for ln in text.splitlines() if ln.startswith("| **mean**"))
-    msp, en = res["posthoc"]["msp"]["mean"]["mean"], res["posthoc"]["energy"]["mean"]["mean"]
-    assert f"{100 * msp['fpr95']:.2f} / {100 * en['fpr95']:.2f}" in mean_line
-    for png in ("roc_posthoc.png", "fpr_vs_temperature.png", "margins.png"):
+    cell = f"{100 * np.mean(per_seed):.2f} ± {100 * np.std(per_seed, ddof=1):.2f}"
+    mean_line = next(ln for ln in text.splitlines() if ln.startswith("| **mean, natural"))
+    assert cell in mean_line
+    # every claim's verdict follows from its own per-seed numbers by the stated rule
+    assert res.claims and "Verdicts: each claim" in text
+    for c in res.claims:
+        assert c.verdict == paired_verdict(c.claimed, c.other, c.lower_is_better)
+    texts = {c.text for c in res.claims}
+    assert "two margins keep more ID accuracy than one (single-margin hinge)" in texts
+    assert any(t.startswith("ODIN's input perturbation helps") for t in texts)
+    for m in ("oe", "energy", "single-margin"):
+        assert len(res.id_error[m]) == 2 and all(0.0 < v < 0.6 for v in res.id_error[m])
+    # the margin sweep chose on validation FPR95 only, and every seed used that offset
+    ms = res.margin_sweep
+    vals = [(p.val_fpr95, p.val_error) for p in ms.points]
+    assert ms.chosen == min(range(3), key=lambda i: (*vals[i], i)) and ms.seed == 0
+    off = ms.points[ms.chosen].offset
+    for m in res.margins["energy"]:
+        assert m["m_in"] == pytest.approx(m["base"]["m_in"] + off[0], abs=2e-3)
+        assert m["m_out"] == pytest.approx(m["base"]["m_out"] + off[1], abs=2e-3)
+    for e, s in zip(res.margins["energy"], res.margins["single-margin"]):
+        assert s["margin"] == pytest.approx(e["m_out"] - e["m_in"], abs=2e-3)
+    # T = 1 of the sweep is the post-hoc energy score
+    ts = res.temperature_sweep
+    assert np.array(ts.energy_fpr95)[:, 0] == pytest.approx(per_seed)
+    assert len(res.noise["per_seed"]) == 2 and "spearman_norm_vs_neg_energy" in str(res.noise)
+    assert text.index("## What differs from the paper") < text.index("## Convention")
+    assert "| machine" in text and "## Per OOD set: paired verdicts" in text
+    for png in (
+        "fpr95_per_set.png",
+        "roc_posthoc.png",
+        "fpr_vs_temperature.png",
+        "margins.png",
+        "noise_energy_and_norm.png",
+    ):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
-    assert res["run"]["seed"] == 0 and "torch" in res["run"]["versions"]
+    assert res.run["seed"] == 0 and "torch" in res.run["versions"] and res.run["machine"]["cpu"]
 
 
 def test_holdout_protocol(tmp_path):
     out, res = _bench(tmp_path, HOLDOUT_TOML)
     assert res["classes"] == ["0", "1", "7"] and res["trials"] == 2
     assert res["convention"]["positive"].startswith("held-out class")
-    y_test = None
-    for v in ("plain", "rotation"):
-        var = res["variants"][v]
-        for m in ("msp", "odin", "energy"):
-            a = np.array(var["ap"][m]["all"])  # trials x classes
+    assert list(res["variants"]) == ["plain", "center-mask", "rotation"]
+    for var in res["variants"].values():
+        for m in res["labels"]:
+            a = np.array(var["ap"][m])  # trials x classes
             assert a.shape == (2, 3) and ((a >= 0) & (a <= 1)).all()
-            assert var["ap"][m]["mean"] == pytest.approx(a.mean(1).mean())
-            assert var["ap"][m]["per_class_mean"] == pytest.approx(a.mean(0).tolist())
-        assert 0.5 < var["accuracy"]["mean"] <= 1.0
+        assert 0.3 < np.mean(var["accuracy"]) <= 1.0
+    texts = [c["text"] for c in res["claims"]]
+    assert (
+        "centre masking raises accuracy" in texts and "the rotation head raises accuracy" in texts
+    )
     # the skew is what a random detector scores
     from energy_ood.data import load_dataset
 
@@ -150,8 +165,9 @@ def test_holdout_protocol(tmp_path):
         rand = np.mean([average_precision(rng.random(len(y_test)), anomaly) for _ in range(200)])
         assert rand == pytest.approx(skew, abs=0.03)
     text = (out / "report.md").read_text()
-    assert "held-out class" in text and "**mean**" in text
-    assert (out / "ap_per_class_rotation.png").is_file()
+    assert text.index("## What differs from the paper") < text.index("## Claims")
+    assert "held-out class" in text and "**mean**" in text and "trials won" in text
+    assert (out / "ap_per_class_center-mask.png").is_file()
 
 
 VLM_TOML = """
@@ -161,16 +177,17 @@ seed = 0
 [data]
 wordnet_dir = "/usr/share/wordnet"
 exclude = ["noun.Tops"]
-per_category = 20
+per_category = 24
 train_per_class = 8
+val_per_class = 4
 n_id = 5
 splits = 2
 [encoder]
 kind = "sentence"
 [zeroshot]
 templates = ["a definition of a kind of {}."]
-logit_scale = 100.0
-tau = 1.0
+logit_scales = [10.0, 100.0]
+taus = [0.1, 1.0]
 [delta_energy]
 c = [1, 2]
 floor = [-1.0, 0.0]
@@ -192,17 +209,23 @@ def test_vlm_wordnet_protocol(tmp_path):
     cfg.write_text(VLM_TOML)
     assert main(["--quiet", "vlm", "bench", "--config", str(cfg), "--out", str(out)]) == 0
     res = json.loads((out / "results.json").read_text())
-    assert set(res["summary"]) == {"zero-shot", "CoOp CE", "CoOp CE+EBM"}
+    assert res["stages"] == ["zero-shot", "CoOp CE", "CoOp CE+EBM"]
     assert "reconstruction" in res["reconstruction"].lower()
-    for stage, s in res["summary"].items():
-        runs = [sp["stages"][stage] for sp in res["splits"]]
-        mcm = [r["scores"]["MCM"]["auroc"] for r in runs]
-        assert s["scores"]["MCM"]["mean"]["auroc"] == pytest.approx(np.mean(mcm))
-    # Delta-Energy with the floor far below every cosine is -tau log(1 - MSP): the same ranking
-    # as MSP, except where MSP saturates at 1.0 in float32 (ties that Delta-Energy resolves)
-    zs = res["summary"]["zero-shot"]["scores"]
-    assert zs["DeltaE(c=1,floor=-1)"]["mean"]["auroc"] == pytest.approx(
-        zs["MSP"]["mean"]["auroc"], abs=0.01
-    )
+    for sp in res["splits"]:
+        # validation never sees a test category, and ID validation glosses are not test glosses
+        assert not set(sp["val_ood_categories"]) & set(sp["ood_categories"])
+        assert not set(sp["val_ood_categories"]) & set(sp["id_categories"])
+        for stage in sp["stages"].values():
+            for label, ch in stage["chosen"].items():
+                param = res["params"][label]
+                assert ch[param] in ([0.1, 1.0] if param == "tau" else [10.0, 100.0])
+    # Delta-Energy with the floor far below every cosine is -tau log(1 - MSP): at the same
+    # logit scale it ranks as MSP, except where MSP saturates at 1.0 in float32
+    for sp in res["splits"]:
+        d = sp["stages"]["zero-shot"]["default"]
+        assert d["DeltaE(c=1,floor=-1)"]["auroc"] == pytest.approx(d["MSP"]["auroc"], abs=0.02)
+    assert any(c["text"].startswith("zero-shot: Delta-Energy") for c in res["claims"])
     assert (out / "prompts" / "split0_ce_ebm.pt").is_file()
-    assert "Reconstruction" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "Reconstruction" in text and "Temperatures chosen on validation" in text
+    assert "splits won" in text and "## Per split: best scores" in text

@@ -34,9 +34,22 @@ def test_energy_bounded_by_hand():
 def test_single_margin_by_hand():
     m = 1.0
     ein = [E(r) for r in IN.tolist()]
-    eout = [E(r) for r in OUT.tolist()][:2]
-    want = sum(max(0, a - b + m) for a, b in zip(ein, eout)) / 2
+    eout = [E(r) for r in OUT.tolist()]
+    want = sum(max(0, a - b + m) for a in ein for b in eout) / (len(ein) * len(eout))
     assert float(single_margin_loss(IN, OUT, m)) == pytest.approx(want)
+
+
+def test_single_margin_uses_every_outlier():
+    """An outlier beyond the first n_in rows changes the loss (all 128 x 256 pairs count)."""
+    g = torch.Generator().manual_seed(0)
+    lin, lout = torch.randn(128, 10, generator=g), torch.randn(256, 10, generator=g)
+    base = single_margin_loss(lin, lout, 2.0)
+    moved = lout.clone()
+    moved[200] += 5.0  # a much more ID-like (lower-energy) outlier among the last 128
+    assert float(single_margin_loss(lin, moved, 2.0)) > float(base)
+    lout.requires_grad_(True)
+    single_margin_loss(lin, lout, 2.0).backward()
+    assert (lout.grad.abs().sum(1) > 0).sum() > 200  # gradients reach the last outliers too
 
 
 def test_oe_is_cross_entropy_to_uniform():

@@ -57,15 +57,14 @@ def test_train_then_finetune_cli(tmp_path):
     assert {"torch", "numpy", "energy_ood"} <= set(run["versions"])
     code = main(
         ["--quiet", "finetune", "--method", "energy", "--from", str(base), "--out", str(ft),
-         "--aux", "scenes-aux,uniform", "--test-sets", "scenes,gaussian", "--n-aux", "600",
+         "--aux", "sklearn-photos", "--test-sets", "scenes,gaussian", "--n-aux", "600",
          *common]
     )  # fmt: skip
     assert code == 0
     run = json.loads((ft / "run.json").read_text())
     m = run["config"]["margins"]
     assert run["config"]["train"]["m_in"] == m["m_in"] and run["config"]["aux"] == [
-        "scenes-aux",
-        "uniform",
+        "sklearn-photos"
     ]
     metrics = json.loads((ft / "metrics.json").read_text())
     assert 0.5 < metrics["test_accuracy"] <= 1.0

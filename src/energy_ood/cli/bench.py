@@ -1,18 +1,25 @@
 """``energy-ood bench``: the full benchmarks from config files under configs/.
 
-energy-ood bench fmnist                        dataset-vs-dataset, sweeps, ablations
+energy-ood bench fmnist                        dataset-vs-dataset, sweeps, ablations (3 seeds)
 energy-ood bench cifar10                       the same with CIFAR-10 as ID (GPU advised)
 energy-ood bench holdout --dataset fashion-mnist   hold-out-class AP, with/without rotation
-energy-ood bench path/to/my.toml               any config of either kind
+energy-ood bench vlm_wordnet                   WordNet gloss benchmark (vision-language scores)
+energy-ood bench walkthrough                   README's train / finetune / evaluate numbers
+energy-ood bench path/to/my.toml               any config; its `kind` picks the protocol
 
 --set KEY=VALUE overrides any config entry, e.g. a quick smoke run of the CIFAR-10 benchmark:
 energy-ood bench cifar10 --set data.train_limit=5000 --set pretrain.epochs=2 \
-    --set finetune.epochs=1 --set sweeps.temperatures=[1,10]
+    --set finetune.epochs=1 --set sweeps.temperatures=[1,10] --set seeds=[0]
 """
 
 from __future__ import annotations
 
-from ..evaluate.config import load_config, merge, parse_overrides
+import argparse
+
+from .. import _dist
+from ..evaluate.config import load_config, load_raw, merge, parse_overrides
+from ..evaluate.registry import PROTOCOLS, get_protocol
+from ._runtime import add_runtime_args
 
 HOLDOUT = {
     "fashion-mnist": "holdout_fmnist",
@@ -22,18 +29,19 @@ HOLDOUT = {
 
 
 def add_parser(sub) -> None:
+    kinds = "; ".join(f"{k}: {p.summary}" for k, p in PROTOCOLS.items())
     p = sub.add_parser(
         "bench",
-        help="full benchmarks (fmnist, cifar10, holdout, or a config)",
-        description=__doc__,
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+        help="full benchmarks (fmnist, cifar10, holdout, vlm_wordnet, walkthrough, or a config)",
+        description=__doc__ + f"\nKinds of config: {kinds}.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", help="fmnist | cifar10 | holdout | a config name or .toml path")
+    p.add_argument("name", help="a bundled config name (or holdout) or a .toml path")
     p.add_argument("--dataset", default="fashion-mnist", help="for holdout: " + ", ".join(HOLDOUT))
     p.add_argument("--out", help="report folder (default runs/bench_<name>)")
     p.add_argument("--data-root", help="folder with mnist-test/ and cifar10-jpeg.tar.gz")
-    p.add_argument("--trials", type=int, help="hold-out-class: override the number of trials")
-    p.add_argument("--epochs", type=int, help="override the pretraining / training epochs")
+    p.add_argument("--trials", type=int, help="override the number of seeds / trials / splits")
+    p.add_argument("--epochs", type=int, help="override the (pre)training / tuning epochs")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints in --out")
     p.add_argument(
         "--set",
@@ -42,30 +50,28 @@ def add_parser(sub) -> None:
         metavar="KEY=VALUE",
         help="override a config entry (TOML value), e.g. pretrain.epochs=2; repeatable",
     )
+    add_runtime_args(p, train=False, data=False)
     p.set_defaults(func=run)
+
+
+def _runtime_overrides(args) -> dict:
+    """--device / --amp / --threads win over the config's keys."""
+    return {k: getattr(args, k) for k in ("device", "amp", "threads") if getattr(args, k, None)}
 
 
 def run(args) -> int:
     name = HOLDOUT.get(args.dataset, args.dataset) if args.name == "holdout" else args.name
-    over: dict = {}
-    cfg = load_config(name)
-    if args.trials:
-        over["trials"] = args.trials
-    if args.epochs:
-        over["train" if cfg.get("kind") == "holdout" else "pretrain"] = {"epochs": args.epochs}
-    cfg = load_config(name, merge(over, parse_overrides(args.set)))
+    raw, _ = load_raw(name)
+    proto = get_protocol(raw.get("kind", "ood"))
+    over = merge(proto.cli_overrides(args.epochs, args.trials), parse_overrides(args.set))
+    over = merge(over, _runtime_overrides(args))
+    cfg = load_config(name, over)
+    proto = get_protocol(cfg.kind)  # a --set kind=... is honoured
     out = args.out or f"runs/bench_{name}"
-    command = args.command_line
-    if cfg.get("kind") == "holdout":
-        from ..evaluate.holdout import run_holdout
-        from ..evaluate.holdout_report import render
-
-        res = run_holdout(cfg, out, data_root=args.data_root, resume=not args.fresh)
-    else:
-        from ..evaluate.ood_bench import run_ood_benchmark
-        from ..evaluate.ood_report import render
-
-        res = run_ood_benchmark(cfg, out, data_root=args.data_root, resume=not args.fresh)
-    report = render(res, out, command=command)
+    res = proto.run_fn()(cfg, out, data_root=args.data_root, resume=not args.fresh,
+                         command=args.command_line)  # fmt: skip
+    if res is None or not _dist.is_main():  # another process of a torchrun job
+        return 0
+    report = proto.render_fn()(res, out, command=args.command_line)
     print(report.read_text())
     return 0

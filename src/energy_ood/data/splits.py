@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .._validate import InputError
-from .ood_sets import SKIMAGE_SETS, load_ood_set, ood_set_size, ood_sources
+from .ood_sets import id_family, load_ood_set, ood_family, ood_set_size
 
 
 def holdout_class_split(y, held_out_class: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,27 +58,37 @@ def _allocate(n: int, caps: list[int | None]) -> list[int]:
     return counts
 
 
-class AuxiliaryPool:
-    """Auxiliary outliers from ``source_names``, refused if any shares images with a test set.
+def check_families(aux, test_sets=(), id_dataset: str | None = None) -> None:
+    """Refuse an auxiliary source whose family (:func:`~.ood_sets.ood_family`) is an OOD test
+    set's or the in-distribution data's: one line naming both."""
+    for s in aux:
+        fam = ood_family(s)
+        if id_dataset is not None and fam == id_family(id_dataset):
+            raise InputError(f"auxiliary source {s!r} is the in-distribution data's family ({fam})")
+        for t in test_sets:
+            if ood_family(t) == fam:
+                raise InputError(
+                    f"auxiliary source {s!r} and OOD test set {t!r} are one family ({fam}): "
+                    "outliers must come from another distribution than every test set"
+                )
 
-    ``cifar10-train-grey`` with a ``cifar10-grey`` test set is fine (different images);
-    ``scenes`` with ``scenes`` is not, ``scenes-aux`` with ``scenes`` is.
+
+class AuxiliaryPool:
+    """Auxiliary outliers from ``source_names``, refused if any shares a *family* (the same
+    distribution: crops of one photo or package, splits of one data set, pixel noise) with an
+    OOD test set or the ID data.
+
+    ``cifar10-train-grey`` with a ``cifar10-grey`` test set is refused (one data set), and so is
+    ``scenes-aux`` with ``scenes`` (one package's pictures); ``cifar10-train-grey`` with
+    ``scenes`` is fine.
     """
 
-    def __init__(self, source_names, test_set_names=()):
+    def __init__(self, source_names, test_set_names=(), id_dataset: str | None = None):
         self.sources = list(dict.fromkeys(source_names))
         self.test_sets = list(test_set_names)
         if not self.sources:
             raise InputError("the auxiliary pool needs at least one source")
-        for s in self.sources:
-            for t in self.test_sets:
-                shared = ood_sources(s) & ood_sources(t)
-                if s == t or shared:
-                    alt = f"{s}-aux" if f"{s}-aux" in SKIMAGE_SETS else "a source with other images"
-                    raise InputError(
-                        f"auxiliary source {s!r} overlaps OOD test set {t!r} "
-                        f"({', '.join(sorted(shared)) or 'same set'}); use {alt}"
-                    )
+        check_families(self.sources, self.test_sets, id_dataset)
 
     def sample(
         self, n: int, size: int, channels: int, seed: int = 0, data_root=None, cache_dir=None

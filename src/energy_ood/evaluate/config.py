@@ -1,39 +1,78 @@
-"""Benchmark configuration files (TOML) under ``configs/``: read, check, record."""
+"""Benchmark configuration files (TOML) under ``configs/``: find, read, override, type-check.
+
+``load_config(name, overrides)`` returns the typed config of the file's ``kind`` (see
+:mod:`.registry`); every problem (a file that is not UTF-8 or not TOML, an unknown key, a wrong
+type, a missing section, a value out of range) is one InputError line naming the key.
+"""
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from .._validate import InputError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
+def bundled_configs() -> list[str]:
+    return sorted(q.stem for q in CONFIG_DIR.glob("*.toml"))
+
+
 def find_config(name_or_path: str) -> Path:
     """A path, or the name of a bundled config (``fmnist`` -> configs/fmnist.toml)."""
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
+        if not p.is_file():
+            raise InputError(f"{p}: not a file")
         return p
     stem = p.stem if p.suffix == ".toml" else p.name  # "configs/fmnist.toml" -> bundled fmnist
     for cand in (CONFIG_DIR / f"{stem}.toml", Path("configs") / f"{stem}.toml"):
-        if cand.exists():
+        if cand.is_file():
             return cand
-    names = sorted(q.stem for q in CONFIG_DIR.glob("*.toml"))
-    raise InputError(f"no config {name_or_path!r}; bundled: {', '.join(names)}")
+    raise InputError(f"no config {name_or_path!r}; bundled: {', '.join(bundled_configs())}")
 
 
-def load_config(name_or_path: str, overrides: dict | None = None) -> dict:
-    path = find_config(name_or_path)
+def read_toml(path: Path) -> dict:
     try:
-        cfg = tomllib.loads(path.read_text())
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.start}); TOML files are UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: invalid TOML ({e})") from e
-    cfg = merge(cfg, overrides or {})
-    cfg.setdefault("config_file", str(path))
-    return cfg
+        raise InputError(f"{path}: invalid TOML ({e})") from None
+
+
+def load_raw(name_or_path: str, overrides: dict | None = None) -> tuple[dict, Path]:
+    """The config's table with ``overrides`` merged in, and its path (no type checks)."""
+    path = find_config(name_or_path)
+    return merge(read_toml(path), overrides or {}), path
+
+
+def load_config(name_or_path: str, overrides: dict | None = None, kind: str | None = None):
+    """The typed config (``OODConfig``, ``HoldoutConfig``, ``VLMConfig``, ...) of a file.
+    ``kind`` refuses a config of another kind (e.g. ``vlm bench`` given an OOD config)."""
+    from .registry import get_protocol
+
+    raw, path = load_raw(name_or_path, overrides)
+    raw.setdefault("config_file", str(path))
+    found = raw.get("kind", "ood")
+    if kind is not None and found != kind:
+        raise InputError(f"{path.name}: a {found!r} config; this command runs {kind!r} configs")
+    try:
+        return get_protocol(found).config_cls.from_dict(raw)
+    except InputError as e:
+        raise InputError(f"config {path.name}: {e}") from None
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -42,36 +81,31 @@ def parse_overrides(items: list[str]) -> dict:
     out: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key.strip() or not all(key.split(".")):
+        if not sep or not key.strip() or not all(k.strip() for k in key.split(".")):
             raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. pretrain.epochs=2")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
         cur = out
-        *parents, last = key.strip().split(".")
+        *parents, last = [k.strip() for k in key.split(".")]
         for k in parents:
             cur = cur.setdefault(k, {})
             if not isinstance(cur, dict):
                 raise InputError(f"--set {item!r}: {k} is set twice")
+        if isinstance(cur.get(last), dict):
+            raise InputError(f"--set {item!r}: {last} is set twice")
         cur[last] = value
     return out
 
 
 def merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base`` (tables merge; any other value replaces; None
+    leaves the base value). A scalar over a table replaces it, so the type check sees it."""
     out = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = merge(out[k], v)
         elif v is not None:
-            out[k] = v
+            out[k] = copy.deepcopy(v)
     return out
-
-
-def require(cfg: dict, *keys: str):
-    cur = cfg
-    for k in keys:
-        if not isinstance(cur, dict) or k not in cur:
-            raise InputError(f"config {cfg.get('config_file', '')}: missing {'.'.join(keys)}")
-        cur = cur[k]
-    return cur

@@ -4,8 +4,10 @@ For each class c of a K-class data set and each trial (seed), train a classifier
 K-1 classes; at test time the held-out class is the anomaly among the full test set. Average
 precision with the anomaly as the positive class and anomaly score = -ID-ness; the skew
 (fraction of anomalies) is what a random detector scores. Accuracy is measured on the test
-images of the K-1 seen classes. With ``rotation = true`` a second classifier per (class, trial)
-is trained with the rotation-prediction head (class head on unrotated images only).
+images of the K-1 seen classes. Variants per (class, trial): ``plain`` (cross-entropy),
+``center-mask`` (the paper's ablation: a random 16x16 square inside the central 21x21 region
+zeroed, scaled to the image size; ``train.center_mask = true``) and ``rotation`` (the
+rotation-prediction head, class head on unrotated images only; ``rotation = true``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ import torch
 
 from .._progress import log
 from .._runinfo import run_metadata
+from .._validate import InputError
 from ..data.splits import holdout_class_split
 from ..metrics import average_precision
 from ..models import create_model
 from ..score import create_scorer
-from ..train import TrainConfig, Trainer
+from ..train import Trainer
 from ..train.loop import predict_logits
 from ..train.runs import prepare_id
+from .holdout_config import HoldoutConfig
+from .holdout_results import HoldoutResults, holdout_claims, holdout_departures
+from .ood_bench import _on, bench_runtime
+from .scoring import method_label
 
 
 def holdout_scores(
@@ -62,24 +69,25 @@ def holdout_scores(
     return out
 
 
-def run_holdout(cfg: dict, out: str | Path, data_root=None, resume: bool = True) -> dict:
-    out = Path(out)
-    t_start = time.perf_counter()
-    seed = cfg.get("seed", 0)
-    dcfg, mcfg, tcfg = cfg["data"], cfg.get("model", {"name": "cnn"}), cfg.get("train", {})
-    data = prepare_id(
-        dcfg["dataset"],
-        data_root,
-        seed,
-        val_fraction=0.0001,
-        train_limit=dcfg.get("train_limit"),
-        test_limit=dcfg.get("test_limit"),
-    )
-    methods = cfg.get("methods", [{"name": "msp"}, {"name": "odin"}, {"name": "energy"}])
-    labels = [m.get("label", m["name"]) for m in methods]
-    classes = cfg.get("classes") or list(range(len(data.classes)))
-    trials = int(cfg.get("trials", 3))
-    variants = ["plain", "rotation"] if cfg.get("rotation", True) else ["plain"]
+def run_holdout(
+    cfg: HoldoutConfig, out: str | Path, data_root=None, resume: bool = True, command=None
+) -> HoldoutResults:
+    if not isinstance(cfg, HoldoutConfig):
+        raise InputError("run_holdout needs a HoldoutConfig (evaluate.config.load_config)")
+    out, t_start = Path(out), time.perf_counter()
+    rt = bench_runtime(cfg)
+    seed, d = cfg.seed, cfg.data
+    data = prepare_id(d.dataset, data_root, seed, val_fraction=0.0001, train_limit=d.train_limit,
+                      test_limit=d.test_limit)  # fmt: skip
+    specs = [{**s.as_method(), "label": method_label(s.as_method())} for s in cfg.methods]
+    labels = [s["label"] for s in specs]
+    classes = cfg.classes if cfg.classes is not None else list(range(len(data.classes)))
+    for c in classes:
+        if c >= len(data.classes):
+            raise InputError(
+                f"classes: {c} is not a class of {data.name} (0..{len(data.classes) - 1})"
+            )
+    trials, variants = cfg.trials, cfg.variants
     ap = {v: {m: np.full((trials, len(classes)), np.nan) for m in labels} for v in variants}
     acc = {v: np.full((trials, len(classes)), np.nan) for v in variants}
     y_test = data.y_test.numpy()
@@ -95,59 +103,36 @@ def run_holdout(cfg: dict, out: str | Path, data_root=None, resume: bool = True)
                 run_seed = seed + 1000 * t + c
                 torch.manual_seed(run_seed)
                 model = create_model(
-                    mcfg["name"],
+                    cfg.model.name,
                     num_classes=len(data.classes) - 1,
                     in_channels=data.channels,
                     rotation_head=v == "rotation",
                 )
-                tc = TrainConfig(
-                    method="rotation" if v == "rotation" else "ce",
-                    seed=run_seed,
-                    lam=tcfg.get("rotation_lambda", 0.5) if v == "rotation" else None,
-                    **{k: tcfg[k] for k in ("epochs", "lr", "batch_size", "augment") if k in tcfg},
-                )
+                extra = {"method": "rotation", "lam": cfg.train.rotation_lambda} if (
+                    v == "rotation") else {"center_mask": v == "center-mask"}  # fmt: skip
+                tc = cfg.train.train_config(run_seed, **extra)
                 run_dir = out / "runs" / f"trial{t}_class{c}_{v}"
                 log(f"trial {t + 1}/{trials}, held-out class {data.classes[c]}, {v}")
-                Trainer(model, tc, run_dir).fit(x, y, resume=resume)
-                scores = holdout_scores(model, data.x_test, methods, std=data.std)
+                trainer = Trainer(model, _on(rt, tc), run_dir, runtime=rt)
+                trainer.fit(x, y, resume=resume)
+                scores = holdout_scores(model, data.x_test, specs, std=data.std)
                 for m in labels:
                     ap[v][m][t, ci] = average_precision(-scores[m], anomaly)
                 pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
                 acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
-    skew = [float((y_test == c).mean()) for c in classes]
-    res = {
-        "title": cfg.get("title", f"hold-out-class benchmark on {data.name}"),
-        "convention": {
-            "positive": "held-out class (anomaly)",
-            "metric": "average precision",
-            "anomaly_score": "-ID-ness",
-            "random_detector": "scores the skew",
-        },
-        "run": run_metadata(seed=seed, config=cfg, data=data.describe()),
-        "classes": [data.classes[c] for c in classes],
-        "skew": skew,
-        "trials": trials,
-        "variants": {},
-    }
-    for v in variants:
-        per_trial_mean = {m: np.nanmean(ap[v][m], axis=1) for m in labels}
-        res["variants"][v] = {
-            "ap": {
-                m: {
-                    "per_class_mean": np.nanmean(ap[v][m], 0).tolist(),
-                    "per_class_std": np.nanstd(ap[v][m], 0).tolist(),
-                    "mean": float(per_trial_mean[m].mean()),
-                    "std": float(per_trial_mean[m].std()),
-                    "all": ap[v][m].tolist(),
-                }
-                for m in labels
-            },
-            "accuracy": {
-                "per_class_mean": np.nanmean(acc[v], 0).tolist(),
-                "mean": float(np.nanmean(acc[v].mean(1))),
-                "std": float(np.nanstd(acc[v].mean(1))),
-                "all": acc[v].tolist(),
-            },
-        }
-    res["timings"] = {"total_s": time.perf_counter() - t_start}
+    res = HoldoutResults(
+        title=cfg.title,
+        convention={"positive": "held-out class (anomaly)", "metric": "average precision",
+                    "anomaly_score": "-ID-ness", "random_detector": "scores the skew"},
+        classes=[data.classes[c] for c in classes],
+        skew=[float((y_test == c).mean()) for c in classes],
+        trials=trials, seeds=[seed + 1000 * t for t in range(trials)],
+        methods=list(cfg.methods), labels=labels,
+        variants={v: {"ap": {m: ap[v][m].tolist() for m in labels},
+                      "accuracy": acc[v].tolist()} for v in variants},
+        run=run_metadata(seed=seed, config=cfg.to_dict(), data=data.describe(), command=command),
+    )  # fmt: skip
+    res.claims = holdout_claims(res)
+    res.departures = holdout_departures(cfg, res, len(data.x_train))
+    res.timings = {"total_s": time.perf_counter() - t_start}
     return res

@@ -1,10 +1,12 @@
 """The dataset-vs-dataset benchmark (``energy-ood bench fmnist`` and the demo).
 
-Steps, each recorded in ``results.json``: pretrain (or resume) the classifier; score every
-post-hoc method on the ID test set and each OOD test set (10 seeded draws of len(ID)//5);
-fine-tune with Outlier Exposure and with the energy objective (auxiliary outliers disjoint from
-every test set); optionally the temperature sweep, the margin sweep and the single-margin
-ablation. Margins are chosen on validation data, never on a test OOD set.
+For every seed of the config: pretrain (or resume) the classifier; score every post-hoc method
+on the ID test set and each OOD test set (``n_draws`` seeded draws of len(ID)//5); fine-tune
+with Outlier Exposure, the energy objective and the single-margin ablation (auxiliary outliers
+of no test set's family); the temperature sweep; the noise diagnostics. The margin sweep trains
+energy fine-tuning at offsets from the data-chosen margins on one seed and keeps the offset with
+the lowest VALIDATION FPR95 (ID validation vs held-out auxiliary outliers), never a test number;
+every seed's energy fine-tuning then uses it. Results are typed (:mod:`.results`), per seed.
 """
 
 from __future__ import annotations
@@ -14,17 +16,48 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from .. import _dist
 from .._progress import log
 from .._runinfo import run_metadata
 from .._validate import InputError
 from ..data import load_ood_set
-from ..metrics import convention
-from ..train import TrainConfig
-from ..train.loop import accuracy
-from ..train.runs import finetune, load_run, prepare_id, pretrain  # noqa: F401
+from ..data.ood_sets import source_info
+from ..metrics import convention, ood_metrics
+from ..score.functional import free_energy
+from ..train.loop import accuracy, predict_logits
+from ..train.margins import choose_margins
+from ..train.runs import aux_outliers, finetune, load_run, prepare_id, pretrain
+from .ood_claims import departures, ood_claims
+from .ood_config import OODConfig
 from .protocols import dataset_vs_dataset
-from .scoring import ScoredModel, method_label, score_on_sets
+from .results import METRICS, Evaluation, MarginPoint, MarginSweep, OODResults, TemperatureSweep
+from .schema import ScorerSpec
+from .scoring import method_label, score_on_sets
+
+FT_SCORES = (ScorerSpec("msp"), ScorerSpec("energy"))
+SWEEP_RULE = (
+    "lowest validation FPR95 (energy score, ID validation split vs held-out auxiliary "
+    "outliers); ties: lower validation error, then the earlier offset"
+)
+
+
+def bench_runtime(cfg):
+    """The config's device / amp / threads as a Runtime (the CLI's flags override the
+    config's keys before this); joins the torchrun process group when launched by torchrun."""
+    from .. import _dist
+    from .._device import Runtime
+
+    rt = Runtime.create(device=cfg.device, amp=cfg.amp, threads=cfg.threads)
+    dev = _dist.init(rt.device)
+    return rt if dev == rt.device else Runtime(dev, rt.amp, rt.threads, rt.compile, rt.data_mode)
+
+
+def _on(rt, tcfg):
+    """A TrainConfig in the runtime's precision."""
+    tcfg.amp = rt.amp
+    return tcfg
 
 
 def load_ood_tensors(
@@ -36,13 +69,9 @@ def load_ood_tensors(
     for i, name in enumerate(names):
         try:
             x = load_ood_set(
-                name,
-                n,
-                size=data.size,
-                channels=data.channels,
-                seed=seed + 7 * i,
+                name, n, size=data.size, channels=data.channels, seed=seed + 7 * i,
                 data_root=data_root,
-            )
+            )  # fmt: skip
         except InputError as e:
             if not skip_missing:
                 raise
@@ -52,236 +81,254 @@ def load_ood_tensors(
     return out
 
 
-def _evaluate_model(model, data, oods: dict, methods: list[dict], cfg: dict, fit_n: int):
-    raw, scored = score_on_sets(model, data, oods, methods, fit_n, cfg.get("seed", 0))
-    ev = cfg.get("eval", {})
-    res = {
-        label: dataset_vs_dataset(
-            r["id"], r["ood"], n_draws=ev.get("n_draws", 10), seed=cfg.get("seed", 0)
-        )
-        for label, r in raw.items()
-    }
-    return res, raw, scored
+def _draws(raw: dict, cfg: OODConfig, seed: int) -> dict:
+    return dataset_vs_dataset(raw["id"], raw["ood"], n_draws=cfg.eval.n_draws, seed=seed)
 
 
-def _train_cfg(section: dict, seed: int, **extra) -> TrainConfig:
-    keys = {
-        "epochs",
-        "lr",
-        "batch_size",
-        "aux_batch_size",
-        "augment",
-        "lam",
-        "m_in",
-        "m_out",
-        "margin",
-        "weight_decay",
-    }
-    return TrainConfig(seed=seed, **{k: v for k, v in section.items() if k in keys}, **extra)
+def _record(evals: dict, model: str, spec: ScorerSpec, dv: dict, sets: list[str]) -> None:
+    label = method_label(spec.as_method())
+    e = evals.setdefault((model, label), Evaluation(model, spec, label))
+    e.per_seed.append({s: dv[s]["mean"] for s in sets})
+    e.draw_std.append({s: dv[s]["std"] for s in sets})
 
 
-def _finetune(base_dir, base_model, tcfg, dest, data, dcfg, ft, data_root, resume) -> dict:
-    """Fine-tune a copy of the pretrained model with ``tcfg`` into ``dest`` (resumable)."""
+def _score(model, data, oods, specs, cfg, seed, fit_n, rt=None) -> tuple[dict | None, object]:
+    """{label: draws result} and the ScoredModel of one model on every set (None for the
+    results on the other processes of a torchrun job: rank 0 scores)."""
+    methods = [s.as_method() for s in specs]
+    raw, scored = score_on_sets(model, data, oods, methods, fit_n, seed, rt)
+    if raw is None:
+        return None, scored
+    return {lab: (_draws(r, cfg, seed), r) for lab, r in raw.items()}, scored
+
+
+def _noise_stats(model, data, oods: dict, noise_sets: list[str]) -> tuple[dict, dict]:
+    """Logit norms and negative energies of ID test vs each noise set (medians, and the rank
+    correlation of -E with ||f|| over all of them): why energy calls noise ID when it does."""
+    from scipy.stats import spearmanr
+
+    arrays, stats = {}, {}
+    for name, x in [("id", data.x_test), *((s, oods[s]) for s in noise_sets)]:
+        f = predict_logits(model, x)
+        norm, neg_e = f.norm(dim=1).numpy(), (-free_energy(f)).numpy()
+        arrays[name] = (norm, neg_e)
+        stats[name] = {"median_logit_norm": float(np.median(norm)),
+                       "median_neg_energy": float(np.median(neg_e)),
+                       "median_max_logit": float(f.max(1).values.median())}  # fmt: skip
+    pooled_n = np.concatenate([a[0] for a in arrays.values()])
+    pooled_e = np.concatenate([a[1] for a in arrays.values()])
+    stats["spearman_norm_vs_neg_energy"] = float(spearmanr(pooled_n, pooled_e).statistic)
+    return stats, arrays
+
+
+class _Seed:
+    """Everything one seed needs: data, pretrained model, OOD tensors, auxiliary data."""
+
+    def __init__(self, cfg: OODConfig, seed: int, out: Path, data_root, resume, sets, rt):
+        self.seed, self.dir = seed, out / f"seed{seed}"
+        d = cfg.data
+        self.data = prepare_id(d.dataset, data_root, seed, train_limit=d.train_limit,
+                               test_limit=d.test_limit)  # fmt: skip
+        self.base_dir = self.dir / "base"
+        tcfg = _on(rt, cfg.pretrain.train_config(seed))
+        self.budget = None
+        if cfg.pretrain.time_budget_s is not None:  # as many epochs as fit in the budget
+            from ..models import create_model
+            from ..train.budget import epochs_for_budget
+
+            probe = create_model(cfg.model.name, num_classes=len(self.data.classes),
+                                 in_channels=self.data.channels)  # fmt: skip
+            self.budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
+                                            rt, cfg.pretrain.time_budget_s)  # fmt: skip
+            tcfg.epochs = self.budget["epochs"]
+        pre = pretrain(
+            self.data.name, cfg.model.name, self.base_dir, tcfg, resume=resume, data=self.data,
+            train_limit=d.train_limit, runtime=rt, overwrite=not resume,
+        )  # fmt: skip
+        self.model, self.id_error = pre["model"], pre["metrics"]["test_error"]
+        n = d.n_ood or len(self.data.x_test)  # a pool of 5x the draw size (len(ID) // 5)
+        self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
+                                     skip_missing=cfg.skip_missing and not sets)  # fmt: skip
+        self._aux_val = None
+
+    def aux_val(self, cfg: OODConfig, data_root) -> torch.Tensor:
+        if self._aux_val is None:
+            ft = cfg.finetune
+            self._aux_val = aux_outliers(cfg.data.aux, list(self.oods), ft.n_aux, self.data,
+                                         self.seed, data_root)[1]  # fmt: skip
+        return self._aux_val
+
+
+def _finetune(cfg: OODConfig, sd: _Seed, tcfg, dest: Path, data_root, resume, rt) -> dict:
+    """Fine-tune a copy of the seed's pretrained model with ``tcfg`` into ``dest``."""
     return finetune(
-        base_dir,
-        tcfg.method,
-        dcfg["aux"],
-        dest,
-        tcfg,
-        test_sets=dcfg["ood_sets"],
-        data_root=data_root,
-        n_aux=ft.get("n_aux", 20000),
-        resume=resume,
-        data=data,
-        model=copy.deepcopy(base_model),
-    )
+        sd.base_dir, tcfg.method, cfg.data.aux, dest, _on(rt, tcfg), test_sets=list(sd.oods),
+        data_root=data_root, n_aux=cfg.finetune.n_aux, resume=resume, data=sd.data,
+        model=copy.deepcopy(sd.model), runtime=rt, overwrite=not resume,
+    )  # fmt: skip
 
 
-def run_ood_benchmark(cfg: dict, out: str | Path, data_root=None, resume: bool = True) -> dict:
-    """Run the benchmark described by ``cfg`` into ``out``; returns the results dict."""
-    out = Path(out)
-    t_start = time.perf_counter()
-    seed = cfg.get("seed", 0)
-    dcfg, mcfg = cfg["data"], cfg.get("model", {"name": "cnn"})
-    data = prepare_id(
-        dcfg["dataset"],
-        data_root,
-        seed,
-        train_limit=dcfg.get("train_limit"),
-        test_limit=dcfg.get("test_limit"),
-    )
-    timings = {}
+def _margin_sweep(cfg, sd: _Seed, base: dict, headline, data_root, resume, rt) -> tuple:
+    """Energy fine-tuning at every offset; the choice on validation FPR95 only."""
+    ms, points, runs = cfg.sweeps.margins, [], []
+    x_val, aux_val = sd.data.x_val, sd.aux_val(cfg, data_root)
+    for i, (d_in, d_out) in enumerate(ms.offsets):
+        m_in, m_out = round(base["m_in"] + d_in, 3), round(base["m_out"] + d_out, 3)
+        if not m_in < m_out:
+            raise InputError(f"sweeps.margins.offsets[{i}]: gives m_in {m_in} >= m_out {m_out}")
+        log(f"margin sweep {i + 1}/{len(ms.offsets)}: m_in={m_in}, m_out={m_out}")
+        tcfg = cfg.finetune.train_config(sd.seed, method="energy", m_in=m_in, m_out=m_out)
+        res = _finetune(cfg, sd, tcfg, sd.dir / "margins" / f"p{i}", data_root, resume, rt)
+        model = res["model"]
+        draws, _ = _score(model, sd.data, {s: sd.oods[s] for s in headline},
+                          [ScorerSpec("energy")], cfg, sd.seed, 1, rt)  # fmt: skip
+        runs.append(res)
+        if draws is None:  # another process of a torchrun job
+            continue
+        val = ood_metrics(-free_energy(predict_logits(model, x_val)).numpy(),
+                          -free_energy(predict_logits(model, aux_val)).numpy())  # fmt: skip
+        (dv, _), = draws.values()  # fmt: skip
+        points.append(MarginPoint(
+            [d_in, d_out], m_in, m_out, val["fpr95"],
+            1 - accuracy(model, x_val, sd.data.y_val),
+            float(np.mean([dv[s]["mean"]["fpr95"] for s in headline])),
+            res["metrics"]["test_error"],
+        ))  # fmt: skip
+    if not points:  # another process: rank 0 decides and tells
+        from .. import _dist
 
-    # 1. pretraining (resumes from the run folder's checkpoint when present)
-    t0 = time.perf_counter()
-    base_dir = out / "base"
-    pre = pretrain(
-        data.name,
-        mcfg["name"],
-        base_dir,
-        _train_cfg(cfg.get("pretrain", {}), seed),
-        resume=resume,
-        data=data,
-        train_limit=dcfg.get("train_limit"),
-    )
-    base_model, id_err = pre["model"], pre["metrics"]["test_error"]
-    timings["pretrain_s"] = time.perf_counter() - t0
+        best = _dist.broadcast_object(None)
+        return None, runs[best]
+    order = sorted(range(len(points)), key=lambda i: (points[i].val_fpr95, points[i].val_error, i))
+    sweep = MarginSweep(sd.seed, {k: base[k] for k in ("m_in", "m_out", "margin", "rule")},
+                        points, order[0], SWEEP_RULE, cfg.finetune.epochs)  # fmt: skip
+    from .. import _dist
 
-    # 2. post-hoc scores
-    t0 = time.perf_counter()
-    oods = load_ood_tensors(
-        dcfg["ood_sets"],
-        dcfg.get("n_ood", len(data.x_test)),  # a pool of 5x the draw size (len(ID) // 5)
-        data,
-        seed + 1,
-        data_root,
-        skip_missing=cfg.get("skip_missing", False),
-    )
-    dcfg = {**dcfg, "ood_sets": list(oods)}
-    methods = cfg.get("posthoc", {}).get("methods", [{"name": "msp"}, {"name": "energy"}])
-    fit_n = cfg.get("eval", {}).get("fit_samples", 10000)
-    posthoc, raw, scored = _evaluate_model(base_model, data, oods, methods, cfg, fit_n)
-    timings["posthoc_s"] = time.perf_counter() - t0
-    results = {
-        "title": cfg.get("title", "dataset-vs-dataset benchmark"),
-        "convention": convention(),
-        "protocol": {
-            "ood_num": f"len(ID test) // 5 = {len(data.x_test) // 5}",
-            "ood_pool": {name: len(x) for name, x in oods.items()},
-            "n_draws": cfg.get("eval", {}).get("n_draws", 10),
-            "ood_sets": dcfg["ood_sets"],
-            "aux": dcfg.get("aux", []),
-            "fit_samples": fit_n,
-        },
-        "run": run_metadata(seed=seed, config=cfg, data=data.describe()),
-        "id_test_error": {"pretrained": id_err},
-        "posthoc": posthoc,
-    }
-    results["_raw"] = {"posthoc": raw}
-    for r in raw.values():
-        if r["spec"]["name"] == "self_normalized_energy":  # identically 0 up to rounding
-            every = np.concatenate([r["id"], *r["ood"].values()])
-            results["self_normalized_max_abs"] = float(np.abs(every).max())
+    _dist.broadcast_object(order[0])
+    return sweep, runs[order[0]]
 
-    # 3. fine-tuning with auxiliary outliers
-    ft = cfg.get("finetune", {})
-    results["finetune"], results["_raw"]["finetune"] = {}, {}
-    for method in ft.get("methods", []):
+
+def run_ood_benchmark(
+    cfg: OODConfig, out: str | Path, data_root=None, resume: bool = True, command=None
+) -> OODResults:
+    """Run the benchmark described by ``cfg`` into ``out``; the typed results."""
+    if not isinstance(cfg, OODConfig):
+        raise InputError("run_ood_benchmark needs an OODConfig (evaluate.config.load_config)")
+    out, t_start = Path(out), time.perf_counter()
+    ft, timings = cfg.finetune, {"per_seed_s": []}
+    evals: dict = {}
+    id_error: dict[str, list] = {"pretrained": []}
+    margins_used: dict[str, list] = {}
+    temps = {k: [] for k in ("energy_fpr95", "msp_fpr95", "energy_auroc", "msp_auroc")}
+    noise, sweep, raw, sets = None, None, None, None
+    order = [cfg.sweep_seed, *[s for s in cfg.seeds if s != cfg.sweep_seed]]
+    per_seed_out = {}
+    rt = bench_runtime(cfg)
+    main = _dist.is_main()
+    for seed in order:
         t0 = time.perf_counter()
-        tcfg = _train_cfg(ft, seed, method=method)
-        res = _finetune(base_dir, base_model, tcfg, out / f"ft_{method}", data, dcfg, ft,
-                        data_root, resume)  # fmt: skip
-        score_spec = [{"name": "msp", "label": "msp"}, {"name": "energy", "label": "energy"}]
-        r, rr, _ = _evaluate_model(res["model"], data, oods, score_spec, cfg, 1)
-        results["finetune"][method] = {
-            "scores": r,
-            "test_error": res["metrics"]["test_error"],
-            "margins": res["metrics"].get("margins"),
-            "config": tcfg.to_dict(),
-        }
-        results["_raw"]["finetune"][method] = rr
-        timings[f"finetune_{method}_s"] = time.perf_counter() - t0
-
-    # 4. sweeps
-    sw = cfg.get("sweeps", {})
-    if sw.get("temperatures"):
-        t0 = time.perf_counter()
-        results["temperature_sweep"] = temperature_sweep(
-            scored, list(oods), sw["temperatures"], cfg
-        )
-        timings["temperature_sweep_s"] = time.perf_counter() - t0
-    if sw.get("margin_grid"):
-        t0 = time.perf_counter()
-        results["margin_sweep"] = margin_sweep(
-            base_dir, base_model, data, oods, cfg, out, data_root, resume
-        )
-        timings["margin_sweep_s"] = time.perf_counter() - t0
-    timings["total_s"] = time.perf_counter() - t_start
-    results["timings"] = timings
-    return results
-
-
-def temperature_sweep(
-    scored: ScoredModel, ood_names: list[str], temps: list[float], cfg: dict
-) -> dict:
-    """Mean FPR95 / AUROC over OOD sets for energy and MSP at every temperature."""
-    out = {"temperatures": temps, "energy": [], "msp": [], "energy_auroc": [], "msp_auroc": []}
-    for T in temps:
+        log(f"seed {seed} ({order.index(seed) + 1}/{len(order)})")
+        sd = _Seed(cfg, seed, out, data_root, resume, sets, rt)
+        sets = list(sd.oods)
+        headline = [s for s in sets if source_info(s).kind == "natural"]
+        noise_sets = [s for s in sets if source_info(s).kind == "noise"]
+        rec = per_seed_out[seed] = {"evals": [], "id_error": {"pretrained": sd.id_error},
+                                    "margins": {}, "budget": sd.budget}  # fmt: skip
+        draws, scored = _score(sd.model, sd.data, sd.oods, cfg.posthoc.methods, cfg, seed,
+                               cfg.eval.fit_samples, rt)  # fmt: skip
+        if main:  # rank 0 scores; the other processes of a torchrun job only train
+            for spec in cfg.posthoc.methods:
+                label = method_label(spec.as_method())
+                rec["evals"].append(("pretrained", spec, draws[label][0]))
+            if seed == cfg.seeds[0]:
+                raw = {"posthoc": {lab: r for lab, (_, r) in draws.items()}, "finetune": {}}
+            for T in cfg.sweeps.temperatures:
+                for name in ("energy", "msp"):
+                    sc = scored.scores({"name": name, "T": float(T)}, ["id", *sets])
+                    dv = dataset_vs_dataset(sc["id"], {n: sc[n] for n in sets},
+                                            cfg.eval.n_draws, seed)  # fmt: skip
+                    rec.setdefault("temps", {}).setdefault(name, []).append(
+                        [float(np.mean([dv[h]["mean"][m] for h in headline]))
+                         for m in ("fpr95", "auroc")])  # fmt: skip
+            if noise_sets:
+                stats, arrays = _noise_stats(sd.model, sd.data, sd.oods, noise_sets)
+                rec["noise"] = stats
+                if seed == cfg.seeds[0]:
+                    raw["noise"] = arrays
+        if ft is not None:
+            base = choose_margins(sd.model, sd.data.x_val, sd.aux_val(cfg, data_root))
+            offset, chosen_run = (0.0, 0.0), None
+            if cfg.sweeps.margins is not None and seed == cfg.sweep_seed:
+                sweep, chosen_run = _margin_sweep(cfg, sd, base, headline, data_root, resume,
+                                                  rt)  # fmt: skip
+            if sweep is not None:
+                offset = tuple(sweep.points[sweep.chosen].offset)
+            offset = _dist.broadcast_object(offset)  # every process trains the same margins
+            m_in = ft.m_in if ft.m_in is not None else round(base["m_in"] + offset[0], 3)
+            m_out = ft.m_out if ft.m_out is not None else round(base["m_out"] + offset[1], 3)
+            for method in ft.methods:
+                extra = {"m_in": m_in, "m_out": m_out} if method == "energy" else {}
+                if method == "single-margin":
+                    extra = {"margin": round(m_out - m_in, 3)}
+                tcfg = ft.train_config(seed, method=method, **extra)
+                if method == "energy" and chosen_run is not None:
+                    res = chosen_run
+                else:
+                    res = _finetune(cfg, sd, tcfg, sd.dir / method, data_root, resume, rt)
+                d2, _ = _score(res["model"], sd.data, sd.oods, FT_SCORES, cfg, seed, 1, rt)
+                rec["id_error"][method] = res["metrics"]["test_error"]
+                chosen = {k: base[k] for k in ("m_in", "m_out", "margin")}
+                rec["margins"][method] = {**extra, "base": chosen} if extra else None
+                if not main:
+                    continue
+                for spec in FT_SCORES:
+                    rec["evals"].append((method, spec, d2[method_label(spec.as_method())][0]))
+                if seed == cfg.seeds[0]:
+                    raw["finetune"][method] = {lab: r for lab, (_, r) in d2.items()}
+        timings["per_seed_s"].append(time.perf_counter() - t0)
+    if not main:
+        return None
+    for seed in cfg.seeds:  # assemble in the config's seed order
+        rec = per_seed_out[seed]
+        for model, spec, dv in rec["evals"]:
+            _record(evals, model, spec, dv, sets)
+        for k, v in rec["id_error"].items():
+            id_error.setdefault(k, []).append(v)
+        for k, v in rec["margins"].items():
+            margins_used.setdefault(k, []).append(v)
         for name in ("energy", "msp"):
-            s = scored.scores({"name": name, "T": float(T)}, ["id", *ood_names])
-            r = dataset_vs_dataset(
-                s["id"],
-                {n: s[n] for n in ood_names},
-                n_draws=cfg.get("eval", {}).get("n_draws", 10),
-                seed=cfg.get("seed", 0),
-            )
-            out[name].append(r["mean"]["mean"]["fpr95"])
-            out[f"{name}_auroc"].append(r["mean"]["mean"]["auroc"])
-    return out
+            pairs = rec.get("temps", {}).get(name, [])
+            temps[f"{name}_fpr95"].append([p[0] for p in pairs])
+            temps[f"{name}_auroc"].append([p[1] for p in pairs])
+        if "noise" in rec:
+            noise = noise or {"sets": noise_sets, "per_seed": []}
+            noise["per_seed"].append(rec["noise"])
+    sources = {s: source_info(s).__dict__ for s in [*sets, *cfg.data.aux]}
+    res = OODResults(
+        title=cfg.title, convention=convention(),
+        protocol={"ood_num": f"len(ID test) // 5 = {len(sd.data.x_test) // 5}",
+                  "ood_pool": {n: len(x) for n, x in sd.oods.items()},
+                  "n_draws": cfg.eval.n_draws, "fit_samples": cfg.eval.fit_samples,
+                  "id_dataset": sd.data.name, "n_train": len(sd.data.x_train),
+                  "n_val": len(sd.data.x_val), "n_test": len(sd.data.x_test)},
+        seeds=list(cfg.seeds), ood_sets=sets, headline_sets=headline, noise_sets=noise_sets,
+        sources=sources, aux=list(cfg.data.aux), id_error=id_error, margins=margins_used,
+        evaluations=list(evals.values()), margin_sweep=sweep, noise=noise,
+        temperature_sweep=TemperatureSweep(list(map(float, cfg.sweeps.temperatures)), **temps)
+        if cfg.sweeps.temperatures else None,
+        run=run_metadata(seed=cfg.seeds[0], config=cfg.to_dict(), data=sd.data.describe(),
+                         command=command),
+        raw=raw,
+    )  # fmt: skip
+    timings["total_s"] = time.perf_counter() - t_start
+    budgets = {seed: per_seed_out[seed]["budget"] for seed in cfg.seeds}
+    if any(b is not None for b in budgets.values()):
+        timings["pretrain_time_budget"] = budgets
+    timings["runtime"] = rt.describe()
+    res.timings = timings
+    res.claims = ood_claims(res)
+    res.departures = departures(cfg, res)
+    return res
 
 
-def margin_sweep(base_dir, base_model, data, oods, cfg, out, data_root, resume) -> dict:
-    """Energy fine-tuning over a grid of margins offset from the data-chosen ones, plus the
-    single-margin ablation; FPR95 (energy score) and ID test error of each."""
-    from ..train.margins import choose_margins
-    from ..train.runs import aux_outliers
-
-    seed, dcfg = cfg.get("seed", 0), cfg["data"]
-    sw = cfg["sweeps"]
-    grid = sw["margin_grid"]
-    ft = {**cfg.get("finetune", {}), **sw.get("finetune", {})}
-    _, aux_val = aux_outliers(
-        dcfg["aux"], dcfg["ood_sets"], ft.get("n_aux", 20000), data, seed, data_root
-    )
-    chosen = choose_margins(base_model, data.x_val, aux_val)
-    m_ins = [round(chosen["m_in"] + d, 2) for d in grid["m_in_offsets"]]
-    m_outs = [round(chosen["m_out"] + d, 2) for d in grid["m_out_offsets"]]
-    fpr = np.full((len(m_ins), len(m_outs)), np.nan)
-    err = np.full_like(fpr, np.nan)
-
-    def fpr_and_error(tcfg: TrainConfig, name: str) -> tuple[float, float]:
-        """Fine-tune a copy of the base model; mean FPR95 (energy score) and ID test error."""
-        res = _finetune(base_dir, base_model, tcfg, out / "margins" / name, data, dcfg, ft,
-                        data_root, resume)  # fmt: skip
-        r, _, _ = _evaluate_model(res["model"], data, oods, [{"name": "energy"}], cfg, 1)
-        return r["energy"]["mean"]["mean"]["fpr95"], res["metrics"]["test_error"]
-
-    for i, mi in enumerate(m_ins):
-        for j, mo in enumerate(m_outs):
-            if mo <= mi:
-                continue
-            tcfg = _train_cfg(ft, seed, method="energy", m_in=mi, m_out=mo)
-            fpr[i, j], err[i, j] = fpr_and_error(tcfg, f"{i}_{j}")
-    single = None
-    if sw.get("single_margin", True):
-        tcfg = _train_cfg(ft, seed, method="single-margin", margin=chosen["margin"])
-        single_fpr, single_err = fpr_and_error(tcfg, "single")
-        ci, cj = grid["m_in_offsets"].index(0), grid["m_out_offsets"].index(0)
-        single = {
-            "margin": chosen["margin"],
-            "fpr95": single_fpr,
-            "test_error": single_err,
-            "two_margin_fpr95": float(fpr[ci, cj]),
-            "two_margin_test_error": float(err[ci, cj]),
-        }
-    log(f"margin sweep done: {np.isfinite(fpr).sum()} runs")
-    return {
-        "m_in": m_ins,
-        "m_out": m_outs,
-        "fpr95": _nan_none(fpr),
-        "test_error": _nan_none(err),
-        "chosen": chosen,
-        "single_margin": single,
-        "epochs": ft.get("epochs"),
-    }
-
-
-def _nan_none(a: np.ndarray) -> list:
-    return [[None if np.isnan(v) else float(v) for v in row] for row in a]
-
-
-def id_accuracy(model, data) -> float:
-    return accuracy(model, data.x_test, data.y_test)
-
-
-__all__ = ["load_run", "method_label", "run_ood_benchmark"]
+__all__ = ["METRICS", "load_ood_tensors", "load_run", "run_ood_benchmark"]

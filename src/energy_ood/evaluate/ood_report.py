@@ -1,4 +1,9 @@
-"""Render a dataset-vs-dataset benchmark's results as report.md / report.html with plots."""
+"""Render a dataset-vs-dataset benchmark's typed results as report.md / report.html with plots.
+
+The report opens with what differs from the paper, states the verdict rule, headlines the
+natural-image OOD sets (none shares a family with the auxiliary outliers), and shows every
+number as mean ± std over seeds, per OOD set as well as averaged.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
+from .ood_claims import per_set_claims
 from .report import (
+    claims_table,
     command_section,
     convention_text,
-    methods_table,
-    pair_table,
-    per_set_table,
+    departures_table,
+    seed_cell,
     write_report,
 )
-from .tables import markdown_table, pct
+from .results import Evaluation, OODResults
+from .stats import RULE, mean_std
+from .tables import markdown_table
 
 # SPEC section 5: CIFAR-10, WRN-40-2, mean of 6 OOD sets (FPR95 / AUROC / AUPR-In / ID error).
 PAPER = {
@@ -26,140 +34,145 @@ PAPER = {
     "oe": (8.53, 98.30, 99.63, 5.32),
     "energy fine-tune": (3.32, 98.92, 99.75, 4.87),
 }
+MODEL_NAMES = {"pretrained": "pretrained", "oe": "OE fine-tuned", "energy": "energy fine-tuned",
+               "single-margin": "single-margin fine-tuned"}  # fmt: skip
 
 
-def _find(posthoc: dict, name: str) -> str | None:
-    for label in posthoc:
-        if label == name or label.startswith(name + "("):
-            return label
-    return None
+def _name(e: Evaluation) -> str:
+    return e.label if e.model == "pretrained" else f"{MODEL_NAMES[e.model]} ({e.label})"
 
 
-def _claims(res: dict) -> str:
-    ph, ft = res["posthoc"], res.get("finetune", {})
+def _mean_rows(res: OODResults, cells) -> list[list[str]]:
+    """The two mean rows: natural-image sets (the headline) and every set."""
     rows = []
-
-    def add(claim, ours, paper, holds):
-        rows.append([claim, ours, paper, "yes" if holds else "**no**"])
-
-    msp, en = _find(ph, "msp"), _find(ph, "energy")
-    if msp and en:
-        a, b = ph[msp]["mean"]["mean"]["fpr95"], ph[en]["mean"]["mean"]["fpr95"]
-        add(
-            "energy score beats softmax (mean FPR95, same model)",
-            f"{pct(b)} vs {pct(a)}",
-            "33.01 vs 51.04",
-            b < a,
-        )
-    if "oe" in ft and "energy" in ft:
-        oe = ft["oe"]["scores"]["msp"]["mean"]["mean"]["fpr95"]
-        ef = ft["energy"]["scores"]["energy"]["mean"]["mean"]["fpr95"]
-        add(
-            "energy fine-tuning beats OE (mean FPR95)",
-            f"{pct(ef)} vs {pct(oe)}",
-            "3.32 vs 8.53",
-            ef < oe,
-        )
-        add(
-            "energy fine-tuning has lower ID error than OE",
-            f"{pct(ft['energy']['test_error'])} vs {pct(ft['oe']['test_error'])}",
-            "4.87 vs 5.32",
-            ft["energy"]["test_error"] <= ft["oe"]["test_error"],
-        )
-        pre = res["id_test_error"]["pretrained"]
-        add(
-            "energy fine-tuning does not raise ID error (vs the pretrained model)",
-            f"{pct(ft['energy']['test_error'])} vs {pct(pre)}",
-            "4.87 vs 5.16",
-            ft["energy"]["test_error"] <= pre,
-        )
-    ts = res.get("temperature_sweep")
-    if ts:
-        e, temps = ts["energy"], ts["temperatures"]
-        best = min(range(len(e)), key=e.__getitem__)
-        add(
-            "T = 1 is the best temperature for the energy score (FPR95)",
-            f"T=1: {pct(e[0])}; best T={temps[best]:g}: {pct(e[best])}; "
-            f"T={temps[-1]:g}: {pct(e[-1])}",
-            "FPR95 rises with T (Fig. 4a)",
-            e[0] <= e[best],
-        )
-    sm = (res.get("margin_sweep") or {}).get("single_margin")
-    if sm:
-        add(
-            "two margins keep more ID accuracy than one (ID error)",
-            f"{pct(sm['two_margin_test_error'])} vs {pct(sm['test_error'])}",
-            "single margin: -0.57% accuracy (CIFAR-10)",
-            sm["two_margin_test_error"] <= sm["test_error"],
-        )
-    sn = _find(ph, "self_normalized_energy")
-    if sn:
-        au = ph[sn]["mean"]["mean"]["auroc"]
-        size = res.get("self_normalized_max_abs")
-        add(
-            "self-normalized energy collapses (no separation)",
-            f"AUROC {pct(au)}"
-            + (f"; every score within {size:.1e} of 0 (rounding)" if size is not None else ""),
-            "collapses to 0",
-            abs(au - 0.5) < 0.02,
-        )
-    return markdown_table(["claim", "ours", "paper (CIFAR-10, WRN-40-2)", "holds here"], rows)
+    if res.headline_sets:
+        rows.append(["**mean, natural sets (headline)**", *cells(res.headline_sets)])
+    if res.noise_sets and res.headline_sets:
+        rows.append(["mean, all sets", *cells(res.ood_sets)])
+    return rows
 
 
-def render(res: dict, out: str | Path, command: str = "") -> Path:
+def pair_table(res: OODResults, left: Evaluation, right: Evaluation, errors) -> str:
+    """The paper's Table 1 layout: per OOD set, cells 'left / right' (mean ± std over seeds)."""
+    keys = ("fpr95", "auroc", "aupr_in")
+    rows = [[s] + [f"{seed_cell(left.values(s, k))} / {seed_cell(right.values(s, k))}"
+                   for k in keys] for s in res.ood_sets]  # fmt: skip
+
+    def cells(sets):
+        return [f"{seed_cell(left.mean_over(sets, k))} / {seed_cell(right.mean_over(sets, k))}"
+                for k in keys]  # fmt: skip
+
+    rows += _mean_rows(res, cells)
+    out = f"Cells: **{_name(left)} / {_name(right)}**, mean ± std over {len(res.seeds)} seeds.\n\n"
+    out += markdown_table(["OOD set", "FPR95 ↓", "AUROC ↑", "AUPR-In ↑"], rows)
+    out += f"\n\nID test error: {seed_cell(errors[0])} / {seed_cell(errors[1])}"
+    return out
+
+
+def methods_table(res: OODResults) -> str:
+    """One row per evaluation: headline mean over natural sets (spread over seeds), ID error."""
+    sets = res.headline_sets or res.ood_sets
+    rows = [[_name(e)] + [seed_cell(e.mean_over(sets, k)) for k in
+             ("fpr95", "auroc", "aupr_in", "aupr_out")] + [seed_cell(res.id_error[e.model])]
+            for e in res.evaluations]  # fmt: skip
+    return markdown_table(["method", "FPR95 ↓", "AUROC ↑", "AUPR-In ↑", "AUPR-Out ↑", "ID error"],
+                          rows)  # fmt: skip
+
+
+def per_set_table(res: OODResults, e: Evaluation) -> str:
+    keys = ("fpr95", "auroc", "aupr_in", "aupr_out")
+    rows = [[s] + [seed_cell(e.values(s, k)) for k in keys] for s in res.ood_sets]
+    rows += _mean_rows(res, lambda sets: [seed_cell(e.mean_over(sets, k)) for k in keys])
+    return markdown_table(["OOD set", "FPR95", "AUROC", "AUPR-In", "AUPR-Out"], rows)
+
+
+def _per_set_verdicts(res: OODResults) -> str:
+    def f(c):
+        if c is None:
+            return "-"
+        return f"{c.ours()}; {c.verdict.interval_text()}; **{c.verdict.verdict}**"
+
+    rows = [[s, res.sources[s]["family"], f(a), f(b)] for s, a, b in per_set_claims(res)]
+    return markdown_table(["OOD set", "family", "energy beats softmax (pretrained), FPR95",
+                           "energy fine-tuning beats OE, FPR95"], rows)  # fmt: skip
+
+
+def _sources(res: OODResults) -> str:
+    rows = []
+    for name, s in res.sources.items():
+        role = (
+            "auxiliary (fine-tuning only)"
+            if name in res.aux
+            else ("OOD test, headline" if name in res.headline_sets else "OOD test (noise)")
+        )
+        rows.append([name, role, s["family"], s["content"], s["origin"], s["licence"]])
+    return markdown_table(["source", "role", "family", "content", "ships in", "licence"], rows)
+
+
+def _noise_section(res: OODResults) -> str:
+    nz = res.noise
+    en = res.find("pretrained", "energy", T=1.0)
+    rows = []
+    for i, seed in enumerate(res.seeds):
+        st = nz["per_seed"][i]
+        for s in nz["sets"]:
+            fpr = f"{100 * en.per_seed[i][s]['fpr95']:.2f}" if en else "-"
+            a, b = st["id"], st[s]
+            rows.append([str(seed), s, fpr, f"{a['median_logit_norm']:.2f}",
+                         f"{b['median_logit_norm']:.2f}", f"{a['median_neg_energy']:.2f}",
+                         f"{b['median_neg_energy']:.2f}",
+                         f"{st['spearman_norm_vs_neg_energy']:.3f}"])  # fmt: skip
+    text = markdown_table(["seed", "noise set", "energy FPR95", "median ‖f‖ ID",
+                           "median ‖f‖ noise", "median -E ID", "median -E noise",
+                           "Spearman(‖f‖, -E)"], rows)  # fmt: skip
+    text += (
+        "\n\nThe energy score -E = logsumexp(f) is at least the largest logit and grows with "
+        "the logit norm (rank correlation in the last column). Where the network maps noise "
+        "to logits of larger norm than ID images, -E ranks noise above ID and FPR95 on noise "
+        "is high; where noise logits stay small, energy separates noise easily. Which one "
+        "happens depends on the trained instance, so it changes from seed to seed (rows "
+        "above); the plot shows the first seed."
+    )
+    return text
+
+
+def render(res: OODResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
-    ph, ft = res["posthoc"], res.get("finetune", {})
-    sets = res["protocol"]["ood_sets"]
-    id_err = res["id_test_error"]["pretrained"]
+    n = len(res.seeds)
+    head = res.headline_sets
     secs = [
-        (
-            "Convention",
-            convention_text(res["convention"])
-            + f" OOD samples per draw: {res['protocol']['ood_num']}, from a pool of "
-            + ", ".join(f"{k} {v}" for k, v in res["protocol"].get("ood_pool", {}).items())
-            + "; "
-            f"{res['protocol']['n_draws']} seeded draws, mean ± std over draws. "
-            f"Auxiliary outliers (fine-tuning only): {', '.join(res['protocol']['aux'])} "
-            "— disjoint from every OOD test set.",
-        )
-    ]
-    if command:
-        secs.append(command_section(command, res))
-    secs.append(("Claims, ours vs the paper", _claims(res)))
-    msp, en = _find(ph, "msp"), _find(ph, "energy")
+        ("What differs from the paper", departures_table(res.departures)),
+        ("Convention",
+         convention_text(res.convention) + f" OOD samples per draw: {res.protocol['ood_num']}, "
+         f"from a pool per set; {res.protocol['n_draws']} seeded draws per seed, averaged. "
+         f"{n} seed{'s' * (n != 1)}: every number is mean ± sample std over seeds.\n\n" + RULE),
+        ("Data: families and licences",
+         "Headline = mean over the natural-image OOD sets (" + ", ".join(head) + "): none "
+         "shares a family (the same distribution: one data set, one package's pictures) with "
+         "the auxiliary outliers, which the benchmark refuses.\n\n" + _sources(res)),
+        command_section(command, res.timings.get("total_s"), res.run.get("machine")),
+        ("Claims, ours vs the paper", claims_table(res.claims)),
+    ]  # fmt: skip
+    msp, en = res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy", T=1.0)
+    err = res.id_error
     if msp and en:
         secs.append(
             (
                 "Table 1 (left): pre-trained model, softmax score vs energy score",
-                pair_table(
-                    {"msp": ph[msp], "energy": ph[en]}, "msp", "energy", sets, (id_err, id_err)
-                ),
+                pair_table(res, msp, en, (err["pretrained"], err["pretrained"])),
             )
         )
-    if "oe" in ft and "energy" in ft:
+    oe, ef = res.find("oe", "msp"), res.find("energy", "energy")
+    if oe and ef:
         secs.append(
             (
-                "Table 1 (right): fine-tuned, Outlier Exposure (MSP) vs energy "
-                "fine-tuning (energy score)",
-                pair_table(
-                    {
-                        "OE": ft["oe"]["scores"]["msp"],
-                        "energy fine-tune": ft["energy"]["scores"]["energy"],
-                    },
-                    "OE",
-                    "energy fine-tune",
-                    sets,
-                    (ft["oe"]["test_error"], ft["energy"]["test_error"]),
-                ),
+                "Table 1 (right): Outlier Exposure (softmax score) vs energy fine-tuning "
+                "(energy score)",
+                pair_table(res, oe, ef, (err["oe"], err["energy"])),
             )
         )
-    allm = dict(ph)
-    errs = {m: id_err for m in ph}
-    for m, r in ft.items():
-        key = "OE fine-tune (msp)" if m == "oe" else f"{m} fine-tune (energy)"
-        allm[key] = r["scores"]["msp" if m == "oe" else "energy"]
-        errs[key] = r["test_error"]
-    secs.append(("All methods, mean over OOD sets", methods_table(allm, errs)))
+    secs.append(("Per OOD set: paired verdicts", _per_set_verdicts(res)))
+    secs.append(("All methods, mean over the natural-image OOD sets", methods_table(res)))
     secs.append(
         (
             "Paper numbers (CIFAR-10, WRN-40-2, mean of 6 OOD sets)",
@@ -169,125 +182,162 @@ def render(res: dict, out: str | Path, command: str = "") -> Path:
             ),
         )
     )
-    for m in allm:
-        secs.append((f"Per OOD set: {m}", per_set_table(allm[m], sets)))
-    if ft:
-        secs.append(
-            (
-                "Fine-tuning margins",
-                "\n".join(
-                    f"- {m}: {r['margins']['rule']}; m_in={r['config']['m_in']}, "
-                    f"m_out={r['config']['m_out']}"
-                    for m, r in ft.items()
-                    if r.get("margins")
-                ),
-            )
-        )
-    plot_paths = _plots(res, out, sets)
-    ts = res.get("temperature_sweep")
+    if res.noise:
+        secs.append(("Noise: why energy fails on noise when it does", _noise_section(res)))
+    ts = res.temperature_sweep
     if ts:
         secs.append(
             (
-                "Temperature sweep (mean FPR95 over OOD sets)",
+                "Temperature sweep (mean FPR95 over the natural sets)",
                 markdown_table(
-                    ["T", *map(str, ts["temperatures"])],
-                    [["energy", *map(pct, ts["energy"])], ["msp", *map(pct, ts["msp"])]],
+                    ["T", *(f"{t:g}" for t in ts.temperatures)],
+                    [
+                        ["energy", *(seed_cell(c) for c in np.array(ts.energy_fpr95).T)],
+                        ["msp", *(seed_cell(c) for c in np.array(ts.msp_fpr95).T)],
+                    ],
                 ),
             )
         )
-    ms = res.get("margin_sweep")
+    ms = res.margin_sweep
     if ms:
-        rows = [[f"m_in={mi}"] + [pct(v) for v in row] for mi, row in zip(ms["m_in"], ms["fpr95"])]
+        rows = [
+            [
+                f"{p.offset[0]:+g} / {p.offset[1]:+g}",
+                f"{p.m_in:g}",
+                f"{p.m_out:g}",
+                f"{p.m_out - p.m_in:.2f}",
+                f"{100 * p.val_fpr95:.2f}",
+                f"{100 * p.val_error:.2f}",
+                f"{100 * p.test_fpr95:.2f}",
+                f"{100 * p.test_error:.2f}",
+                "**chosen**" if i == ms.chosen else "",
+            ]
+            for i, p in enumerate(ms.points)
+        ]
         secs.append(
             (
-                "Margin sweep (energy fine-tuning, mean FPR95; '-' where m_out <= m_in)",
-                markdown_table(["", *(f"m_out={v}" for v in ms["m_out"])], rows),
+                f"Margin sweep (energy fine-tuning, seed {ms.seed}, epochs: {ms.epochs})",
+                f"Offsets added to the data-chosen margins ({ms.base['rule']}). Chosen by "
+                f"{ms.rule}; test numbers are shown, never used.\n\n"
+                + markdown_table(
+                    [
+                        "offset (m_in / m_out)",
+                        "m_in",
+                        "m_out",
+                        "gap",
+                        "val FPR95",
+                        "val error",
+                        "test FPR95",
+                        "test error",
+                        "",
+                    ],
+                    rows,
+                ),
             )
         )
-        if ms.get("single_margin"):
-            s = ms["single_margin"]
-            secs.append(
-                (
-                    "Two margins vs one",
-                    markdown_table(
-                        ["objective", "FPR95", "ID error"],
-                        [
-                            [
-                                "two margins (chosen)",
-                                pct(s["two_margin_fpr95"]),
-                                pct(s["two_margin_test_error"]),
-                            ],
-                            [
-                                f"single margin m={s['margin']}",
-                                pct(s["fpr95"]),
-                                pct(s["test_error"]),
-                            ],
-                        ],
+    used = {m: v for m, v in res.margins.items() if any(v)}
+    if used:
+        lines = [f"- {m}, seed {seed}: " + ", ".join(f"{k} = {v}" for k, v in mm.items()
+                 if k != "base") for m, per in used.items() for seed, mm in zip(res.seeds, per)
+                 if mm]  # fmt: skip
+        secs.append(("Margins used", "\n".join(lines)))
+    tim = res.timings
+    secs.append(
+        (
+            "Run time",
+            markdown_table(
+                ["step", "seconds"],
+                [
+                    *(
+                        [f"seed {s}", f"{t:.1f}"]
+                        for s, t in zip(res.seeds, tim.get("per_seed_s", []))
                     ),
-                )
-            )
-    tim = res.get("timings", {})
-    if tim:
-        secs.append(
-            (
-                "Run time",
-                markdown_table(["step", "seconds"], [[k, f"{v:.1f}"] for k, v in tim.items()]),
-            )
+                    ["total", f"{tim.get('total_s', 0):.1f}"],
+                ],
+            ),
         )
-    clean = {k: v for k, v in res.items() if not k.startswith("_")}
-    return write_report(out, res.get("title", "OOD benchmark"), secs, clean, plot_paths)
+    )
+    return write_report(out, res.title, secs, res.to_plain(), _plots(res, out))
 
 
-def _plots(res: dict, out: Path, sets: list[str]) -> list[Path]:
-    raw = res.get("_raw", {})
-    paths = []
+def _plots(res: OODResults, out: Path) -> list[Path]:
+    raw, paths = res.raw or {}, []
+    picks = [e for e in (res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy",
+             T=1.0), res.find("oe", "msp"), res.find("energy", "energy")) if e]  # fmt: skip
+    if picks:
+        series = {}
+        for e in picks:
+            vals = [[100 * v for v in e.values(s, "fpr95")] for s in res.ood_sets]
+            series[_name(e)] = (
+                [np.mean(v) / 100 for v in vals],
+                [(mean_std(v)[1] or 0.0) / 100 for v in vals],
+            )
+        paths.append(plots.per_class_bars(res.ood_sets, series, out / "fpr95_per_set.png",
+                                          ylabel="FPR95 (%), mean ± std over seeds"))  # fmt: skip
     ph = raw.get("posthoc", {})
-    msp, en = _find(ph, "msp"), _find(ph, "energy")
-    if msp and en:
-        for s in sets[:2]:
+    msp, en = res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy", T=1.0)
+    if msp and en and msp.label in ph and en.label in ph:
+        for s in res.headline_sets[:2]:
             paths.append(
                 plots.score_histograms(
                     {
-                        "softmax score": (ph[msp]["id"], ph[msp]["ood"][s]),
-                        "negative energy": (ph[en]["id"], ph[en]["ood"][s]),
+                        "softmax score": (ph[msp.label]["id"], ph[msp.label]["ood"][s]),
+                        "negative energy": (ph[en.label]["id"], ph[en.label]["ood"][s]),
                     },
                     out / f"hist_{s}.png",
                     ood_name=s,
-                    title=f"pre-trained, ID vs {s}",
+                    title=f"pre-trained, ID vs {s} (first seed)",
                 )
             )
         pooled = {
-            m: (ph[m]["id"], np.concatenate(list(ph[m]["ood"].values())))
-            for m in ph
-            if "self_normalized" not in m
+            lab: (r["id"], np.concatenate([r["ood"][s] for s in res.headline_sets]))
+            for lab, r in ph.items()
+            if "self_normalized" not in lab and res.headline_sets
         }
-        paths.append(
-            plots.roc_curves(
-                pooled, out / "roc_posthoc.png", "ROC, all OOD sets pooled (ID positive)"
+        if pooled:
+            paths.append(
+                plots.roc_curves(
+                    pooled,
+                    out / "roc_posthoc.png",
+                    "ROC, natural sets pooled, first seed (ID positive)",
+                )
             )
-        )
-    fr = raw.get("finetune", {})
-    if "energy" in fr:
-        e = fr["energy"]["energy"]
+    fr = raw.get("finetune", {}).get("energy", {}).get("energy")
+    if fr and res.headline_sets:
         paths.append(
             plots.score_histograms(
-                {"negative energy": (e["id"], np.concatenate(list(e["ood"].values())))},
+                {
+                    "negative energy": (
+                        fr["id"],
+                        np.concatenate([fr["ood"][s] for s in res.headline_sets]),
+                    )
+                },
                 out / "hist_energy_finetuned.png",
-                ood_name="OOD (all sets)",
-                title="energy fine-tuned",
+                ood_name="natural OOD sets",
+                title="energy fine-tuned (first seed)",
             )
         )
-    ts = res.get("temperature_sweep")
-    if ts:
+    if raw.get("noise"):
         paths.append(
-            plots.fpr_vs_temperature(
-                ts["temperatures"],
-                {"energy": ts["energy"], "softmax": ts["msp"]},
-                out / "fpr_vs_temperature.png",
+            plots.noise_panels(
+                raw["noise"],
+                out / "noise_energy_and_norm.png",
+                "pre-trained, ID vs noise (first seed)",
             )
         )
-    ms = res.get("margin_sweep")
+    ts = res.temperature_sweep
+    if ts:
+        paths.append(plots.fpr_vs_temperature(ts.temperatures, {"energy": ts.energy_fpr95,
+                     "softmax": ts.msp_fpr95}, out / "fpr_vs_temperature.png"))  # fmt: skip
+    ms = res.margin_sweep
     if ms:
-        grid = np.array([[np.nan if v is None else 100 * v for v in row] for row in ms["fpr95"]])
-        paths.append(plots.margin_heatmap(ms["m_in"], ms["m_out"], grid, out / "margins.png"))
+        paths.append(
+            plots.margin_sweep(
+                [f"({p.m_in:g}, {p.m_out:g})" for p in ms.points],
+                [p.val_fpr95 for p in ms.points],
+                [p.test_fpr95 for p in ms.points],
+                ms.chosen,
+                out / "margins.png",
+            )
+        )
     return paths

@@ -59,11 +59,17 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path, title: st
     return _save(fig, path)
 
 
-def fpr_vs_temperature(temps: list[float], series: dict[str, list[float]], path) -> Path:
-    """FPR95 (percent) against temperature T, log x axis (the energy paper's Fig. 4a)."""
+def fpr_vs_temperature(temps: list[float], series: dict, path) -> Path:
+    """FPR95 (percent) against temperature T, log x axis (the energy paper's Fig. 4a).
+    ``series`` = {label: per-T values} or {label: seeds x T values} (mean ± std band)."""
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for label, fprs in series.items():
-        ax.plot(temps, [100 * v for v in fprs], marker="o", label=label)
+        a = 100 * np.atleast_2d(np.asarray(fprs, dtype=float))
+        m = a.mean(0)
+        ax.plot(temps, m, marker="o", label=label)
+        if a.shape[0] > 1:
+            sd = a.std(0, ddof=1)
+            ax.fill_between(temps, m - sd, m + sd, alpha=0.2)
     ax.set_xscale("log")
     ax.set_xlabel("temperature T")
     ax.set_ylabel("FPR95 (%), mean over OOD sets")
@@ -120,4 +126,38 @@ def per_class_bars(
     ax.set_xticks(x, classes, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def noise_panels(arrays: dict[str, tuple[np.ndarray, np.ndarray]], path, title: str = "") -> Path:
+    """Why energy calls noise ID: histograms of -E (the score) and of the logit norm ||f||,
+    ID test vs each noise set. ``arrays`` = {"id" | set: (norms, neg_energies)}."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.5))
+    for ax, k, xlabel in ((axes[0], 1, "negative energy -E (higher = ID)"),
+                          (axes[1], 0, "logit norm ||f||")):  # fmt: skip
+        every = np.concatenate([a[k] for a in arrays.values()])
+        lo, hi = np.percentile(every, [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 60)
+        for name, a in arrays.items():
+            ax.hist(a[k], bins=bins, alpha=0.5, density=True, label="ID" if name == "id" else name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("density")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def margin_sweep(labels: list[str], val: list[float], test: list[float], chosen: int, path) -> Path:
+    """Validation FPR95 (what chooses) and test FPR95 (reported only) per margin point."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(labels) + 2), 3.6))
+    x = np.arange(len(labels))
+    ax.plot(x, [100 * v for v in val], marker="o", label="validation FPR95 (chooses)")
+    ax.plot(x, [100 * v for v in test], marker="s", label="test FPR95, natural sets (reported)")
+    ax.axvline(chosen, color="grey", ls="--", lw=0.8, label="chosen")
+    ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("FPR95 (%)")
+    ax.set_xlabel("(m_in, m_out)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return _save(fig, path)

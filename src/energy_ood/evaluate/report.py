@@ -8,9 +8,10 @@ import base64
 import html
 from pathlib import Path
 
-from .._runinfo import atomic_write_json, atomic_write_text
+from .._runinfo import atomic_write_json, atomic_write_text, describe_machine
 from ..metrics import convention
-from .tables import markdown_table, pct
+from .stats import mean_std
+from .tables import markdown_table
 
 
 def convention_text(conv: dict | None = None) -> str:
@@ -23,61 +24,40 @@ def convention_text(conv: dict | None = None) -> str:
     )
 
 
-def command_section(command: str, res: dict) -> tuple[str, str]:
-    """("Command", the command line and its run time on this machine)."""
-    t = res.get("timings", {}).get("total_s")
-    took = f" — ran in {t / 60:.1f} min on this machine (2 CPU cores)" if t else ""
-    return ("Command", f"`{command}`{took}")
+def command_section(command: str, total_s: float | None = None, machine: dict | None = None):
+    """("Command", the command line, its run time and the machine that ran it)."""
+    text = f"`{command}`" if command else "(run from Python)"
+    if total_s:
+        text += f" — ran in {total_s / 60:.1f} min"
+    text += f" on {describe_machine(machine)}"
+    return ("Command", text)
 
 
-def pair_table(
-    results: dict,
-    left: str,
-    right: str,
-    sets: list[str],
-    id_error: tuple[float, float] | None = None,
-) -> str:
-    """The energy paper's Table 1 layout: one row per OOD set, cells 'left / right'.
-    ``results[method][set]["mean"]`` holds the fractions."""
-    headers = ["OOD set", "FPR95 ↓", "AUROC ↑", "AUPR-In ↑"]
+def seed_cell(values, scale: float = 100.0) -> str:
+    """Mean ± sample std over seeds (just the mean for one seed), in percent by default."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "-"
+    m, s = mean_std(vals)
+    return f"{scale * m:.2f}" if s is None else f"{scale * m:.2f} ± {scale * s:.2f}"
+
+
+def departures_table(rows: list[list[str]]) -> str:
+    return markdown_table(["", "paper", "this run"], rows)
+
+
+def claims_table(claims, unit: str = "seeds") -> str:
+    """One row per claim: ours (mean ± std over seeds), the paired difference with its 95%
+    interval, the seeds won, the paper's numbers and the verdict."""
     rows = []
-    for s in [*sets, "mean"]:
-        a, b = results[left][s]["mean"], results[right][s]["mean"]
-        rows.append(
-            [f"**{s}**" if s == "mean" else s]
-            + [f"{pct(a[k])} / {pct(b[k])}" for k in ("fpr95", "auroc", "aupr_in")]
-        )
-    out = f"Cells: **{left} / {right}**.\n\n" + markdown_table(headers, rows)
-    if id_error is not None:
-        out += f"\n\nID test error: {pct(id_error[0])} / {pct(id_error[1])}"
-    return out
-
-
-def methods_table(results: dict, id_errors: dict | None = None) -> str:
-    """One row per method: mean over OOD sets (± mean std over draws), ID test error."""
-    headers = ["method", "FPR95 ↓", "AUROC ↑", "AUPR-In ↑", "AUPR-Out ↑", "ID error"]
-    rows = []
-    for m, r in results.items():
-        mean, std = r["mean"]["mean"], r["mean"]["std"]
-        rows.append(
-            [m]
-            + [pct(mean[k], std[k]) for k in ("fpr95", "auroc", "aupr_in", "aupr_out")]
-            + [pct((id_errors or {}).get(m))]
-        )
-    return markdown_table(headers, rows)
-
-
-def per_set_table(result: dict, sets: list[str]) -> str:
-    headers = ["OOD set", "FPR95", "AUROC", "AUPR-In", "AUPR-Out"]
-    rows = [
-        [s]
-        + [
-            pct(result[s]["mean"][k], result[s]["std"][k])
-            for k in ("fpr95", "auroc", "aupr_in", "aupr_out")
-        ]
-        for s in [*sets, "mean"]
-    ]
-    return markdown_table(headers, rows)
+    for c in claims:
+        v = c.verdict
+        word = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive"}[v.verdict]
+        rows.append([c.text, c.metric + (" ↓" if c.lower_is_better else " ↑"), c.ours(),
+                     v.interval_text(), f"{v.wins}/{v.n}", c.paper, word])  # fmt: skip
+    return markdown_table(
+        ["claim", "metric", "ours (claimed vs other)", "paired Δ [95% CI]", f"{unit} won",
+         "paper", "holds here"], rows)  # fmt: skip
 
 
 def write_report(

@@ -1,6 +1,7 @@
 """Data of the WordNet gloss benchmark: a fixed, seeded sample of glosses per lexicographer
-category (train part for prompt tuning, test part for evaluation), the seeded ID / OOD category
-splits, and cached frozen-encoder features.
+category (a train part for prompt tuning, a validation part, a test part), the seeded ID / OOD
+category splits (the OOD categories themselves split into validation-OOD and test-OOD, so that
+what is chosen on validation never sees a test category), and cached frozen-encoder features.
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ class GlossData:
     categories: list[str]  # lexnames, sorted
     texts: list[str]  # every sampled gloss
     category: np.ndarray  # index into ``categories`` per text
-    is_train: np.ndarray  # bool per text: used for prompt tuning (ID categories only)
+    part: np.ndarray  # per text: 0 = train (prompt tuning), 1 = validation, 2 = test
     available: dict[str, int]  # distinct, unambiguous glosses per category before the cap
 
+    @property
+    def is_train(self) -> np.ndarray:
+        return self.part == 0
 
-def sample_glosses(data_cfg: dict, seed: int) -> GlossData:
-    """Distinct glosses that occur in one category only; ``per_category`` per category."""
-    syn = load_noun_synsets(data_cfg.get("wordnet_dir", "/usr/share/wordnet"))
+
+def sample_glosses(d, seed: int) -> GlossData:
+    """Distinct glosses that occur in one category only; ``per_category`` per category, of which
+    ``train_per_class`` train, ``val_per_class`` validation and the rest test (``d``: the
+    config's typed ``data`` section)."""
+    syn = load_noun_synsets(d.wordnet_dir)
     cats_of = defaultdict(set)
     for s in syn:
         cats_of[s.gloss].add(s.category)
@@ -41,23 +48,25 @@ def sample_glosses(data_cfg: dict, seed: int) -> GlossData:
         if s.gloss and len(cats_of[s.gloss]) == 1:
             unique[s.category].add(s.gloss)
     by_cat = {c: sorted(g) for c, g in unique.items()}
-    per_cat, n_train = int(data_cfg["per_category"]), int(data_cfg["train_per_class"])
-    if not 0 < n_train < per_cat:
-        raise InputError("data.train_per_class must be > 0 and < data.per_category")
-    wanted = data_cfg.get("categories") or sorted(by_cat)
-    excluded = set(data_cfg.get("exclude", []))
+    per_cat, n_train, n_val = d.per_category, d.train_per_class, d.val_per_class
+    if not (0 < n_train and 0 < n_val and n_train + n_val < per_cat):
+        raise InputError(
+            "data: need 0 < train_per_class, val_per_class and their sum < per_category"
+        )
+    wanted = d.categories or sorted(by_cat)
+    excluded = set(d.exclude)
     cats = sorted(c for c in wanted if c not in excluded and len(by_cat.get(c, [])) >= per_cat)
     if len(cats) < 3:
         raise InputError(f"only {len(cats)} categories have >= {per_cat} glosses; need 3")
     rng = np.random.default_rng(seed)
-    texts, cat_idx, train = [], [], []
+    texts, cat_idx, part = [], [], []
     for k, c in enumerate(cats):
         pick = rng.choice(len(by_cat[c]), size=per_cat, replace=False)
         texts += [by_cat[c][i] for i in pick]
         cat_idx += [k] * per_cat
-        train += [True] * n_train + [False] * (per_cat - n_train)
+        part += [0] * n_train + [1] * n_val + [2] * (per_cat - n_train - n_val)
     return GlossData(
-        cats, texts, np.array(cat_idx), np.array(train), {c: len(g) for c, g in by_cat.items()}
+        cats, texts, np.array(cat_idx), np.array(part), {c: len(g) for c, g in by_cat.items()}
     )
 
 
@@ -67,6 +76,20 @@ def category_splits(n_cats: int, n_id: int, n_splits: int, seed: int) -> list[np
         raise InputError(f"data.n_id must be in [2, {n_cats - 1}], got {n_id}")
     rng = np.random.default_rng(seed + 1)
     return [np.sort(rng.choice(n_cats, size=n_id, replace=False)) for _ in range(n_splits)]
+
+
+def validation_ood(
+    n_cats: int, ids: np.ndarray, fraction: float, seed: int, split_no: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The OOD categories of a split divided into (validation-OOD, test-OOD), seeded; at least
+    one of each."""
+    rest = np.setdiff1d(np.arange(n_cats), ids)
+    if len(rest) < 2:
+        raise InputError(f"need >= 2 OOD categories to keep one for validation, got {len(rest)}")
+    k = min(len(rest) - 1, max(1, round(fraction * len(rest))))
+    rng = np.random.default_rng([seed, 3, split_no])
+    val = np.sort(rng.choice(rest, size=k, replace=False))
+    return val, np.setdiff1d(rest, val)
 
 
 def masked_texts(texts: list[str], ratio: float, seed: int, mask_token: str) -> list[str]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 
 from ..evaluate import plots
-from ..evaluate.report import convention_text, write_report
-from ..evaluate.tables import markdown_table, pct
+from ..evaluate.report import (
+    claims_table,
+    command_section,
+    convention_text,
+    departures_table,
+    seed_cell,
+    write_report,
+)
+from ..evaluate.stats import RULE, mean_std
+from ..evaluate.tables import markdown_table
+from .bench_results import DE, VLMResults
 
 HEADLINE = ("MCM", "MSP", "MaxLogit", "Energy", "DeltaE(c=1,floor=0)")
 LIMITS = (
@@ -35,63 +43,52 @@ def _save(fig, path) -> Path:
     return Path(path)
 
 
-def _cell(summary: dict, stage: str, label: str, key: str) -> str:
-    m = summary[stage]["scores"][label]
-    return pct(m["mean"][key], m["std"][key])
+def _metric_table(res: VLMResults, labels, key: str, which: str = "scores") -> str:
+    rows = [[lab] + [seed_cell(res.metric(s, lab, key, which)) for s in res.stages]
+            for lab in labels]  # fmt: skip
+    rows.append(["*closed-set accuracy*"] + [seed_cell(res.accuracy(s)) for s in res.stages])
+    return markdown_table(["score", *res.stages], rows)
 
 
-def _metric_table(summary: dict, labels, key: str) -> str:
-    stages = list(summary)
-    rows = [[lab] + [_cell(summary, s, lab, key) for s in stages] for lab in labels]
-    rows.append(
-        ["*closed-set accuracy*"]
-        + [pct(summary[s]["accuracy"]["mean"], summary[s]["accuracy"]["std"]) for s in stages]
+def _chosen_table(res: VLMResults, labels) -> str:
+    rows = [[lab, res.params[lab]] + [", ".join(f"{v:g}" for v in res.chosen(s, lab))
+                                      for s in res.stages] for lab in labels]  # fmt: skip
+    return markdown_table(["score", "parameter", *(f"{s} (per split)" for s in res.stages)], rows)
+
+
+def _per_split(res: VLMResults, labels) -> str:
+    rows = []
+    for i, sp in enumerate(res.splits):
+        for stage in res.stages:
+            sc = sp["stages"][stage]["scores"]
+            best_f = min(labels, key=lambda k: sc[k]["fpr95"])
+            best_a = max(labels, key=lambda k: sc[k]["auroc"])
+            cells = []
+            for other in ("Energy", "MCM"):
+                if DE in sc and other in sc:
+                    d = 100 * (sc[DE]["fpr95"] - sc[other]["fpr95"])
+                    cells.append(f"{d:+.2f} ({'win' if d < 0 else 'loss' if d > 0 else 'tie'})")
+                else:
+                    cells.append("-")
+            rows.append([str(i), stage, best_f, best_a, *cells])
+    return markdown_table(
+        [
+            "split",
+            "stage",
+            "best FPR95",
+            "best AUROC",
+            "ΔFPR95 Delta-Energy − Energy",
+            "ΔFPR95 Delta-Energy − MCM",
+        ],
+        rows,
     )
-    return markdown_table(["score", *stages], rows)
 
 
-def _best(summary: dict, stage: str, labels, key: str, low: bool) -> str:
-    vals = {lab: summary[stage]["scores"][lab]["mean"][key] for lab in labels}
-    return (min if low else max)(vals, key=vals.get)
-
-
-def _verdict(summary: dict, labels) -> str:
-    de = "DeltaE(c=1,floor=0)"
-    lines = []
-    for s in summary:
-        sc = summary[s]["scores"]
-        a = {k: sc[k]["mean"]["auroc"] for k in ("MCM", "Energy", de)}
-        f = {k: sc[k]["mean"]["fpr95"] for k in ("MCM", "Energy", de)}
-        beats = [k for k in ("Energy", "MCM") if a[de] > a[k] and f[de] < f[k]]
-        worse = [k for k in ("Energy", "MCM") if a[de] < a[k] and f[de] > f[k]]
-        verdict = (
-            f"beats {' and '.join(beats)} on both FPR95 and AUROC"
-            if beats
-            else "does not beat Energy or MCM on both metrics"
-        )
-        if worse:
-            verdict += f"; it is worse than {' and '.join(worse)} on both"
-        lines.append(
-            f"* **{s}**: Delta-Energy (c=1, floor=0) {verdict} (AUROC {pct(a[de])} vs energy "
-            f"{pct(a['Energy'])}, MCM {pct(a['MCM'])}). Best AUROC: "
-            f"{_best(summary, s, labels, 'auroc', False)}; best FPR95: "
-            f"{_best(summary, s, labels, 'fpr95', True)}."
-        )
-    return "\n".join(lines)
-
-
-def _sweep_heatmap(summary: dict, stage: str, cs, floors, path) -> Path:
+def _sweep_heatmap(res: VLMResults, stage: str, cs, floors, path) -> Path:
     import matplotlib.pyplot as plt
 
-    grid = np.array(
-        [
-            [
-                100 * summary[stage]["scores"][f"DeltaE(c={c},floor={f:g})"]["mean"]["auroc"]
-                for f in floors
-            ]
-            for c in cs
-        ]
-    )
+    grid = np.array([[100 * res.metric(stage, f"DeltaE(c={c},floor={f:g})", "auroc").mean()
+                      for f in floors] for c in cs])  # fmt: skip
     fig, ax = plt.subplots(figsize=(1.3 * len(floors) + 2.6, 0.9 * len(cs) + 1.8))
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(floors)), [f"{f:g}" for f in floors])
@@ -127,76 +124,78 @@ def _loss_curves(splits: list[dict], path) -> Path | None:
     return _save(fig, path)
 
 
-def render(res: dict, out: str | Path, command: str = "", run_time_s: float | None = None) -> Path:
+def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
-    res = copy.deepcopy(res)
-    examples = {
-        s: st.pop("example") for s, st in res["splits"][0]["stages"].items() if "example" in st
-    }
-    summary, splits, cfg = res["summary"], res["splits"], res["run"]["config"]
-    first = next(iter(summary.values()))["scores"]
-    labels = [lab for lab in HEADLINE if lab in first]
-    sweep = [lab for lab in first if lab.startswith("DeltaE(")]
-    n = len(splits)
-    d = cfg["data"]
-    de = cfg.get("delta_energy", {})
+    first = res.splits[0]["stages"]
+    examples = {st: v.get("example") for st, v in first.items() if v.get("example")}
+    cfg = res.run["config"]
+    labels = [lab for lab in HEADLINE if lab in res.labels]
+    sweep = [lab for lab in res.labels if lab.startswith("DeltaE(")]
+    n, d = len(res.splits), cfg["data"]
+    sp0 = res.splits[0]
     setup = (
-        f"Encoder: {res['run']['data']['encoder']}. Zero-shot prompts: "
+        f"Encoder: {res.run['data']['encoder']}. Zero-shot prompts: "
         f"{', '.join(repr(t) for t in cfg['zeroshot']['templates'])}. "
-        f"{len(res['run']['data']['categories'])} WordNet noun categories with at least "
+        f"{len(res.run['data']['categories'])} WordNet noun categories with at least "
         f"{d['per_category']} distinct single-category glosses; {d['per_category']} glosses "
-        f"each ({d['train_per_class']} for prompt tuning, the rest for testing). {n} seeded "
-        f"splits with {d['n_id']} ID categories; the other categories' test glosses are the "
-        f"semantic OOD set (per split: {splits[0]['n']}). Mean ± std over splits.\n\n"
-        + convention_text(res["convention"])
-        + "\n\n**Verified vs reconstruction.** "
-        + res["reconstruction"]
-    )
-    if command:
-        setup += f"\n\nCommand: `{command}`"
-    if run_time_s is not None:
-        setup += f"  \nRun time: {run_time_s:.0f} s (encoding {res['timing_s']['encode']:.0f} s)."
-    per_split = markdown_table(
-        ["split", "ID categories"],
-        [
-            [str(i), ", ".join(c.split(".")[-1] for c in s["id_categories"])]
-            for i, s in enumerate(splits)
-        ],
-    )
-    sections = [
-        ("Setup", setup),
-        ("FPR95 ↓ (%)", _metric_table(summary, labels, "fpr95")),
-        ("AUROC ↑ (%)", _metric_table(summary, labels, "auroc")),
-        ("AUPR-In ↑ (%)", _metric_table(summary, labels, "aupr_in")),
-        ("Delta-Energy sweep: AUROC ↑ (%)", _metric_table(summary, sweep, "auroc")),
-        ("Delta-Energy sweep: FPR95 ↓ (%)", _metric_table(summary, sweep, "fpr95")),
-        ("Verdict", _verdict(summary, labels) + "\n\n" + LIMITS + "\n\n" + VERIFIED),
-        ("Splits", per_split),
-    ]
-    figs = []
-    stages = list(summary)
-    figs.append(
-        plots.per_class_bars(
-            labels,
-            {s: ([summary[s]["scores"][lab]["mean"]["auroc"] for lab in labels],
-                 [summary[s]["scores"][lab]["std"]["auroc"] for lab in labels]) for s in stages},
-            out / "auroc_by_score.png",
-            ylabel="AUROC (%)",
-        )
+        f"each ({d['train_per_class']} for prompt tuning, {d['val_per_class']} validation, the "
+        f"rest test). {n} seeded splits with {d['n_id']} ID categories; of the other "
+        f"categories {len(sp0['val_ood_categories'])} are validation-OOD (all their glosses) and "
+        f"{len(sp0['ood_categories'])} test-OOD (their test glosses); per split {sp0['n']}. "
+        "Each score's temperature (MCM's tau, the others' logit scale) is chosen per split and "
+        "stage on validation (lowest FPR95, then highest AUROC), never on test. Mean ± std "
+        "over splits.\n\n" + convention_text(res.convention) + "\n\n" + RULE.replace(
+            "seeds", "splits").replace("seed", "split") + "\n\n**Verified vs reconstruction.** "
+        + res.reconstruction
     )  # fmt: skip
+    t = res.timing_s
+    setup += "\n\n" + command_section(command, t.get("total"), res.run.get("machine"))[1]
+    setup += f" (encoding {t.get('encode', 0):.0f} s)."
+    splits_table = markdown_table(
+        ["split", "ID categories", "validation-OOD categories"],
+        [[str(i), ", ".join(c.split(".")[-1] for c in s["id_categories"]),
+          ", ".join(c.split(".")[-1] for c in s["val_ood_categories"])]
+         for i, s in enumerate(res.splits)],
+    )  # fmt: skip
+    sections = [
+        ("What differs from the paper", departures_table(res.departures)),
+        ("Setup", setup),
+        ("Claims (paired over splits)", claims_table(res.claims, "splits")),
+        ("FPR95 ↓ (%), temperatures chosen on validation", _metric_table(res, labels, "fpr95")),
+        ("AUROC ↑ (%), temperatures chosen on validation", _metric_table(res, labels, "auroc")),
+        ("AUPR-In ↑ (%)", _metric_table(res, labels, "aupr_in")),
+        ("Temperatures chosen on validation", _chosen_table(res, labels + sweep)
+         + "\n\nMCM at tau equals MSP at logit scale 1/tau; MaxLogit ranks the same at every "
+         "scale."),
+        ("At the published temperatures (tau = 1, logit scale = 100), for comparison: FPR95 ↓",
+         _metric_table(res, labels, "fpr95", "default")),
+        ("At the published temperatures: AUROC ↑", _metric_table(res, labels, "auroc", "default")),
+        ("Delta-Energy sweep: AUROC ↑ (%)", _metric_table(res, sweep, "auroc")),
+        ("Delta-Energy sweep: FPR95 ↓ (%)", _metric_table(res, sweep, "fpr95")),
+        ("Per split: best scores and Delta-Energy's wins", _per_split(res, labels)),
+        ("Notes", LIMITS + "\n\n" + VERIFIED),
+        ("Splits", splits_table),
+    ]  # fmt: skip
+    figs = [plots.per_class_bars(
+        labels, {s: ([res.metric(s, lab, "auroc").mean() for lab in labels],
+                     [mean_std(res.metric(s, lab, "auroc"))[1] or 0.0 for lab in labels])
+                 for s in res.stages}, out / "auroc_by_score.png", ylabel="AUROC (%)")]  # fmt: skip
     if examples.get("zero-shot"):
         ex = examples["zero-shot"]
         panels = {k: (np.array(v["id"]), np.array(v["ood"])) for k, v in ex.items()}
         figs.append(
             plots.score_histograms(panels, out / "hist_zeroshot_split0.png", "held-out categories")
         )
-    if de.get("c") and de.get("floor"):
-        for s in stages:
+    de = cfg.get("delta_energy", {})
+    if len(de.get("c", [])) * len(de.get("floor", [])) > 1:
+        for s in res.stages:
             slug = s.lower().replace(" ", "_").replace("+", "_").replace("-", "")
-            figs.append(_sweep_heatmap(summary, s, de["c"], de["floor"], out / f"sweep_{slug}.png"))
-    lc = _loss_curves(splits, out / "tuning_loss.png")
+            figs.append(_sweep_heatmap(res, s, de["c"], de["floor"], out / f"sweep_{slug}.png"))
+    lc = _loss_curves(res.splits, out / "tuning_loss.png")
     if lc is not None:
         figs.append(lc)
-    if run_time_s is not None:
-        res["timing_s"]["wall_incl_report"] = run_time_s
-    return write_report(out, res["title"], sections, res, figs)
+    plain = res.to_plain()
+    for sp in plain["splits"]:  # the example scores are plotted, not stored
+        for st in sp["stages"].values():
+            st.pop("example", None)
+    return write_report(out, res.title, sections, plain, figs)

@@ -1,0 +1,194 @@
+"""The typed config of a dataset-vs-dataset benchmark (``kind = "ood"``, e.g. configs/fmnist.toml).
+
+Families are checked on load: an auxiliary source that shares a family with an OOD test set or
+with the ID data, and an OOD test set of the ID data's family, are refused before anything
+trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .._validate import InputError
+from ..data.ood_sets import id_family, ood_family, ood_set_names, source_info
+from ..data.splits import check_families
+from ..train import TrainConfig
+from .schema import RunOptions, ScorerSpec, Section, option
+
+
+def _distinct(values: list, key: str) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise InputError(f"{key}: {v!r} is listed twice")
+        seen.add(v)
+
+
+@dataclass(kw_only=True)
+class DataSection(Section):
+    dataset: str
+    ood_sets: list[str] = option(min_len=1)
+    aux: list[str] = option(factory=list)
+    n_ood: int | None = option(None, min=1)  # OOD pool per set (default: len(ID test))
+    train_limit: int | None = option(None, min=10)
+    test_limit: int | None = option(None, min=1)
+
+    def check(self, where: str) -> None:
+        from ..data import available_datasets
+
+        if self.dataset.lower() not in [*available_datasets(), "fmnist", "cifar-10"]:
+            raise InputError(
+                f"{where}.dataset: unknown data set {self.dataset!r}; "
+                f"one of {', '.join(available_datasets())}"
+            )
+        for key, names in (("ood_sets", self.ood_sets), ("aux", self.aux)):
+            _distinct(names, f"{where}.{key}")
+            for n in names:
+                if n not in ood_set_names():
+                    raise InputError(
+                        f"{where}.{key}: unknown set {n!r}; one of {', '.join(ood_set_names())}"
+                    )
+        for t in self.ood_sets:
+            if ood_family(t) == id_family(self.dataset):
+                raise InputError(
+                    f"{where}.ood_sets: {t!r} is the in-distribution data's family "
+                    f"({ood_family(t)})"
+                )
+        try:
+            check_families(self.aux, self.ood_sets, self.dataset)
+        except InputError as e:
+            raise InputError(f"{where}.aux: {e}") from None
+
+
+@dataclass(kw_only=True)
+class ModelSection(Section):
+    name: str = "cnn"
+
+    def check(self, where: str) -> None:
+        from ..models import available_models
+
+        if self.name not in available_models():
+            raise InputError(
+                f"{where}.name: unknown model {self.name!r}; one of {', '.join(available_models())}"
+            )
+
+
+@dataclass(kw_only=True)
+class TrainSection(Section):
+    """Training settings; an absent optional one keeps TrainConfig's default."""
+
+    epochs: int = option(5, min=1)
+    lr: float = option(0.1, gt=0)
+    batch_size: int | None = option(None, min=2)
+    augment: Literal["none", "crop", "crop-flip"] | None = None
+    weight_decay: float | None = option(None, min=0)
+    # pretraining only: as many epochs as fit in this many seconds (measured; overrides epochs)
+    time_budget_s: float | None = option(None, gt=0)
+
+    _TRAIN_KEYS = ("epochs", "lr", "batch_size", "augment", "weight_decay", "aux_batch_size",
+                   "lam", "m_in", "m_out")  # fmt: skip
+
+    def train_config(self, seed: int, **extra) -> TrainConfig:
+        kw = {k: getattr(self, k) for k in self._TRAIN_KEYS if getattr(self, k, None) is not None}
+        return TrainConfig(seed=seed, **{**kw, **extra})
+
+
+@dataclass(kw_only=True)
+class FinetuneSection(TrainSection):
+    methods: list[Literal["oe", "energy", "single-margin"]] = option(
+        factory=lambda: ["oe", "energy"], min_len=1
+    )
+    epochs: int = option(10, min=1)
+    lr: float = option(0.001, gt=0)
+    aux_batch_size: int | None = option(None, min=1)
+    n_aux: int = option(20000, min=1)
+    lam: float | None = option(None, min=0)
+    m_in: float | None = None  # fixed margins (default: chosen on validation data)
+    m_out: float | None = None
+
+    def check(self, where: str) -> None:
+        _distinct(self.methods, f"{where}.methods")
+        if (self.m_in is None) != (self.m_out is None):
+            raise InputError(f"{where}: give both m_in and m_out, or neither")
+        if self.m_in is not None and not self.m_in < self.m_out:
+            raise InputError(f"{where}: need m_in < m_out, got {self.m_in}, {self.m_out}")
+
+
+def _default_methods() -> list[ScorerSpec]:
+    return [ScorerSpec("msp"), ScorerSpec("energy")]
+
+
+@dataclass(kw_only=True)
+class PosthocSection(Section):
+    methods: list[ScorerSpec] = option(factory=_default_methods, min_len=1)
+
+    def check(self, where: str) -> None:
+        from .scoring import method_label
+
+        _distinct([method_label(m.as_method()) for m in self.methods], f"{where}.methods")
+
+
+@dataclass(kw_only=True)
+class EvalSection(Section):
+    n_draws: int = option(10, min=1)
+    fit_samples: int = option(10000, min=1)
+
+
+@dataclass(kw_only=True)
+class MarginSweepSection(Section):
+    """Energy fine-tuning at margins offset from the data-chosen ones, ``[[d_in, d_out], ...]``;
+    the offset with the lowest validation FPR95 is used for every seed's energy fine-tuning."""
+
+    offsets: list[list[float]] = option(min_len=1)
+    seed: int | None = option(None, min=0)  # the seed the sweep trains on (default: the first)
+
+    def check(self, where: str) -> None:
+        for i, p in enumerate(self.offsets):
+            if len(p) != 2:
+                raise InputError(f"{where}.offsets[{i}]: expected [m_in offset, m_out offset]")
+        _distinct([tuple(p) for p in self.offsets], f"{where}.offsets")
+
+
+@dataclass(kw_only=True)
+class SweepsSection(Section):
+    temperatures: list[float] = option(factory=list, gt=0)
+    margins: MarginSweepSection | None = None
+
+
+@dataclass(kw_only=True)
+class OODConfig(RunOptions):
+    kind: Literal["ood"] = "ood"
+    title: str = "dataset-vs-dataset benchmark"
+    config_file: str = ""
+    seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0)
+    skip_missing: bool = False  # an OOD set whose files are absent is left out with a note
+    data: DataSection
+    model: ModelSection = option(factory=ModelSection)
+    pretrain: TrainSection = option(factory=TrainSection)
+    posthoc: PosthocSection = option(factory=PosthocSection)
+    eval: EvalSection = option(factory=EvalSection)
+    finetune: FinetuneSection | None = None
+    sweeps: SweepsSection = option(factory=SweepsSection)
+
+    def check(self, where: str) -> None:
+        _distinct(self.seeds, "seeds")
+        if self.finetune is not None and not self.data.aux:
+            raise InputError("finetune: fine-tuning needs auxiliary outliers (data.aux)")
+        m = self.sweeps.margins
+        if m is not None:
+            if self.finetune is None or "energy" not in self.finetune.methods:
+                raise InputError("sweeps.margins: needs 'energy' among finetune.methods")
+            if self.finetune.m_in is not None:
+                raise InputError("sweeps.margins: sweeps offsets from data-chosen margins; "
+                                 "drop finetune.m_in / m_out")  # fmt: skip
+            if m.seed is not None and m.seed not in self.seeds:
+                raise InputError(f"sweeps.margins.seed: {m.seed} is not one of seeds")
+
+    @property
+    def sweep_seed(self) -> int:
+        m = self.sweeps.margins
+        return self.seeds[0] if m is None or m.seed is None else m.seed
+
+    def natural_sets(self) -> list[str]:
+        return [s for s in self.data.ood_sets if source_info(s).kind == "natural"]

@@ -1,0 +1,280 @@
+"""Typed configuration sections: dataclasses checked field by field when a config is loaded.
+
+``Section.from_dict(data, where)`` builds a section from a TOML table and refuses, with one
+line naming the key, an unknown key, a value of the wrong type, a missing required key and a
+value out of range (``option(min=..., max=..., gt=..., min_len=...)``). Nested sections,
+``list[X]``, ``X | None``, ``Literal[...]`` and types with a ``from_toml(value, key)`` class
+method are understood. A subclass adds cross-field checks in ``check(where)``.
+
+To add an option to a config kind, add a field with a default to its dataclass; nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import types
+import typing
+from dataclasses import MISSING, dataclass, field
+from typing import Any, Literal
+
+from .._validate import InputError
+
+
+def option(default=MISSING, *, factory=None, min=None, max=None, gt=None, min_len=None):
+    """A dataclass field with range metadata (``min``/``max`` inclusive, ``gt`` exclusive;
+    ``min_len`` for lists). Ranges apply to each element of a list."""
+    md = {"min": min, "max": max, "gt": gt, "min_len": min_len}
+    if factory is not None:
+        return field(default_factory=factory, metadata=md)
+    return field(default=default, metadata=md)
+
+
+def key_of(where: str, name) -> str:
+    if isinstance(name, int):
+        return f"{where}[{name}]"
+    return f"{where}.{name}" if where else str(name)
+
+
+def describe(v) -> str:
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}  # fmt: skip
+    text = repr(v) if not isinstance(v, dict | list) else ""
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"{kinds.get(type(v), type(v).__name__)} {text}".strip()
+
+
+def _type_name(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+    if origin is dict:
+        return "a table"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return "a table"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def convert(tp, v, key: str):
+    """``v`` checked (and lightly converted: int -> float) against the type ``tp``."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return v
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:  # X | None: TOML has no null, so the value must be an X
+            return convert(args[0], v, key)
+        errors = []
+        for arg in args:
+            try:
+                return convert(arg, v, key)
+            except InputError as e:
+                errors.append((arg, e))
+        for arg, e in errors:  # a table or list that failed inside: that error names the key
+            shaped = (isinstance(v, dict) and dataclasses.is_dataclass(arg)) or (
+                isinstance(v, list) and typing.get_origin(arg) is list
+            )
+            if shaped:
+                raise e
+        raise InputError(f"{key}: expected {_type_name(tp)}, got {describe(v)}")
+    if origin is Literal:
+        if v not in typing.get_args(tp) or isinstance(v, bool) != any(
+            isinstance(a, bool) for a in typing.get_args(tp)
+        ):
+            raise InputError(f"{key}: expected {_type_name(tp)}, got {describe(v)}")
+        return v
+    if origin is list:
+        if not isinstance(v, list):
+            raise InputError(f"{key}: expected {_type_name(tp)}, got {describe(v)}")
+        (arg,) = typing.get_args(tp)
+        return [convert(arg, x, key_of(key, i)) for i, x in enumerate(v)]
+    if origin is dict:
+        if not isinstance(v, dict):
+            raise InputError(f"{key}: expected a table, got {describe(v)}")
+        arg = typing.get_args(tp)[1]
+        return {k: convert(arg, x, key_of(key, k)) for k, x in v.items()}
+    if hasattr(tp, "from_toml"):
+        return tp.from_toml(v, key)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return build(tp, v, key)
+    if tp is bool:
+        ok = isinstance(v, bool)
+    elif tp is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    elif tp is float:
+        ok = isinstance(v, int | float) and not isinstance(v, bool)
+        if ok and not math.isfinite(v):
+            raise InputError(f"{key}: must be a finite number, got {v}")
+        v = float(v) if ok else v
+    elif tp is str:
+        ok = isinstance(v, str)
+    else:  # pragma: no cover - a schema bug, not user input
+        raise TypeError(f"{key}: unsupported schema type {tp!r}")
+    if not ok:
+        raise InputError(f"{key}: expected {_type_name(tp)}, got {describe(v)}")
+    return v
+
+
+def _check_range(v, md, key: str) -> None:
+    if v is None:
+        return
+    if isinstance(v, list):
+        if md.get("min_len") is not None and len(v) < md["min_len"]:
+            n = md["min_len"]
+            raise InputError(f"{key}: needs at least {n} value{'s' * (n > 1)}, got {len(v)}")
+        for i, x in enumerate(v):
+            _check_range(x, {**md, "min_len": None}, key_of(key, i))
+        return
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return
+    lo, hi, gt = md.get("min"), md.get("max"), md.get("gt")
+    if lo is not None and v < lo:
+        raise InputError(f"{key}: must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise InputError(f"{key}: must be <= {hi}, got {v}")
+    if gt is not None and not v > gt:
+        raise InputError(f"{key}: must be > {gt}, got {v}")
+
+
+def build(cls, data, where: str = ""):
+    """An instance of dataclass ``cls`` from the table ``data``, every field checked."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where or 'config'}: expected a table, got {describe(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for k in data:
+        if k not in fields:
+            raise InputError(
+                f"{key_of(where, k)}: unknown key; {where or 'the top level'} takes "
+                + ", ".join(fields)
+            )
+    kwargs = {}
+    for name, f in fields.items():
+        key = key_of(where, name)
+        if name in data:
+            kwargs[name] = convert(hints[name], data[name], key)
+            _check_range(kwargs[name], f.metadata, key)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise InputError(f"{key}: missing (required)")
+    obj = cls(**kwargs)
+    if hasattr(obj, "check"):
+        obj.check(where)
+    return obj
+
+
+@dataclass(kw_only=True)
+class Section:
+    """Base of config sections: ``from_dict`` with checks, ``to_dict`` back to plain values."""
+
+    @classmethod
+    def from_dict(cls, data, where: str = ""):
+        return build(cls, data, where)
+
+    def to_dict(self) -> dict:
+        return to_plain(self)
+
+    def check(self, where: str) -> None:
+        """Cross-field checks of a section (override)."""
+
+
+def to_plain(obj):
+    """Dataclasses, lists and dicts as plain JSON/TOML values."""
+    if hasattr(obj, "to_plain"):
+        return obj.to_plain()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list | tuple):
+        return [to_plain(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _scorer_class(name: str):
+    from ..score import base
+
+    return getattr(base, "_REGISTRY", {}).get(name.lower().replace("-", "_"))
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """One post-hoc method of a config: ``{ name = "odin", T = 1000.0, eps = 0.0, label = ... }``
+    (a bare ``"energy"`` is accepted too). The scorer is built once on load, so a misspelt name
+    or parameter is refused before anything trains."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    label: str | None = None
+
+    @classmethod
+    def from_toml(cls, v, key: str) -> ScorerSpec:
+        if isinstance(v, str):
+            v = {"name": v}
+        if not isinstance(v, dict):
+            raise InputError(f"{key}: expected a table {{ name = ..., params }}, got {describe(v)}")
+        if not isinstance(v.get("name"), str):
+            raise InputError(f"{key}.name: missing (the scorer's registry name)")
+        label = v.get("label")
+        if label is not None and not isinstance(label, str):
+            raise InputError(f"{key}.label: expected a string, got {describe(label)}")
+        params = {k: x for k, x in v.items() if k not in ("name", "label")}
+        for k, x in params.items():
+            items = x if isinstance(x, list) else [x]
+            if not all(isinstance(i, bool | int | float | str) for i in items):
+                raise InputError(f"{key}.{k}: expected a number, string or boolean")
+            if any(isinstance(i, float) and not math.isfinite(i) for i in items):
+                raise InputError(f"{key}.{k}: must be finite, got {x}")
+        spec = cls(v["name"], params, label)
+        spec.validate(key)
+        return spec
+
+    def validate(self, key: str = "scorer") -> None:
+        """Build the scorer once (with a stand-in model where it takes one)."""
+        from ..score import create_scorer
+
+        params = dict(self.params)
+        cls = _scorer_class(self.name)
+        if cls is not None and "model" in inspect.signature(cls.__init__).parameters:
+            import torch
+
+            params["model"] = torch.nn.Identity()
+        try:
+            create_scorer(self.name, **params)
+        except InputError as e:
+            raise InputError(f"{key}: {e}") from None
+        except (TypeError, ValueError) as e:
+            msg = f"{key}: scorer {self.name!r} refuses these parameters ({e})"
+            raise InputError(msg) from None
+
+    def as_method(self) -> dict:
+        """The ``{"name": ..., **params[, "label"]}`` dict that scoring functions take."""
+        out = {"name": self.name, **self.params}
+        if self.label is not None:
+            out["label"] = self.label
+        return out
+
+    def matches(self, name: str, **params) -> bool:
+        """Same scorer and, for every given parameter, the same value (absent = default)."""
+        if self.name != name:
+            return False
+        return all(self.params.get(k, v) == v for k, v in params.items())
+
+    def to_plain(self) -> dict:
+        return self.as_method()
+
+
+@dataclass(kw_only=True)
+class RunOptions(Section):
+    """Options of how a benchmark runs (not what it measures). ``device``: auto | cpu | cuda |
+    cuda:N | mps; ``amp``: auto | bf16 | fp16 | off; ``threads``: intra-op threads (default:
+    torch's choice)."""
+
+    device: str = "auto"
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    threads: int | None = option(None, min=1)

@@ -1,0 +1,102 @@
+"""Typed results of the WordNet gloss benchmark, its claims decided over splits (each split a
+paired unit: the same categories, glosses and prompt initialisation for both sides) with the
+one rule of :mod:`energy_ood.evaluate.stats`, and the table of departures from the paper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._runinfo import describe_machine
+from ..evaluate.results import Claim
+from ..evaluate.schema import to_plain
+from ..evaluate.stats import paired_verdict
+
+DE = "DeltaE(c=1,floor=0)"
+
+
+@dataclass
+class VLMResults:
+    title: str
+    convention: dict
+    reconstruction: str
+    run: dict
+    splits: list[dict]
+    labels: list[str]
+    stages: list[str]
+    params: dict[str, str]  # label -> the parameter chosen on validation ("tau" | "logit_scale")
+    claims: list[Claim] = field(default_factory=list)
+    departures: list[list[str]] = field(default_factory=list)
+    timing_s: dict = field(default_factory=dict)
+    kind: str = "vlm"
+
+    def metric(self, stage: str, label: str, key: str, which: str = "scores") -> np.ndarray:
+        """Per split, ``key`` of score ``label`` at ``stage`` (``which`` = "scores" at the
+        validated temperature, "default" at the published one)."""
+        return np.array([s["stages"][stage][which][label][key] for s in self.splits])
+
+    def accuracy(self, stage: str) -> np.ndarray:
+        return np.array([s["stages"][stage]["accuracy"] for s in self.splits])
+
+    def chosen(self, stage: str, label: str) -> list[float]:
+        p = self.params[label]
+        return [s["stages"][stage]["chosen"][label][p] for s in self.splits]
+
+    def to_plain(self) -> dict:
+        return {k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+def vlm_claims(res: VLMResults) -> list[Claim]:
+    out = []
+
+    def add(text, metric, a, b, paper, lower):
+        a, b = [float(x) for x in a], [float(x) for x in b]
+        out.append(Claim(text, metric, lower, a, b, paper, paired_verdict(a, b, lower)))
+
+    keys = (("fpr95", "FPR95", True), ("auroc", "AUROC", False))
+    paper = "Delta-Energy paper: yes"
+    if DE in res.labels:
+        for stage in res.stages:
+            for other in ("Energy", "MCM"):
+                for key, name, lower in keys:
+                    add(
+                        f"{stage}: Delta-Energy (c=1, floor=0) beats {other}",
+                        name,
+                        res.metric(stage, DE, key),
+                        res.metric(stage, other, key),
+                        paper,
+                        lower,
+                    )
+        if "CoOp CE" in res.stages and "CoOp CE+EBM" in res.stages:
+            for key, name, lower in keys:
+                add("CE+EBM prompt tuning beats CE (Delta-Energy score)", name,
+                    res.metric("CoOp CE+EBM", DE, key), res.metric("CoOp CE", DE, key), paper,
+                    lower)  # fmt: skip
+            add("CE+EBM prompt tuning keeps closed-set accuracy (vs CE)", "accuracy",
+                res.accuracy("CoOp CE+EBM"), res.accuracy("CoOp CE"), "Delta-Energy paper: yes",
+                False)  # fmt: skip
+    return out
+
+
+def vlm_departures(cfg, res: VLMResults) -> list[list[str]]:
+    d, s0 = cfg.data, res.splits[0]["n"]
+    enc = ", ".join(str(v) for v in res.run["data"]["encoder"].values())
+    return [
+        ["model", "CLIP ViT-B/16 (images and text)", enc],
+        ["data", "ImageNet-1k ID; iNaturalist, SUN, Places, Textures OOD",
+         f"WordNet noun glosses: {len(res.run['data']['categories'])} categories, "
+         f"{d.n_id} ID per split; per split {s0}"],
+        ["OOD", "other data sets (covariate and semantic shift)",
+         "held-out WordNet categories (semantic shift only)"],
+        ["temperatures", "MCM tau = 1, CLIP logit scale 100",
+         f"chosen per split and stage on validation (ID validation glosses vs "
+         f"{len(res.splits[0]['val_ood_categories'])} validation-OOD categories): tau from "
+         f"{cfg.zeroshot.taus}, logit scale from {cfg.zeroshot.logit_scales}"],
+        ["Delta-Energy score and EBM loss", "as published (not readable here)",
+         "RECONSTRUCTION (see below)"],
+        ["prompt tuning", "CoOp, 16 shots per class", f"CoOp, {d.train_per_class} glosses per "
+         f"class, epochs: {cfg.tune.epochs}"],
+        ["repetitions", "not stated", f"{d.splits} seeded category splits (paired units)"],
+        ["machine", "GPU (not stated)", describe_machine(res.run.get("machine"))],
+    ]  # fmt: skip
