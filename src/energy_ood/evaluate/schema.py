@@ -12,7 +12,6 @@ To add an option to a config kind, add a field with a default to its dataclass; 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import types
 import typing
@@ -196,12 +195,6 @@ def to_plain(obj):
     return obj
 
 
-def _scorer_class(name: str):
-    from ..score import base
-
-    return getattr(base, "_REGISTRY", {}).get(name.lower().replace("-", "_"))
-
-
 @dataclass(frozen=True)
 class ScorerSpec:
     """One post-hoc method of a config: ``{ name = "odin", T = 1000.0, eps = 0.0, label = ... }``
@@ -235,17 +228,11 @@ class ScorerSpec:
         return spec
 
     def validate(self, key: str = "scorer") -> None:
-        """Build the scorer once (with a stand-in model where it takes one)."""
+        """Build the scorer once (scorers that run a model get it later, at fit)."""
         from ..score import create_scorer
 
-        params = dict(self.params)
-        cls = _scorer_class(self.name)
-        if cls is not None and "model" in inspect.signature(cls.__init__).parameters:
-            import torch
-
-            params["model"] = torch.nn.Identity()
         try:
-            create_scorer(self.name, **params)
+            create_scorer(self.name, **self.params)
         except InputError as e:
             raise InputError(f"{key}: {e}") from None
         except (TypeError, ValueError) as e:
