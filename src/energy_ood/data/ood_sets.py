@@ -20,7 +20,9 @@ resized to ``size``. The data table of every source, with its licence, is :data:
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -105,8 +107,21 @@ def ood_set_names() -> list[str]:
     return sorted(SOURCES)
 
 
+def is_path_source(name: str) -> bool:
+    """A user's files (an image folder, a .tar shard, a file list, IDX or npz) rather than a
+    named set: the name holds a path separator or names an existing file or folder."""
+    return name not in SOURCES and ("/" in name or os.sep in name or Path(name).exists())
+
+
 def source_info(name: str) -> Source:
-    """The family, kind, origin and licence of OOD set / outlier source ``name``."""
+    """The family, kind, origin and licence of OOD set / outlier source ``name`` (a named set
+    or a path: a user's files are a family of their own, named by their resolved path)."""
+    if is_path_source(name):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise InputError(f"{name}: no such OOD file or folder")
+        real = str(path.resolve())
+        return Source(f"path:{real}", "natural", f"the images of {name}", real, "the user's")
     if name not in SOURCES:
         raise InputError(f"unknown OOD set {name!r}; choose from {', '.join(ood_set_names())}")
     return SOURCES[name]
@@ -187,6 +202,10 @@ def _crops(imgs, n: int, size: int, g: torch.Generator) -> torch.Tensor:
 
 def ood_set_size(name: str, data_root=None, cache_dir=None) -> int | None:
     """How many images a set holds; None for the unlimited ones (crops, noise)."""
+    if is_path_source(name):
+        from .ood_files import ood_file_size
+
+        return ood_file_size(name)
     if name not in DATASET_SETS:
         source_info(name)
         return None
@@ -214,6 +233,10 @@ def load_ood_set(
     n, g = int(n), torch.Generator().manual_seed(int(seed))
     if channels not in (1, 3) or int(size) < 1:
         raise InputError(f"{name}: need channels 1 or 3 and size >= 1, got {channels}, {size}")
+    if is_path_source(name):
+        from .ood_files import load_ood_path
+
+        return load_ood_path(name, n, size, channels, seed)
     shape = (n, channels, size, size)
     if name == "gaussian":
         return (0.5 + 0.25 * torch.randn(shape, generator=g)).clamp_(0.0, 1.0)
