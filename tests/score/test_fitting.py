@@ -52,8 +52,8 @@ def test_every_scorer_through_score_on_sets():
     assert raw["temp_scaling"]["id"] == pytest.approx(ts.score(scored.logits("id")), rel=1e-6)
     with pytest.raises(InputError, match="class_weights"):
         scored.scores({"name": "weighted_ebo"}, ["id"])
-    with pytest.raises(InputError, match="no correctly classified training sample of class 1"):
-        scored.scores({"name": "she"}, ["id"])
+    she = scored.scores({"name": "she"}, ["id"])["id"]  # a class the model never gets right
+    assert np.isfinite(she).all()  # takes all of its samples as the pattern
 
 
 def test_features_are_extracted_only_when_asked():

@@ -54,6 +54,12 @@ def bench_runtime(cfg):
     return rt if dev == rt.device else Runtime(dev, rt.amp, rt.threads, rt.compile, rt.data_mode)
 
 
+def _median_epoch(metrics: dict) -> float:
+    """Median seconds of a run's epochs (its history), NaN when it has none."""
+    secs = [h["seconds"] for h in metrics.get("history", []) if "seconds" in h]
+    return float(np.median(secs)) if secs else float("nan")
+
+
 def _on(rt, tcfg):
     """A TrainConfig in the runtime's precision."""
     tcfg.amp = rt.amp
@@ -146,6 +152,7 @@ class _Seed:
             train_limit=d.train_limit, runtime=rt, overwrite=not resume,
         )  # fmt: skip
         self.model, self.id_error = pre["model"], pre["metrics"]["test_error"]
+        self.epoch_s = _median_epoch(pre["metrics"])
         n = d.n_ood or len(self.data.x_test)  # a pool of 5x the draw size (len(ID) // 5)
         self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
                                      skip_missing=cfg.skip_missing and not sets)  # fmt: skip
@@ -229,6 +236,8 @@ def run_ood_benchmark(
         t0 = time.perf_counter()
         log(f"seed {seed} ({order.index(seed) + 1}/{len(order)})")
         sd = _Seed(cfg, seed, out, data_root, resume, sets, rt)
+        stages = {"pretrain_s": time.perf_counter() - t0, "pretrain_epoch_s": sd.epoch_s}
+        t1 = time.perf_counter()
         sets = list(sd.oods)
         headline = [s for s in sets if source_info(s).kind == "natural"]
         noise_sets = [s for s in sets if source_info(s).kind == "noise"]
@@ -236,6 +245,7 @@ def run_ood_benchmark(
                                     "margins": {}, "budget": sd.budget}  # fmt: skip
         draws, scored = _score(sd.model, sd.data, sd.oods, cfg.posthoc.methods, cfg, seed,
                                cfg.eval.fit_samples, rt)  # fmt: skip
+        stages["posthoc_s"] = time.perf_counter() - t1
         if main:  # rank 0 scores; the other processes of a torchrun job only train
             for spec in cfg.posthoc.methods:
                 label = method_label(spec.as_method())
@@ -271,10 +281,13 @@ def run_ood_benchmark(
                 if method == "single-margin":
                     extra = {"margin": round(m_out - m_in, 3)}
                 tcfg = ft.train_config(seed, method=method, **extra)
+                t1 = time.perf_counter()
                 if method == "energy" and chosen_run is not None:
                     res = chosen_run
                 else:
                     res = _finetune(cfg, sd, tcfg, sd.dir / method, data_root, resume, rt)
+                stages[f"finetune_{method}_s"] = time.perf_counter() - t1
+                stages[f"finetune_{method}_epoch_s"] = _median_epoch(res["metrics"])
                 d2, _ = _score(res["model"], sd.data, sd.oods, FT_SCORES, cfg, seed, 1, rt)
                 rec["id_error"][method] = res["metrics"]["test_error"]
                 chosen = {k: base[k] for k in ("m_in", "m_out", "margin")}
@@ -286,6 +299,7 @@ def run_ood_benchmark(
                 if seed == cfg.seeds[0]:
                     raw["finetune"][method] = {lab: r for lab, (_, r) in d2.items()}
         timings["per_seed_s"].append(time.perf_counter() - t0)
+        timings.setdefault("stages", []).append(stages)
     if not main:
         return None
     for seed in cfg.seeds:  # assemble in the config's seed order

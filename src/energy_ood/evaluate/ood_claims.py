@@ -110,6 +110,17 @@ def per_set_claims(res: OODResults) -> list[tuple[str, Claim | None, Claim | Non
     return rows
 
 
+def _pretrain_text(tr: dict, timings: dict | None) -> str:
+    budgets = [b for b in ((timings or {}).get("pretrain_time_budget") or {}).values() if b]
+    if not budgets:
+        return f"epochs: {tr.get('epochs')}, lr {tr.get('lr')}"
+    eps = sorted({b["epochs"] for b in budgets})
+    return (
+        f"epochs: {'/'.join(map(str, eps))} (as many as fit in {budgets[0]['budget_s']:g} s, "
+        f"measured {budgets[0]['seconds_per_epoch']:.2f} s/epoch), lr {tr.get('lr')}"
+    )
+
+
 def departures(cfg, res: OODResults) -> list[list[str]]:
     """Rows (what, paper, this run) of everything that differs from the energy paper."""
     ft = cfg.finetune
@@ -133,7 +144,7 @@ def departures(cfg, res: OODResults) -> list[list[str]]:
         ["in-distribution data", PAPER_SETUP["id"],
          f"{res.protocol['id_dataset']} ({res.protocol['n_train']} train, "
          f"{res.protocol['n_val']} validation, {res.protocol['n_test']} test)"],
-        ["pretraining", PAPER_SETUP["pretrain"], f"epochs: {tr.get('epochs')}, lr {tr.get('lr')}"],
+        ["pretraining", PAPER_SETUP["pretrain"], _pretrain_text(tr, res.timings)],
         ["fine-tuning", PAPER_SETUP["finetune"],
          "none" if ft is None else f"epochs: {ft.epochs}, lr {ft.lr}, {ft.n_aux} outliers drawn; "
          f"methods: {', '.join(ft.methods)}"],

@@ -252,6 +252,11 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
                         [f"seed {s}", f"{t:.1f}"]
                         for s, t in zip(res.seeds, tim.get("per_seed_s", []))
                     ),
+                    *(
+                        [f"seed {s}: {k[:-2].replace('_', ' ')}", f"{v:.1f}"]
+                        for s, st in zip(res.seeds, tim.get("stages", []))
+                        for k, v in st.items()
+                    ),
                     ["total", f"{tim.get('total_s', 0):.1f}"],
                 ],
             ),

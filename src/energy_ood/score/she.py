@@ -1,7 +1,9 @@
 """SHE, Simplified Hopfield Energy (Zhang et al., ICLR 2023).
 
 Patterns m_k = mean penultimate features of the ID training samples of class k that the model
-classifies correctly; score(h) = <h, m_yhat>, yhat = argmax(W h + b).
+classifies correctly; score(h) = <h, m_yhat>, yhat = argmax(W h + b). A class without one
+correctly classified sample (a weak model) takes the mean of all its samples instead (listed in
+``fallback_classes_``; the paper does not say).
 ``fit(train_features, train_labels, head=model.fc)``.
 """
 
@@ -41,9 +43,15 @@ class SHE(Scorer):
             0, y[ok], z[ok]
         )
         counts = torch.bincount(y[ok], minlength=k)
-        if bool((counts == 0).any()):
-            c = int(torch.nonzero(counts == 0)[0])
-            raise InputError(f"she: no correctly classified training sample of class {c}")
+        empty = counts == 0
+        if bool(empty.any()):  # no correct sample (a weak model): all samples of the class
+            all_sums = torch.zeros_like(sums).index_add_(0, y, z)
+            all_counts = torch.bincount(y, minlength=k)
+            if bool((all_counts[empty] == 0).any()):
+                c = int(torch.nonzero(empty & (all_counts == 0))[0])
+                raise InputError(f"she: no training sample of class {c}")
+            sums[empty], counts[empty] = all_sums[empty], all_counts[empty]
+            self.fallback_classes_ = torch.nonzero(empty).flatten().tolist()
         self.weight, self.bias = weight, bias
         self.patterns = (sums / counts[:, None]).float()
 
