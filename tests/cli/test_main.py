@@ -63,3 +63,21 @@ def test_broken_pipe_exits_quietly(tmp_path):
     assert p.wait(timeout=120) == EXIT_BROKEN_PIPE == 141
     assert head[0].strip() == b"index,score,decision,label,is_ood"
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception" not in err
+
+
+def test_help_texts_are_plain(capsys):
+    """No reStructuredText markup (double backticks, :func: roles) in any command's help."""
+    import argparse
+
+    from energy_ood.cli.main import build_parser
+
+    def parsers(p):
+        yield p
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub in a.choices.values():
+                    yield from parsers(sub)
+
+    for p in parsers(build_parser()):
+        text = p.format_help()
+        assert "``" not in text and ":func:" not in text, p.prog

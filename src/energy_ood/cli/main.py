@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import shlex
 import sys
 
@@ -71,12 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _accept_quiet_everywhere(sub: argparse._SubParsersAction) -> None:
-    """Let ``--quiet`` follow the command too (``energy-ood demo --quiet``), at every level."""
+    """Let ``--quiet`` follow the command too (``energy-ood demo --quiet``), at every level;
+    help texts (module docstrings) lose their reStructuredText markup on the way."""
     for parser in sub.choices.values():
         parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS)
+        parser.description = plain_text(parser.description)
         for action in parser._actions:
+            action.help = plain_text(action.help)
             if isinstance(action, argparse._SubParsersAction):
                 _accept_quiet_everywhere(action)
+                for choice in action._choices_actions:
+                    choice.help = plain_text(choice.help)
+
+
+_RST_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data):`~?([^`]+)`")
+
+
+def plain_text(text: str | None) -> str | None:
+    """``code`` and :func:`name` as plain words, for a terminal."""
+    if not text:
+        return text
+    return _RST_ROLE.sub(r"\1", text).replace("``", "")
 
 
 def _run(argv: list[str]) -> int:
