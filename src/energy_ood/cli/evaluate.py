@@ -4,6 +4,7 @@ for a trained run folder against named OOD sets (``--run DIR --ood-set mnist ...
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -175,6 +176,10 @@ def _scorers(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    for flag in ("json", "save_scores"):
+        path = getattr(args, flag, None)
+        if path and Path(path).is_dir():
+            raise InputError(f"--{flag.replace('_', '-')} {path}: is a folder, expected a file")
     if has_source(args):
         return run_folder(args)
     if not args.id or not args.ood:

@@ -113,6 +113,14 @@ def _run(argv: list[str]) -> int:
             f"energy-ood {args.command}: error: file not found: {e.filename or e}", file=sys.stderr
         )
         return 2
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+        # a path the user gave that cannot be read or written as asked: one line, exit 2
+        what = {PermissionError: "permission denied", IsADirectoryError: "is a folder",
+                NotADirectoryError: "a part of the path is not a folder",
+                FileExistsError: "already exists"}[type(e)]  # fmt: skip
+        where = e.filename2 if isinstance(e, IsADirectoryError) and e.filename2 else e.filename
+        print(f"energy-ood {args.command}: error: {where or e}: {what}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -21,7 +21,14 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 def read_lines(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file (one input or class name per line)."""
-    lines = [ln.strip() for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    from .._files import read_regular
+
+    data = read_regular(path, "text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln]
     if not lines:
         raise InputError(f"{path}: no non-empty lines")
