@@ -26,10 +26,11 @@ def test_bundled_configs_present():
 def test_config_loads_typed(name):
     cfg = load_config(name)
     assert isinstance(cfg, get_protocol(cfg.kind).config_cls)
-    assert cfg.device == "auto" and cfg.amp in ("auto", "bf16", "fp16", "off")
+    assert cfg.device == ("cuda" if name == "cifar10_gpu" else "auto")
+    assert cfg.amp in ("auto", "bf16", "fp16", "off")
     assert load_config(name).to_dict() == cfg.to_dict()  # plain values, deterministic
     if isinstance(cfg, OODConfig):
-        assert len(cfg.seeds) >= 3
+        assert len(cfg.seeds) >= (1 if name == "cifar10_gpu" else 3)  # the GPU check: speed
         aux_families = {ood_family(a) for a in cfg.data.aux}
         natural = [s for s in cfg.data.ood_sets if source_info(s).kind == "natural"]
         assert not aux_families & {ood_family(s) for s in cfg.data.ood_sets}

@@ -107,7 +107,8 @@ def test_a_second_writer_fails_at_once(tmp_path, capsys):
         holder.wait()
 
 
-def test_stale_lock_and_temporary_files_are_taken_over(tmp_path, capsys):
+def test_stale_lock_and_temporary_files_are_taken_over(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # CI=true would silence the note
     out = tmp_path / "stale"
     out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
