@@ -57,8 +57,12 @@ def min_distance(z: torch.Tensor, whiten, means_w, means_sq) -> torch.Tensor:
     then computed directly, ||Wz - Wmu_c||^2: one more pass over the (n x D) whitened rows."""
     zw = z @ whiten.to(z).T
     means_w = means_w.to(z)
-    d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ means_w.T) + means_sq.to(z)
-    return (zw - means_w[d.argmin(1)]).square().sum(1)
+    with torch.no_grad():
+        d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ means_w.T) + means_sq.to(z)
+        near = means_w[d.argmin(1)]
+    if zw.requires_grad:  # mahalanobis_pre's input gradient
+        return (zw - near).square().sum(1)
+    return torch.linalg.vector_norm(zw.sub_(near), dim=1).square_()  # zw is ours: in place
 
 
 @register("mahalanobis")
