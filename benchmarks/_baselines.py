@@ -3,7 +3,8 @@
 Baselines (only in ``.venv-bench``, never dependencies of energy-ood):
 
 * scikit-learn: ``roc_auc_score`` + two ``average_precision_score`` + ``roc_curve`` (FPR95);
-* pytorch-ood 0.4.0: its metrics (``OODMetrics``) and its ``Mahalanobis`` / ``KNN`` detectors.
+* pytorch-ood 0.4.0: its metrics (``OODMetrics``) and its detectors (``Mahalanobis`` / ``KNN``
+  for the speed benchmarks, every detector energy-ood also implements for bench_agreement.py).
 
 pytorch-ood without torchvision
 -------------------------------
@@ -99,13 +100,14 @@ def pood_metrics_module() -> types.ModuleType:
     return pood_module("metrics")
 
 
-def pood_detector(name: str) -> type:
-    """The detector class: ``"mahalanobis"`` -> ``Mahalanobis``, ``"knn"`` -> ``KNN``.
+def pood_detector(name: str, cls: str | None = None) -> type:
+    """A detector class: ``"mahalanobis"`` -> ``Mahalanobis``, ``"knn"`` -> ``KNN``, or any
+    ``(module, class)`` such as ``("softmax", "MaxSoftmax")``.
 
     Loads only that detector's module (``pytorch_ood.detector.<name>``); the ``detector``
     package ``__init__`` (every detector) also imports fine without torchvision.
     """
-    cls = {"mahalanobis": "Mahalanobis", "knn": "KNN"}[name]
+    cls = cls or {"mahalanobis": "Mahalanobis", "knn": "KNN"}[name]
     return getattr(pood_module(f"detector.{name}"), cls)
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv-bench: a separate virtualenv for the speed benchmarks (benchmarks/bench_*.py).
+# Create .venv-bench: a separate virtualenv for the benchmarks (benchmarks/bench_*.py: the speed
+# benchmarks and bench_agreement.py, energy-ood's scores against pytorch-ood's detectors).
 #
 # It holds what the benchmarks compare against and the project must never depend on:
 # scikit-learn's metrics and pytorch-ood 0.4.0 (installed with --no-deps, WITHOUT torchvision;
 # benchmarks/_baselines.py loads its metrics and detector modules without the package's
-# top-level __init__, which is what pulls torchvision in). Idempotent.
+# top-level __init__, which is what pulls torchvision in). Idempotent; the last step checks that
+# every detector bench_agreement.py compares loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +38,11 @@ import _baselines as b
 
 assert importlib.util.find_spec("torchvision") is None, "torchvision must not be installed"
 b.pood_metrics_module(), b.pood_detector("mahalanobis"), b.pood_detector("knn")
+import bench_agreement  # every detector that bench_agreement.py compares loads, without torchvision
+for cls, module in bench_agreement.POOD_DETECTORS.items():
+    b.pood_detector(module, cls)
 print("bench env: torch", torch.__version__, "| sklearn", sklearn.__version__,
       "| numba", numba.__version__, "| faiss", faiss.__version__,
-      "| pytorch-ood", b.pood_version(), "(no torchvision)")
+      "| pytorch-ood", b.pood_version(), "(no torchvision;",
+      len(bench_agreement.POOD_DETECTORS), "detectors load)")
 EOF

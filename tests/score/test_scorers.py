@@ -82,6 +82,28 @@ def test_mahalanobis_by_hand():
         m.score(np.ones((2, 3)))
 
 
+def test_mahalanobis_float32_on_an_ill_conditioned_covariance_far_from_the_origin():
+    # 5 classes far from the origin, a covariance with variances from 1 to 1e-6: ||W z||^2 is
+    # about 1e9 while the distances are about 100, so the expansion ||Wz||^2 - 2 Wz.Wmu +
+    # ||Wmu||^2 alone loses them in float32; the score must stay close to the float64 truth
+    rng = np.random.default_rng(0)
+    d, k = 24, 5
+    rot = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    sd = np.logspace(0, -3, d)
+    means = 30.0 + rng.normal(0, 3.0, (k, d))
+    y = np.arange(4000) % k
+    z = (means[y] + (rng.standard_normal((4000, d)) * sd) @ rot.T).astype(np.float32)
+    q = means[np.arange(500) % k] + (rng.standard_normal((500, d)) * 2 * sd) @ rot.T
+    q = q.astype(np.float32)
+    s = create_scorer("mahalanobis", ridge=0.0).fit(z, y).score(q)
+    z64, q64 = z.astype(np.float64), q.astype(np.float64)
+    mu = np.stack([z64[y == c].mean(0) for c in range(k)])
+    cov = np.cov((z64 - mu[y]).T, bias=True)
+    prec = np.linalg.inv(cov)
+    dist = np.stack([np.einsum("ij,jk,ik->i", q64 - m, prec, q64 - m) for m in mu], 1).min(1)
+    assert np.max(np.abs(-s - dist)) / np.max(dist) < 5e-3  # the expansion alone: about 8
+
+
 def test_react_by_hand():
     feats = np.arange(10, dtype=float).reshape(5, 2)  # values 0..9, 50th percentile = 4.5
     w, b = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.0, 1.0])

@@ -121,3 +121,31 @@ def test_mask_words():
     assert out.split().count("[MASK]") == 2 and len(out.split()) == 5
     with pytest.raises(InputError, match="mask ratio"):
         mask_words("x", 1.0, rng, "[MASK]")
+
+
+def test_clip_maxlogit_equals_the_max_of_the_scaled_matrix_exactly():
+    g = torch.Generator().manual_seed(2)
+    sim = (torch.rand(400, 23, generator=g) * 2 - 1).numpy()
+    for ls in (100.0, 1 / 0.07, 3.3):
+        got = create_scorer("clip_maxlogit", logit_scale=ls).score(sim)
+        want = (torch.from_numpy(sim) * ls).amax(1).numpy()
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["mcm", "clip_msp", "clip_energy", "clip_maxlogit"])
+def test_cosine_check_both_sides(name):
+    low = SIM.copy()
+    low[1, 2] = -1.5  # below -1 (not the row maximum): still refused
+    with pytest.raises(InputError, match="values up to 1.5"):
+        create_scorer(name).score(low)
+    high = SIM.copy()
+    high[0, 1] = 1.2
+    with pytest.raises(InputError, match="values up to 1.2"):
+        create_scorer(name).score(high)
+    ok = SIM.copy()
+    ok[0, 1], ok[1, 0] = 1.0, -1.0  # the bounds themselves are cosines
+    assert np.isfinite(create_scorer(name).score(ok)).all()
+    nan = SIM.copy()
+    nan[1, 1] = np.nan
+    with pytest.raises(InputError, match="non-finite"):
+        create_scorer(name).score(nan)

@@ -73,8 +73,9 @@ class GEN(LogitScorer):
     score = -sum_{j in top-M of p} p_j^gamma (1 - p_j)^gamma, p = softmax(f).
 
     Paper defaults gamma = 0.1, M = 100 (capped at the number of classes K). The authors' code
-    sums over the M largest probabilities; pytorch-ood 0.4 averages them and clamps p to
-    [1e-7, 1 - 1e-7] (same ranking, not the same numbers).
+    sums over the M largest probabilities; pytorch-ood 0.4 averages them (the same ranking)
+    and clamps p to [1e-7, 1 - 1e-7], which moves the rows with a probability outside that
+    range, their ranking too (benchmarks/bench_agreement.py).
     """
 
     def __init__(self, gamma: float = 0.1, M: int = 100):

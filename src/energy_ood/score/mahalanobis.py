@@ -2,8 +2,10 @@
 
 score(z) = -min_c (z - mu_c)^T Sigma^-1 (z - mu_c). Fitting takes one Cholesky of Sigma
 (Sigma = L L^T, W = L^-1); scoring a batch is one product Z W^T plus a (n x C) product with the
-whitened means: ||W z||^2 - 2 (W z).(W mu_c) + ||W mu_c||^2. The input pre-processing of Lee et
-al. is its own scorer, ``mahalanobis_pre`` (it scores model inputs).
+whitened means: ||W z||^2 - 2 (W z).(W mu_c) + ||W mu_c||^2, which picks the nearest class,
+whose distance ||W z - W mu_c||^2 is then taken directly (exact where the expansion cancels).
+The input pre-processing of Lee et al. is its own scorer, ``mahalanobis_pre`` (it scores model
+inputs).
 """
 
 from __future__ import annotations
@@ -47,10 +49,20 @@ def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.T
 
 
 def min_distance(z: torch.Tensor, whiten, means_w, means_sq) -> torch.Tensor:
-    """min_c of the squared Mahalanobis distance of each row of ``z`` (in z's dtype)."""
+    """min_c of the squared Mahalanobis distance of each row of ``z`` (in z's dtype).
+
+    The expansion ||Wz||^2 - 2 Wz.Wmu_c + ||Wmu_c||^2 (one product for all classes) only picks
+    the nearest class: it cancels catastrophically when ||Wz||^2 is far above the distance (an
+    ill-conditioned covariance, features far from the origin). The distance to that class is
+    then computed directly, ||Wz - Wmu_c||^2: one more pass over the (n x D) whitened rows."""
     zw = z @ whiten.to(z).T
-    d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ means_w.to(z).T) + means_sq.to(z)
-    return d.clamp_min(0.0).amin(1)
+    means_w = means_w.to(z)
+    with torch.no_grad():
+        d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ means_w.T) + means_sq.to(z)
+        near = means_w[d.argmin(1)]
+    if zw.requires_grad:  # mahalanobis_pre's input gradient
+        return (zw - near).square().sum(1)
+    return torch.linalg.vector_norm(zw.sub_(near), dim=1).square_()  # zw is ours: in place
 
 
 @register("mahalanobis")

@@ -23,10 +23,16 @@ def _positive(value: float, name: str) -> float:
 
 
 def _check_cosines(x: torch.Tensor, name: str) -> None:
-    if x.numel() and float(x.abs().amax()) > 1.0 + 1e-4:
+    """Every value in [-1, 1] (+ rounding): one pass, no temporary (``aminmax``, not
+    ``abs().amax()``). A NaN passes here and is refused as a non-finite score."""
+    if not x.numel():
+        return
+    lo, hi = torch.aminmax(x)
+    top = max(float(hi), -float(lo))
+    if top > 1.0 + 1e-4:
         raise InputError(
             f"{name}: expected cosine similarities in [-1, 1], got values up to "
-            f"{float(x.abs().amax()):.3g} (pass L2-normalized features' similarities, not logits)"
+            f"{top:.3g} (pass L2-normalized features' similarities, not logits)"
         )
 
 
@@ -77,7 +83,9 @@ class ClipMaxLogit(_ScaledScorer):
     """Maximum CLIP logit logit_scale * max cos."""
 
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
-        return SF.maxlogit_score(F.clip_logits(x, self.logit_scale))
+        # max(scale * s) = scale * max(s) for scale > 0, bit for bit (rounding is monotone):
+        # no scaled copy of the matrix
+        return SF.maxlogit_score(x) * self.logit_scale
 
 
 @register("delta_energy")
