@@ -158,3 +158,36 @@ def test_sentence_encoder_zero_shot_on_real_glosses():
     y = np.repeat(np.arange(3), 40)
     acc = float((zs.predict(zs.similarity(texts)) == y).mean())
     assert acc > 0.6  # chance is 1/3
+
+
+@pytest.mark.parametrize("cmd", [["vlm", "score", "--classes", "a,b", "--texts", "t.txt"],
+                                 ["vlm", "zeroshot"], ["vlm", "bench"]])  # fmt: skip
+def test_cli_vlm_refuses_missing_cuda_in_one_line(cmd, capsys, monkeypatch, tmp_path):
+    from energy_ood.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.txt").write_text("a cat\n")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main([*cmd, "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA is not available" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not HAS_ST, reason="bundled sentence encoder not installed")
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="needs a CUDA device"))],
+)  # fmt: skip
+def test_prompt_tuning_follows_the_encoder_device(device):
+    enc = load_encoder("sentence", device=device)
+    names = ["dog", "oak tree", "car"]
+    feats = enc.encode_text(["a small dog barking", "a tall oak", "a red car", "a puppy"])
+    assert feats.device.type == "cpu"
+    learner = PromptLearner(enc, names, n_ctx=2, generator=torch.Generator().manual_seed(0))
+    assert learner.ctx.device.type == device
+    y = torch.tensor([0, 1, 2, 0])
+    hist = tune_prompts(learner, feats, y, TuneConfig(epochs=2, batch_size=2, lr=0.01))
+    assert len(hist["loss"]) == 2 and np.isfinite(hist["loss"]).all()
+    assert learner.text_features().device.type == "cpu"

@@ -11,15 +11,18 @@ from .. import _dist
 from .._device import AMP_CHOICES, DEVICE_HELP, Runtime
 
 
-def add_runtime_args(p: argparse.ArgumentParser, *, train: bool = True, data: bool = True):
+def add_runtime_args(
+    p: argparse.ArgumentParser, *, train: bool = True, data: bool = True, amp: bool = True
+):
     g = p.add_argument_group("where it runs")
     g.add_argument("--device", help=DEVICE_HELP)
-    g.add_argument(
-        "--amp",
-        choices=AMP_CHOICES,
-        help="mixed precision: auto (default: bf16 on CUDA that supports it, else fp16 on "
-        "CUDA, off on the CPU), bf16, fp16 (with a gradient scaler), off",
-    )
+    if amp:
+        g.add_argument(
+            "--amp",
+            choices=AMP_CHOICES,
+            help="mixed precision: auto (default: bf16 on CUDA that supports it, else fp16 on "
+            "CUDA, off on the CPU), bf16, fp16 (with a gradient scaler), off",
+        )
     g.add_argument(
         "--threads",
         type=int,

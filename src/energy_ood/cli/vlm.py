@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 from .._validate import InputError
+from ._runtime import add_runtime_args
 
 SCORERS = ("mcm", "clip_msp", "clip_maxlogit", "clip_energy", "delta_energy")
 
@@ -49,6 +50,7 @@ def add_parser(sub) -> None:
         if name == "tune":
             q.add_argument("--loss", action="append", choices=("ce", "ce+ebm"),
                            help="tuning loss; repeat for both (default: both)")  # fmt: skip
+        add_runtime_args(q, train=False, data=False, amp=False)  # encoders run in fp32
         q.set_defaults(func=run_bench)
     _add_score_parser(vsub)
 
@@ -78,11 +80,13 @@ def _add_score_parser(vsub) -> None:
     q.add_argument("--c", type=int, default=1, help="Delta-Energy crop count")
     q.add_argument("--floor", type=float, default=0.0, help="Delta-Energy floor")
     q.add_argument("--out", help="folder for results.json (printed otherwise)")
+    add_runtime_args(q, train=False, data=False, amp=False)
     q.set_defaults(func=run_score)
 
 
 def run_bench(args) -> int:
     from ..evaluate.config import load_config, merge, parse_overrides
+    from .bench import _runtime_overrides
     from ..vlm.bench import run_vlm_bench
     from ..vlm.bench_report import render
 
@@ -91,7 +95,8 @@ def run_bench(args) -> int:
         over["tune"]["losses"] = []
     elif args.vlm_command == "tune" and args.loss:
         over["tune"]["losses"] = list(dict.fromkeys(args.loss))
-    cfg = load_config(args.config, merge(over, parse_overrides(args.set)), kind="vlm")
+    over = merge(merge(over, parse_overrides(args.set)), _runtime_overrides(args))
+    cfg = load_config(args.config, over, kind="vlm")
     out = args.out or f"runs/vlm_{args.vlm_command}"
     res = run_vlm_bench(cfg, out, command=args.command_line)
     report = render(res, out, command=args.command_line)
@@ -129,7 +134,11 @@ def run_score(args) -> int:
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
 
+    from .._device import resolve_device, set_threads
+
     kw = {"model": args.model} if args.model else {}
+    kw["device"] = str(resolve_device(args.device))
+    set_threads(args.threads)
     if args.encoder == "openclip":
         kw.update(pretrained=args.pretrained, random_init=args.random_init)
     elif args.pretrained or args.random_init:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._device import resolve_device, set_threads
 from .._progress import log
 from .._runinfo import run_metadata, seed_everything
 from .._validate import InputError
@@ -166,13 +167,15 @@ def run_vlm_bench(
     if not isinstance(cfg, VLMConfig):
         raise InputError("run_vlm_bench needs a VLMConfig (evaluate.config.load_config)")
     t0 = time.perf_counter()
+    device = str(resolve_device(cfg.device))  # before anything is written
+    threads = set_threads(cfg.threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     data = sample_glosses(cfg.data, cfg.seed)
     e = cfg.encoder
     kw = {k: v for k, v in (("model", e.model), ("pretrained", e.pretrained)) if v is not None}
-    enc = load_encoder(e.kind, batch_size=e.batch_size, **kw)
+    enc = load_encoder(e.kind, batch_size=e.batch_size, device=device, **kw)
     feats = encode_cached(enc, data.texts, out / "features.pt", "glosses")
     feats_masked = None
     if "ce+ebm" in cfg.tune.losses:
@@ -199,7 +202,8 @@ def run_vlm_bench(
             "encoder": enc.describe()}, command=command),
         splits=splits, labels=list(specs), stages=list(splits[0]["stages"]),
         params={lab: p for lab, (_, _, p) in specs.items()},
-        timing_s={"encode": t_enc, "total": time.perf_counter() - t0},
+        timing_s={"encode": t_enc, "total": time.perf_counter() - t0,
+                  "runtime": {"device": device, "threads": threads}},
     )  # fmt: skip
     res.claims = vlm_claims(res)
     res.departures = vlm_departures(cfg, res)

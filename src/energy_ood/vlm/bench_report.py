@@ -150,7 +150,9 @@ def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
     )  # fmt: skip
     t = res.timing_s
     setup += "\n\n" + command_section(command, t.get("total"), res.run.get("machine"))[1]
-    setup += f" (encoding {t.get('encode', 0):.0f} s)."
+    rt = t.get("runtime") or {}
+    where = f"; device {rt['device']}, {rt['threads']} threads" if rt else ""
+    setup += f" (encoding {t.get('encode', 0):.0f} s{where})."
     splits_table = markdown_table(
         ["split", "ID categories", "validation-OOD categories"],
         [[str(i), ", ".join(c.split(".")[-1] for c in s["id_categories"]),

@@ -44,7 +44,7 @@ class PromptLearner(nn.Module):
         self.n_ctx = int(n_ctx)
         ctx = torch.empty(self.n_ctx, encoder.ctx_dim)
         nn.init.normal_(ctx, std=init_std, generator=generator)
-        self.ctx = nn.Parameter(ctx)
+        self.ctx = nn.Parameter(ctx.to(getattr(encoder, "device", "cpu")))
         self.parts = encoder.prompt_parts(self.classnames, self.n_ctx)
 
     def forward(self) -> torch.Tensor:
@@ -52,7 +52,8 @@ class PromptLearner(nn.Module):
 
     @torch.no_grad()
     def text_features(self) -> torch.Tensor:
-        return self.forward().detach()
+        """Class-prompt features, on the CPU (where scores are computed)."""
+        return self.forward().detach().cpu()
 
     # --- checkpoints -------------------------------------------------------------------------
     def save(self, path: str | Path, meta: dict | None = None) -> Path:

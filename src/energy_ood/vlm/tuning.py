@@ -67,6 +67,9 @@ def tune_prompts(
 ) -> dict:
     """Train ``learner.ctx`` in place; returns per-epoch mean losses ``{"loss", "ce", "ebm"}``."""
     x, y, xm = _check_data(features, labels, masked_features, len(learner.classnames))
+    dev = learner.ctx.device  # the encoder's device: features move there once
+    x, y = x.to(dev), y.to(dev)
+    xm = None if xm is None else xm.to(dev)
     if cfg.loss == "ce+ebm" and xm is None and cfg.pair_weight > 0:
         raise InputError("loss 'ce+ebm' with pair_weight > 0 needs masked_features")
     g = torch.Generator().manual_seed(cfg.seed)
@@ -79,11 +82,11 @@ def tune_prompts(
     learner.train()
     for _ in progress(range(cfg.epochs), desc=f"prompt tuning ({cfg.loss})", unit="epoch"):
         sums = torch.zeros(3)
-        for idx in torch.randperm(x.shape[0], generator=g).split(cfg.batch_size):
+        for idx in torch.randperm(x.shape[0], generator=g).to(dev).split(cfg.batch_size):
             t = learner()
             sim = x[idx] @ t.T
             ce = F.cross_entropy(cfg.logit_scale * sim, y[idx])
-            ebm = torch.zeros(())
+            ebm = ce.new_zeros(())
             if cfg.loss == "ce+ebm":
                 sim_m = None if xm is None else xm[idx] @ t.T
                 ebm = ebm_loss(
