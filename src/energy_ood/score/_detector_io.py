@@ -117,12 +117,7 @@ def read_pair(path) -> tuple[dict, object]:
     base = base_path(path)
     jpath, ppath = base.with_suffix(".json"), base.with_suffix(".pt")
     meta = read_meta(jpath)
-    try:
-        data = ppath.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        raise InputError(f"{ppath}: unreadable detector state ({e.strerror or e})") from e
+    data = _read_bytes(ppath, "detector state")
     sha = meta.get("state_sha256")
     if sha is not None and hashlib.sha256(data).hexdigest() != sha:
         raise InputError(
@@ -137,13 +132,18 @@ def read_pair(path) -> tuple[dict, object]:
     return meta, state
 
 
-def read_meta(jpath: Path) -> dict:
+def _read_bytes(path: Path, what: str) -> bytes:
+    """The file's bytes; a missing file stays FileNotFoundError, other OS errors are one line."""
     try:
-        raw = jpath.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise
     except OSError as e:
-        raise InputError(f"{jpath}: unreadable detector file ({e.strerror or e})") from e
+        raise InputError(f"{path}: unreadable {what} ({e.strerror or e})") from e
+
+
+def read_meta(jpath: Path) -> dict:
+    raw = _read_bytes(jpath, "detector file")
     try:
         meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
