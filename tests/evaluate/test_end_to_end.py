@@ -229,3 +229,61 @@ def test_vlm_wordnet_protocol(tmp_path):
     text = (out / "report.md").read_text()
     assert "Reconstruction" in text and "Temperatures chosen on validation" in text
     assert "splits won" in text and "## Per split: best scores" in text
+
+
+EXTERNAL_TOML = """
+title = "a torchvision model of one's own"
+seeds = [0]
+[data]
+dataset = "digits"
+ood_sets = ["gaussian", "uniform"]
+aux = ["scenes-aux"]
+n_ood = 100
+[model]
+name = "torchvision:resnet18"
+checkpoint = "CKPT"
+new_head = true
+input_size = 32
+[pretrain]
+epochs = 1
+lr = 0.01
+batch_size = 64
+[posthoc]
+methods = [{ name = "msp" }, { name = "energy" }, { name = "mahalanobis" }]
+[eval]
+n_draws = 2
+fit_samples = 200
+[finetune]
+methods = ["energy"]
+epochs = 1
+lr = 0.001
+batch_size = 64
+aux_batch_size = 64
+n_aux = 200
+"""
+
+
+def test_bench_starts_from_a_torchvision_checkpoint(tmp_path):
+    """model.name = "torchvision:..." with a local checkpoint: its preprocessing sizes the data,
+    the pretraining stage trains a new head from those weights, fine-tuning and scoring run."""
+    tv = pytest.importorskip("torchvision")
+    import torch
+
+    from energy_ood.evaluate.results import OODResults
+
+    torch.manual_seed(0)
+    ck = tmp_path / "r18.pth"
+    torch.save(tv.models.resnet18(num_classes=5).state_dict(), ck)
+    out, plain = _bench(tmp_path, EXTERNAL_TOML.replace("CKPT", str(ck)))
+    res = OODResults.from_plain(plain)
+    run = json.loads((out / "seed0" / "base" / "run.json").read_text())
+    arch = run["config"]["arch"]
+    assert arch["name"] == "torchvision:resnet18" and arch["num_classes"] == 10
+    assert run["data"]["image_size"] == 32 and run["data"]["channels"] == 3
+    assert {e.spec.name for e in res.evaluations} >= {"msp", "energy", "mahalanobis"}
+    assert len(res.id_error["energy"]) == 1 and 0.0 < res.id_error["energy"][0] < 1.0
+    assert f"torchvision:resnet18, starting from {ck}" in (out / "report.md").read_text()
+    # a head of the wrong size without new_head is refused before anything trains
+    cfg = tmp_path / "no_head.toml"
+    cfg.write_text(EXTERNAL_TOML.replace("CKPT", str(ck)).replace("new_head = true\n", ""))
+    assert main(["--quiet", "bench", str(cfg), "--out", str(tmp_path / "o2")]) == 2

@@ -127,14 +127,39 @@ def _noise_stats(model, data, oods: dict, noise_sets: list[str]) -> tuple[dict, 
     return stats, arrays
 
 
+def _start_model(m, d, data_root, seed: int, rt) -> tuple:
+    """(model, arch record, ID data through the model's preprocessing) of a torchvision/timm
+    model or a checkpoint: the starting point of the pretraining stage."""
+    from ..models import load_model
+
+    torch.manual_seed(seed)  # a new head is drawn from the seed
+    lm = load_model(m.name, m.checkpoint, device=rt.device, input_size=m.input_size)
+    data = prepare_id(d.dataset, data_root, seed, train_limit=d.train_limit,
+                      test_limit=d.test_limit, preprocess=lm.preprocess)  # fmt: skip
+    n = len(data.classes)
+    if lm.num_classes != n:
+        if not m.new_head:
+            raise InputError(
+                f"model: {m.name} has {lm.num_classes} classes, {data.name} has {n}; set "
+                "model.new_head = true to train a new head"
+            )
+        lm = load_model(m.name, m.checkpoint, num_classes=n, new_head=True,
+                        device=rt.device, input_size=m.input_size)  # fmt: skip
+    return lm.model, lm.arch, data
+
+
 class _Seed:
     """Everything one seed needs: data, pretrained model, OOD tensors, auxiliary data."""
 
     def __init__(self, cfg: OODConfig, seed: int, out: Path, data_root, resume, sets, rt):
         self.seed, self.dir = seed, out / f"seed{seed}"
-        d = cfg.data
-        self.data = prepare_id(d.dataset, data_root, seed, train_limit=d.train_limit,
-                               test_limit=d.test_limit)  # fmt: skip
+        d, m = cfg.data, cfg.model
+        start = None
+        if m.pretrained:
+            *start, self.data = _start_model(m, d, data_root, seed, rt)
+        else:
+            self.data = prepare_id(d.dataset, data_root, seed, train_limit=d.train_limit,
+                                   test_limit=d.test_limit)  # fmt: skip
         self.base_dir = self.dir / "base"
         tcfg = _on(rt, cfg.pretrain.train_config(seed))
         self.budget = None
@@ -142,14 +167,15 @@ class _Seed:
             from ..models import create_model
             from ..train.budget import epochs_for_budget
 
-            probe = create_model(cfg.model.name, num_classes=len(self.data.classes),
-                                 in_channels=self.data.channels)  # fmt: skip
+            probe = copy.deepcopy(start[0]) if start else create_model(
+                m.name, num_classes=len(self.data.classes), in_channels=self.data.channels)
             self.budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
                                             rt, cfg.pretrain.time_budget_s)  # fmt: skip
             tcfg.epochs = self.budget["epochs"]
         pre = pretrain(
             self.data.name, cfg.model.name, self.base_dir, tcfg, resume=resume, data=self.data,
             train_limit=d.train_limit, runtime=rt, overwrite=not resume,
+            start=tuple(start) if start else None,
         )  # fmt: skip
         self.model, self.id_error = pre["model"], pre["metrics"]["test_error"]
         self.epoch_s = _median_epoch(pre["metrics"])

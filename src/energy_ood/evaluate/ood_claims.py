@@ -140,7 +140,9 @@ def departures(cfg, res: OODResults) -> list[list[str]]:
     tr = res.run.get("config", {}).get("pretrain", {})
     seeds = ", ".join(map(str, res.seeds))
     rows = [
-        ["model", PAPER_SETUP["model"], cfg.model.name],
+        ["model", PAPER_SETUP["model"], cfg.model.name + (
+            f", starting from {cfg.model.checkpoint}" if cfg.model.checkpoint else
+            ", random init" if cfg.model.pretrained else "")],
         ["in-distribution data", PAPER_SETUP["id"],
          f"{res.protocol['id_dataset']} ({res.protocol['n_train']} train, "
          f"{res.protocol['n_val']} validation, {res.protocol['n_test']} test)"],

@@ -75,6 +75,46 @@ class ModelSection(Section):
 
 
 @dataclass(kw_only=True)
+class BenchModelSection(ModelSection):
+    """The model of a dataset-vs-dataset benchmark. ``name``: a registry architecture (trained
+    from scratch by the pretraining stage), or ``torchvision:NAME`` / ``timm:NAME``, whose
+    pretraining stage starts from ``checkpoint`` (a local state dict, loaded weights_only;
+    relative paths are relative to the working folder) and trains on the ID data with
+    cross-entropy. ``new_head`` replaces a head whose class count differs from the ID data's;
+    ``input_size`` overrides the model's preprocessing size."""
+
+    checkpoint: str | None = None
+    new_head: bool = False
+    input_size: int | None = option(None, min=8)
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether the pretraining stage starts from given weights or an external model."""
+        from ..models.external import is_external
+
+        return self.checkpoint is not None or is_external(self.name)
+
+    def check(self, where: str) -> None:
+        from pathlib import Path
+
+        from ..models import available_models
+        from ..models.external import is_external
+
+        if not is_external(self.name) and self.name not in available_models():
+            raise InputError(
+                f"{where}.name: unknown model {self.name!r}; one of "
+                f"{', '.join(available_models())}, torchvision:NAME or timm:NAME"
+            )
+        if self.checkpoint is not None and not Path(self.checkpoint).is_file():
+            raise InputError(f"{where}.checkpoint: no such file {self.checkpoint!r}")
+        if not self.pretrained and (self.new_head or self.input_size is not None):
+            raise InputError(
+                f"{where}: new_head and input_size go with a checkpoint or a torchvision: / "
+                "timm: model"
+            )
+
+
+@dataclass(kw_only=True)
 class TrainSection(Section):
     """Training settings; an absent optional one keeps TrainConfig's default."""
 
@@ -164,7 +204,7 @@ class OODConfig(RunOptions):
     seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0)
     skip_missing: bool = False  # an OOD set whose files are absent is left out with a note
     data: DataSection
-    model: ModelSection = option(factory=ModelSection)
+    model: BenchModelSection = option(factory=BenchModelSection)
     pretrain: TrainSection = option(factory=TrainSection)
     posthoc: PosthocSection = option(factory=PosthocSection)
     eval: EvalSection = option(factory=EvalSection)

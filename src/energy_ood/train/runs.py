@@ -102,8 +102,11 @@ def pretrain(
     model_kwargs: dict | None = None,
     runtime: Runtime | None = None,
     overwrite: bool = False,
+    start: tuple[torch.nn.Module, dict] | None = None,
 ) -> dict:
-    """Cross-entropy (or rotation-task) training from scratch into the run folder ``out``.
+    """Cross-entropy (or rotation-task) training from scratch into the run folder ``out``;
+    from given weights when ``start`` = ``(model, arch)`` (a loaded torchvision/timm model and
+    its ``LoadedModel.arch`` record; ``data`` must then come through its preprocessing).
 
     ``out`` must be empty unless ``resume`` (same run, checked field by field) or
     ``overwrite``; it is locked while the run writes to it."""
@@ -113,19 +116,25 @@ def pretrain(
         d = data or prepare_id(
             dataset, data_root, cfg.seed, train_limit=train_limit, data_mode=runtime.data_mode
         )
-        model = create_model(
-            model_name,
-            num_classes=len(d.classes),
-            in_channels=d.channels,
-            rotation_head=rotation_head or cfg.method == "rotation",
-            **(model_kwargs or {}),
-        )
+        if start is not None:
+            if rotation_head or cfg.method == "rotation":
+                raise InputError(f"{model_name}: the rotation task needs a registry model")
+            model, arch = start
+        else:
+            model = create_model(
+                model_name,
+                num_classes=len(d.classes),
+                in_channels=d.channels,
+                rotation_head=rotation_head or cfg.method == "rotation",
+                **(model_kwargs or {}),
+            )
+            arch = model.arch_config()
         meta = run_metadata(
             seed=cfg.seed,
             config={
                 "train": cfg.to_dict(),
                 "model": model_name,
-                "arch": model.arch_config(),
+                "arch": arch,
                 "train_limit": train_limit,
             },
             data=d.describe(),
@@ -133,7 +142,8 @@ def pretrain(
         meta["runtime"] = runtime.describe()
         _start_run_json(out, meta, resume)
         log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
-        trainer = Trainer(model, cfg, out, runtime=runtime)
+        trainer = Trainer(model, cfg, out, arch=arch if start is not None else None,
+                          runtime=runtime)  # fmt: skip
         hist = trainer.fit(d.x_train, d.y_train, resume=resume)
         metrics = _finish(model, d, out, hist, runtime)
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
