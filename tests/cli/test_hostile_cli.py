@@ -26,8 +26,10 @@ CASES = [
     (["evaluate", "--id", "l10.npy", "--ood", "a=l10.npy", "--T", "inf"], "T must be finite"),
     (["evaluate", "--id", "l10.npy", "--ood", "a=l5.npy"], "5"),
     (["detect", "predict", "--detector", "det.json", "--input", "l5.npy"], "5 columns"),
-    (["detect", "predict", "--detector", "det.json", "--input", "l10.npy", "--csv", "adir"],
-     "is a folder"),
+    (
+        ["detect", "predict", "--detector", "det.json", "--input", "l10.npy", "--csv", "adir"],
+        "is a folder",
+    ),
     (["vlm", "score", "--classes", "a,b", "--texts", "adir"], "is a folder"),
     (["vlm", "score", "--classes", "a,b", "--texts", "bad.txt"], "not UTF-8"),
     (["train", "--dataset", "digits", "--out", "det.json"], "not a folder"),

@@ -86,9 +86,9 @@ def _add_score_parser(vsub) -> None:
 
 def run_bench(args) -> int:
     from ..evaluate.config import load_config, merge, parse_overrides
-    from .bench import _runtime_overrides
     from ..vlm.bench import run_vlm_bench
     from ..vlm.bench_report import render
+    from .bench import _runtime_overrides
 
     over: dict = {"data": {"splits": args.splits}, "tune": {"epochs": args.epochs}}
     if args.vlm_command == "zeroshot":
@@ -130,11 +130,10 @@ def _load_encoder(kind: str, kw: dict):
 
 
 def run_score(args) -> int:
+    from .._device import resolve_device, set_threads
     from .._runinfo import atomic_write_json, run_metadata
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
-
-    from .._device import resolve_device, set_threads
 
     kw = {"model": args.model} if args.model else {}
     kw["device"] = str(resolve_device(args.device))

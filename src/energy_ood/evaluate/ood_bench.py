@@ -167,8 +167,13 @@ class _Seed:
             from ..models import create_model
             from ..train.budget import epochs_for_budget
 
-            probe = copy.deepcopy(start[0]) if start else create_model(
-                m.name, num_classes=len(self.data.classes), in_channels=self.data.channels)
+            probe = (
+                copy.deepcopy(start[0])
+                if start
+                else create_model(
+                    m.name, num_classes=len(self.data.classes), in_channels=self.data.channels
+                )
+            )
             self.budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
                                             rt, cfg.pretrain.time_budget_s)  # fmt: skip
             tcfg.epochs = self.budget["epochs"]
