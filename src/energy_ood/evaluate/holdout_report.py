@@ -41,7 +41,8 @@ def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
          "trains one classifier per held-out class and variant; mean ± std over "
          f"{res.trials} trials, a mean row averaging classes within a trial first. Values in "
          "percent.\n\n" + RULE.replace("seeds", "trials").replace("seed", "trial")),
-        command_section(command, res.timings.get("total_s"), res.run.get("machine")),
+        command_section(command, res.timings.get("total_s"), res.run.get("machine"),
+                        res.timings.get("note", "")),  # fmt: skip
         ("Claims, ours vs the paper", claims_table(res.claims, "trials")),
         ("Summary (mean AP over classes)", summary),
         ("Paper", PAPER),

@@ -95,8 +95,8 @@ def holdout_departures(cfg: HoldoutConfig, res: HoldoutResults, n_train: int) ->
         ["data", "CIFAR-10, STL-10, ImageNet subsets", f"{cfg.data.dataset}{lim}"],
         ["epochs", "200", str(t.epochs)],
         ["rotation task", "alternating class / rotation updates, all four rotations, "
-         "lambda 0.5 (CIFAR-10)", f"as the training loop implements it, lambda "
-         f"{t.rotation_lambda}" if cfg.rotation else "not trained"],
+         "lambda 0.5 (CIFAR-10)", f"alternating class / rotation updates, all four "
+         f"rotations, lambda {t.rotation_lambda}" if cfg.rotation else "not trained"],
         ["centre-mask ablation", "16x16 inside the central 21x21 (32x32 images)",
          "trained (scaled to the image size)" if t.center_mask else "not trained"],
         ["classes held out", "all", ", ".join(res.classes)],

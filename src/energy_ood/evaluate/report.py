@@ -24,12 +24,17 @@ def convention_text(conv: dict | None = None) -> str:
     )
 
 
-def command_section(command: str, total_s: float | None = None, machine: dict | None = None):
-    """("Command", the command line, its run time and the machine that ran it)."""
+def command_section(
+    command: str, total_s: float | None = None, machine: dict | None = None, note: str = ""
+):
+    """("Command", the command line, its run time, the machine that ran it and a note on the
+    timing, e.g. of a run that was interrupted and resumed)."""
     text = f"`{command}`" if command else "(run from Python)"
     if total_s:
         text += f" — ran in {total_s / 60:.1f} min"
     text += f" on {describe_machine(machine)}"
+    if note:
+        text += f" ({note})"
     return ("Command", text)
 
 
