@@ -84,9 +84,9 @@ def overhead(model_name: str, n: int, batch: int, rounds: int) -> list[list[str]
                 torch.manual_seed(0)
                 model = create_model(model_name, num_classes=10, in_channels=1)
                 if name.startswith("plain"):
-                    sec = plain_epoch(model, x, y, batch, r)
+                    sec = plain_epoch(model, x, y, batch, r + 1)
                 else:
-                    sec = trainer_epoch(model, x, y, batch, r, Path(tmp) / f"r{r + 1}")
+                    sec = trainer_epoch(model, x, y, batch, r + 1, Path(tmp) / f"r{r + 1}")
                 if r >= 0:
                     best[name] = min(best[name], sec)
     base = best["plain PyTorch loop"]
