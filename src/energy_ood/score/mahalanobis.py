@@ -51,15 +51,15 @@ def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.T
 def min_distance(z: torch.Tensor, whiten, means_w, means_sq) -> torch.Tensor:
     """min_c of the squared Mahalanobis distance of each row of ``z`` (in z's dtype).
 
-    The expansion ||Wz||^2 - 2 Wz.Wmu_c + ||Wmu_c||^2 (one product for all classes) only picks
-    the nearest class: it cancels catastrophically when ||Wz||^2 is far above the distance (an
-    ill-conditioned covariance, features far from the origin). The distance to that class is
-    then computed directly, ||Wz - Wmu_c||^2: one more pass over the (n x D) whitened rows."""
+    The expansion ||Wz||^2 - 2 Wz.Wmu_c + ||Wmu_c||^2 (one product for all classes, without
+    ||Wz||^2, the same for every class) only picks the nearest class: as a distance it cancels
+    catastrophically when ||Wz||^2 is far above it (an ill-conditioned covariance, features far
+    from the origin). The distance to that class is then computed directly, ||Wz - Wmu_c||^2:
+    one more pass over the (n x D) whitened rows."""
     zw = z @ whiten.to(z).T
     means_w = means_w.to(z)
-    with torch.no_grad():
-        d = (zw * zw).sum(1, keepdim=True) - 2.0 * (zw @ means_w.T) + means_sq.to(z)
-        near = means_w[d.argmin(1)]
+    with torch.no_grad():  # ||Wz||^2 is the same for every class: the argmin needs the rest
+        near = means_w[torch.addmm(means_sq.to(z), zw, means_w.T, alpha=-2.0).argmin(1)]
     if zw.requires_grad:  # mahalanobis_pre's input gradient
         return (zw - near).square().sum(1)
     return torch.linalg.vector_norm(zw.sub_(near), dim=1).square_()  # zw is ours: in place

@@ -28,7 +28,12 @@ def _check_cosines(x: torch.Tensor, name: str) -> None:
     if not x.numel():
         return
     lo, hi = torch.aminmax(x)
-    top = max(float(hi), -float(lo))
+    _check_range(lo, hi, name)
+
+
+def _check_range(lo: torch.Tensor, hi: torch.Tensor, name: str) -> None:
+    """The [-1, 1] check on the smallest and largest values (tensors of any shape)."""
+    top = max(float(hi.max()), -float(lo.min()))
     if top > 1.0 + 1e-4:
         raise InputError(
             f"{name}: expected cosine similarities in [-1, 1], got values up to "
@@ -82,10 +87,17 @@ class ClipEnergy(_ScaledScorer):
 class ClipMaxLogit(_ScaledScorer):
     """Maximum CLIP logit logit_scale * max cos."""
 
+    def _check_width(self, chunk: torch.Tensor) -> None:
+        Scorer._check_width(self, chunk)  # the cosine range: in _score_chunk's single pass
+
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         # max(scale * s) = scale * max(s) for scale > 0, bit for bit (rounding is monotone):
-        # no scaled copy of the matrix
-        return SF.maxlogit_score(x) * self.logit_scale
+        # no scaled copy of the matrix; the row minima of the same pass check the range
+        if not x.numel():
+            return SF.maxlogit_score(x) * self.logit_scale
+        lo, hi = torch.aminmax(x, dim=1)
+        _check_range(lo, hi, self.name)
+        return hi * self.logit_scale
 
 
 @register("delta_energy")
