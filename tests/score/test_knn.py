@@ -271,3 +271,35 @@ def test_topk_heap_merge_matches_torch():
     got = heap[rows].sort(dim=1, descending=True).values
     assert torch.equal(got, want)
     assert torch.equal(heap[rows, 0], want[:, -1])  # the root is the k-th largest
+
+
+def test_exhaustive_search_is_chosen_by_measurement(monkeypatch):
+    monkeypatch.setattr(KB, "faiss_available", lambda: True)
+    monkeypatch.setattr(KB, "_MEASURED", {})
+    big = torch.zeros(KB.MEASURE_MIN_ROWS, 8)
+    assert KB.exhaustive_cpu_backend(big[:100]) == "brute"  # small: no measurement
+    for fast in ("faiss", "brute"):
+        monkeypatch.setattr(KB, "_MEASURED", {})
+        timed, slow = [], "brute" if fast == "faiss" else "faiss"
+
+        def fake(name, bank, q, k, timed=timed, slow=slow):
+            timed.append(name)
+            return 0.02 if name == slow else 0.01
+
+        monkeypatch.setattr(KB, "_time_search", fake)
+        assert KB.exhaustive_cpu_backend(big) == fast
+        assert sorted(timed) == ["brute", "brute", "faiss", "faiss"]  # best of 2, interleaved
+        assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 4  # measured once
+    monkeypatch.setenv(KB.EXHAUSTIVE_ENV, "brute")
+    assert KB.exhaustive_cpu_backend(big) == "brute"
+    monkeypatch.setenv(KB.EXHAUSTIVE_ENV, "annoy")
+    with pytest.raises(InputError, match="ENERGY_OOD_KNN_EXHAUSTIVE='annoy'"):
+        KB.exhaustive_cpu_backend(big)
+
+
+@pytest.mark.skipif(not HAS_FAISS, reason="faiss-cpu not installed")
+def test_measured_exhaustive_times_the_real_searches(monkeypatch):
+    monkeypatch.setattr(KB, "_MEASURED", {})
+    monkeypatch.setattr(KB, "MEASURE_BANK", 500)
+    monkeypatch.setattr(KB, "MEASURE_QUERIES", 50)
+    assert KB.measured_exhaustive(("brute", "faiss"), 16) in ("brute", "faiss")

@@ -17,14 +17,17 @@ backend compares every pair it cannot prove irrelevant); ``s.name`` is the backe
 * ``"auto"``: :func:`auto_backend`, the rule measured by ``benchmarks/bench_knn.py``.
 
 What the rule rests on (bench_knn.py, 1e4 queries x 5e4 bank x 128, k = 50; H200 host = Intel
-Xeon, 16 cores, quiet; EPYC = this project's 2-core machine, loaded, indicative only):
+Xeon, 16 cores, quiet; EPYC = this project's 2-core machine, quiet for the faiss rows,
+loaded for the pruned-search rows):
 
 * GPU: torch 11.5-12.7 ms (H200, queries from the CPU included) against 192-338 ms for the best
   CPU search at 16 threads: a bank on a GPU always takes ``torch``.
-* Exhaustive CPU search: ``brute`` is the fastest everywhere measured: faiss-cpu 1.15.1
-  ``IndexFlatIP`` takes 2.0-2.3x (16 threads) and 2.7-3.1x (2 threads) its time on the Xeon and
-  1.9x on the EPYC (2e3 queries, 2 threads); ``torch`` mm + topk 1.2-1.8x. faiss stays an explicit
-  choice; ``CPU_EXHAUSTIVE`` lists the preference.
+* Exhaustive CPU search: no one backend wins everywhere. On the H200 host's Xeon faiss-cpu
+  1.15.1 ``IndexFlatIP`` took 2.0-2.3x (16 threads) and 2.7-3.1x (2 threads) the time of
+  ``brute``; on the quiet 2-core EPYC it took 0.71-0.86x (1.1-1.4x faster, 2e3 to 1e4 queries,
+  random and class-structured banks); ``torch`` mm + topk took 1.2-1.8x ``brute`` on both. So
+  when faiss is installed and the bank is large, ``auto`` measures the two once per process
+  (``measured_exhaustive``) and keeps the faster; without faiss it is ``brute``.
 * Pruned vs brute: the pruned search wins while the share s of pairs it compares is below a
   crossover that falls with the thread count (its blocks are smaller products plus heap work,
   which scale worse): about 0.28 at 2 threads on the Xeon (s = 0.10: 0.34x brute, real
@@ -37,6 +40,8 @@ Xeon, 16 cores, quiet; EPYC = this project's 2-core machine, loaded, indicative 
 from __future__ import annotations
 
 import importlib
+import os
+import time
 
 import numpy as np
 import torch
@@ -51,7 +56,11 @@ CPU_ONLY = ("faiss", "brute", "cluster")
 
 # --- the auto rule (see auto_backend and the measurements above) ------------------------------
 ACCEL_BACKEND = "torch"  # a bank on a GPU (CUDA, MPS): one product + topk per chunk
-CPU_EXHAUSTIVE = ("brute", "faiss")  # on the CPU the first available of these compares all
+CPU_EXHAUSTIVE = ("brute", "faiss")  # exhaustive CPU searches; measured, else the first
+EXHAUSTIVE_ENV = "ENERGY_OOD_KNN_EXHAUSTIVE"  # brute | faiss: skip the measurement
+MEASURE_MIN_ROWS = 10_000  # banks this big pick the exhaustive search by measurement ...
+MEASURE_BANK, MEASURE_QUERIES = 8192, 1024  # ... on a probe of this size (about 20-60 ms)
+_MEASURED: dict[tuple, str] = {}  # (backends, dim, threads) -> the faster exhaustive search
 CLUSTER_MIN_ROWS = 20_000  # CPU banks this big are clustered ...
 # ... and searched pruned while at most this share of the (query, bank row) pairs is compared:
 # (most torch threads, share) rows, the first that fits the current thread count applies
@@ -87,12 +96,47 @@ def _faiss():
         ) from None
 
 
-def exhaustive_cpu_backend() -> str:
-    """The exhaustive CPU search ``auto`` uses: the first available of ``CPU_EXHAUSTIVE``."""
-    for name in CPU_EXHAUSTIVE:
-        if name != "faiss" or faiss_available():
-            return name
-    return "brute"
+def exhaustive_cpu_backend(bank: torch.Tensor | None = None) -> str:
+    """The exhaustive CPU search ``auto`` uses. With one available (faiss absent): that one.
+    With several and a ``bank`` of at least ``MEASURE_MIN_ROWS`` rows: the one measured faster
+    on this machine at this thread count (:func:`measured_exhaustive`, once per process);
+    otherwise the first available of ``CPU_EXHAUSTIVE``. ``ENERGY_OOD_KNN_EXHAUSTIVE=brute|faiss``
+    forces one."""
+    available = tuple(n for n in CPU_EXHAUSTIVE if n != "faiss" or faiss_available()) or ("brute",)
+    forced = os.environ.get(EXHAUSTIVE_ENV, "").strip().lower()
+    if forced:
+        if forced not in available:
+            raise InputError(f"{EXHAUSTIVE_ENV}={forced!r}: choose one of {', '.join(available)}")
+        return forced
+    if len(available) == 1 or bank is None or bank.shape[0] < MEASURE_MIN_ROWS:
+        return available[0]
+    return measured_exhaustive(available, int(bank.shape[1]))
+
+
+def _time_search(name: str, bank: torch.Tensor, q: torch.Tensor, k: int) -> float:
+    search = _EXHAUSTIVE[name](bank, k, 256)
+    t0 = time.perf_counter()
+    search(q)
+    return time.perf_counter() - t0
+
+
+def measured_exhaustive(available: tuple[str, ...], dim: int) -> str:
+    """The fastest of ``available`` on a seeded random probe (``MEASURE_QUERIES`` queries x
+    ``MEASURE_BANK`` rows of ``dim``, k = 50, best of 2, interleaved), measured once per
+    (backends, dim, torch threads) in this process. Every backend is exact, so the choice
+    changes only the time: faiss's IndexFlatIP beat ``brute`` 1.1-1.4x on the 2-core EPYC of
+    BENCHMARKS.md and lost 2-3x on a 16-core Xeon."""
+    key = (available, dim, torch.get_num_threads())
+    if key not in _MEASURED:
+        g = torch.Generator().manual_seed(0)
+        bank = torch.nn.functional.normalize(torch.randn(MEASURE_BANK, dim, generator=g), dim=1)
+        q = torch.nn.functional.normalize(torch.randn(MEASURE_QUERIES, dim, generator=g), dim=1)
+        best = dict.fromkeys(available, float("inf"))
+        for _ in range(2):
+            for name in available:
+                best[name] = min(best[name], _time_search(name, bank, q, 50))
+        _MEASURED[key] = min(available, key=lambda n: (best[n], available.index(n)))
+    return _MEASURED[key]
 
 
 def auto_backend(bank: torch.Tensor) -> str:
@@ -102,19 +146,20 @@ def auto_backend(bank: torch.Tensor) -> str:
     bank                          backend
     ============================  ==================================================
     on a GPU                      ``ACCEL_BACKEND`` (torch)
-    CPU, < CLUSTER_MIN_ROWS rows  ``exhaustive_cpu_backend()`` (brute)
+    CPU, < CLUSTER_MIN_ROWS rows  ``exhaustive_cpu_backend(bank)``: brute (a small bank is
+                                  not worth a measurement)
     CPU, >= CLUSTER_MIN_ROWS      ``cluster`` when the probe of PROBE_ROWS bank rows compares
                                   at most ``cluster_max_share()`` of the pairs (strongly
                                   class-structured features), with the exhaustive backend
                                   for chunks that would compare more; else the exhaustive
-                                  backend
+                                  backend (brute or faiss, whichever measured faster)
     ============================  ==================================================
     """
     if bank.device.type != "cpu":
         return ACCEL_BACKEND
     if bank.shape[0] >= CLUSTER_MIN_ROWS:
         return "cluster"
-    return exhaustive_cpu_backend()
+    return exhaustive_cpu_backend(bank)
 
 
 def _rows_for(buffer_mb: float, per_row_bytes: int, cap: int) -> int:
@@ -262,7 +307,7 @@ def make_search(
     name = auto_backend(bank) if index == "auto" else index
     if name != "cluster":
         return _EXHAUSTIVE[name](bank, k, buffer_mb)
-    fallback_name = "brute" if index == "cluster" else exhaustive_cpu_backend()
+    fallback_name = "brute" if index == "cluster" else exhaustive_cpu_backend(bank)
     fallback = _EXHAUSTIVE[fallback_name](bank, k, buffer_mb)
     tree = ClusterIndex(bank)
     probe_share = cluster_max_share() if max_share is None else float(max_share)
