@@ -146,8 +146,8 @@ def auto_backend(bank: torch.Tensor) -> str:
     bank                          backend
     ============================  ==================================================
     on a GPU                      ``ACCEL_BACKEND`` (torch)
-    CPU, < CLUSTER_MIN_ROWS rows  ``exhaustive_cpu_backend(bank)``: brute (a small bank is
-                                  not worth a measurement)
+    CPU, < CLUSTER_MIN_ROWS rows  ``exhaustive_cpu_backend(bank)``: brute or faiss, the one
+                                  measured faster from MEASURE_MIN_ROWS rows; brute below
     CPU, >= CLUSTER_MIN_ROWS      ``cluster`` when the probe of PROBE_ROWS bank rows compares
                                   at most ``cluster_max_share()`` of the pairs (strongly
                                   class-structured features), with the exhaustive backend
