@@ -87,17 +87,13 @@ class ClipEnergy(_ScaledScorer):
 class ClipMaxLogit(_ScaledScorer):
     """Maximum CLIP logit logit_scale * max cos."""
 
-    def _check_width(self, chunk: torch.Tensor) -> None:
-        Scorer._check_width(self, chunk)  # the cosine range: in _score_chunk's single pass
-
     def _score_chunk(self, x: torch.Tensor) -> torch.Tensor:
         # max(scale * s) = scale * max(s) for scale > 0, bit for bit (rounding is monotone):
-        # no scaled copy of the matrix; the row minima of the same pass check the range
-        if not x.numel():
-            return SF.maxlogit_score(x) * self.logit_scale
-        lo, hi = torch.aminmax(x, dim=1)
-        _check_range(lo, hi, self.name)
-        return hi * self.logit_scale
+        # no scaled copy of the matrix. The cosine-range check (_check_width) is a second pass
+        # over the matrix, so this scorer costs about 2x its bare ``amax``: a fused one-pass
+        # numba kernel (row maxima + global minimum, NaN-propagating, so not vectorized) took
+        # 65 ms against amax's 13 ms on 1e6 x 100 at 2 threads, and ``aminmax(dim=1)`` 10x
+        return SF.maxlogit_score(x) * self.logit_scale
 
 
 @register("delta_energy")
