@@ -1,4 +1,5 @@
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -140,7 +141,34 @@ def test_detect_with_a_run_model_on_images(run_dir, extra, capsys):
     if meta["scorer"] == "odin":
         assert meta["params"]["std"] == meta["inputs"]["std"]  # eps in pixels: the run's std
     # the detector remembers its model: predict needs only images
+    flags_csv = str(d / f"flags_{extra[1]}.csv")  # one per case: an existing file is kept
     assert main(["detect", "predict", "--detector", det + ".json",
-                 "--input", str(d / "val.npy"), "--csv", str(d / "f.csv")]) == 0  # fmt: skip
-    flags = [int(r["is_ood"]) for r in csv.DictReader(open(d / "f.csv"))]
+                 "--input", str(d / "val.npy"), "--csv", flags_csv]) == 0  # fmt: skip
+    flags = [int(r["is_ood"]) for r in csv.DictReader(open(flags_csv))]
     assert len(flags) == 40 and sum(flags) <= 8  # test images: mostly accepted at 95% TPR
+
+
+def test_detect_never_replaces_files_it_did_not_ask_for(tmp_path, capsys):
+    """A detector or a --csv/--json already on disk is kept unless --overwrite (one line, 2)."""
+    from energy_ood.cli.main import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "val.npy", rng.normal(size=(60, 4)).astype("f4"))
+    det = tmp_path / "det"
+    fit = ["detect", "fit", "--val", str(tmp_path / "val.npy"), "--out", str(det)]
+    assert main(fit) == 0
+    before = (tmp_path / "det.json").read_bytes()
+    assert main([*fit, "--score", "msp"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "det.json: exists; pass --overwrite" in err[0]
+    assert (tmp_path / "det.json").read_bytes() == before
+    assert main([*fit, "--score", "msp", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "det.json").read_text())["scorer"] == "msp"
+    mine = tmp_path / "mine.csv"
+    mine.write_text("a user's own file\n")
+    pred = ["detect", "predict", "--detector", f"{det}.json", "--input", str(tmp_path / "val.npy")]
+    assert main([*pred, "--csv", str(mine)]) == 2
+    assert "mine.csv: exists; pass --overwrite" in capsys.readouterr().err
+    assert mine.read_text() == "a user's own file\n"
+    assert main([*pred, "--csv", str(mine), "--overwrite"]) == 0
+    assert mine.read_text().startswith("index,score,decision")

@@ -41,7 +41,7 @@ def test_quiet_flag_turns_progress_off(tmp_path, capsys):
         assert main([*args, "--quiet"]) == 0
         assert not energy_ood.progress_enabled()
         assert capsys.readouterr().err == ""
-        assert main(args) == 0
+        assert main([*args, "--overwrite"]) == 0
         assert energy_ood.progress_enabled() == (not env_quiet_default())  # on unless CI=true
     finally:
         energy_ood.set_progress(before)

@@ -182,7 +182,7 @@ def test_bad_temperature_leaves_the_old_detector_whole(tmp_path, capsys, T):
     assert main(["detect", "fit", "--val", str(tmp_path / "val.npy"), "--out", out]) == 0
     before = {p.name: p.read_bytes() for p in tmp_path.glob("det.*")}
     code = main(["detect", "fit", "--val", str(tmp_path / "val.npy"), "--score", "msp",
-                 "--T", T, "--out", out])  # fmt: skip
+                 "--T", T, "--out", out, "--overwrite"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "T must be" in err and len(err.strip().splitlines()) == 1
     assert {p.name: p.read_bytes() for p in tmp_path.glob("det.*")} == before

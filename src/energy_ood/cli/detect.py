@@ -77,6 +77,7 @@ def add_parser(sub) -> None:
     add_source_args(f)
     add_runtime_args(f, train=False)
     f.add_argument("--out", required=True, help="detector path (writes .json and .pt)")
+    f.add_argument("--overwrite", action="store_true", help="replace a detector already at --out")
     f.set_defaults(func=run_fit)
     q = dsub.add_parser("predict", help="flag inputs with a saved detector")
     q.add_argument("--detector", required=True, help="the .json written by 'detect fit'")
@@ -89,6 +90,7 @@ def add_parser(sub) -> None:
     q.add_argument("--run", "--run-dir", dest="run", help="the run folder of the model")
     q.add_argument("--csv", help="write index,score,decision,label,is_ood rows (default: stdout)")
     q.add_argument("--json", help="write scores, flags, threshold and convention as JSON")
+    q.add_argument("--overwrite", action="store_true", help="replace existing --csv / --json files")
     add_runtime_args(q, train=False)
     q.set_defaults(func=run_predict)
 
@@ -145,7 +147,21 @@ def _params(args) -> dict:
     return params
 
 
+def _check_new_detector(out: str, overwrite: bool) -> None:
+    """A detector already at ``out`` is replaced only when asked (``--overwrite``)."""
+    from ..score._detector_io import base_path
+
+    base = base_path(out)
+    pair = (base.with_suffix(".json"), base.with_suffix(".pt"))
+    found = [p for p in pair if p.exists() and not p.is_dir()]  # a folder: refused at the write
+    if found and not overwrite:
+        raise InputError(
+            f"{found[0]}: exists; pass --overwrite to replace it, or choose another --out"
+        )
+
+
 def run_fit(args) -> int:
+    _check_new_detector(args.out, args.overwrite)
     scorer = create_scorer(args.score, **_params(args))
     if has_source(args):
         return _fit_with_model(args, scorer)
@@ -250,10 +266,16 @@ def _why(need: str, scorer) -> str:
     }.get(need, need)
 
 
-def _open_out(path: str):
+def _check_out(path: str, overwrite: bool) -> None:
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{p}: is a folder, expected a file path")
+    if p.exists() and not overwrite:
+        raise InputError(f"{p}: exists; pass --overwrite to replace it")
+
+
+def _open_out(path: str):
+    p = Path(path)
     try:
         return open(p, "w", newline="")
     except OSError as e:
@@ -261,6 +283,9 @@ def _open_out(path: str):
 
 
 def run_predict(args) -> int:
+    for out in (args.csv, args.json):  # before any work: an existing file is kept unless asked
+        if out:
+            _check_out(out, args.overwrite)
     rt = runtime_from_args(args)
     det = Detector.load(args.detector)
     inputs = det.inputs
