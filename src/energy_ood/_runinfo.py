@@ -190,6 +190,20 @@ def check_new_folder(path, overwrite: bool = False) -> Path:
     return path
 
 
+def check_new_file(path, overwrite: bool = False, flag: str = "") -> Path:
+    """``path`` for a file a command is about to write: not a folder, and not an existing file
+    unless ``overwrite`` (no command replaces a file it was not asked to)."""
+    from ._validate import InputError
+
+    path = Path(path)
+    what = f"{flag} {path}" if flag else str(path)
+    if path.is_dir():
+        raise InputError(f"{what}: is a folder, expected a file path")
+    if path.exists() and not overwrite:
+        raise InputError(f"{what}: exists; pass --overwrite to replace it")
+    return path
+
+
 def replace_folder(tmp: Path, out: Path) -> None:
     """Put the finished folder ``tmp`` at ``out`` (beside it, same file system): the old
     folder is moved aside first and removed only once the new one is in place."""

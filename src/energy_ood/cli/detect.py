@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .._io import load_array
+from .._runinfo import check_new_file
 from .._validate import InputError
 from ..score import Detector, create_scorer
 from ..score.detector import CONVENTION
@@ -266,14 +267,6 @@ def _why(need: str, scorer) -> str:
     }.get(need, need)
 
 
-def _check_out(path: str, overwrite: bool) -> None:
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder, expected a file path")
-    if p.exists() and not overwrite:
-        raise InputError(f"{p}: exists; pass --overwrite to replace it")
-
-
 def _open_out(path: str):
     p = Path(path)
     try:
@@ -285,7 +278,7 @@ def _open_out(path: str):
 def run_predict(args) -> int:
     for out in (args.csv, args.json):  # before any work: an existing file is kept unless asked
         if out:
-            _check_out(out, args.overwrite)
+            check_new_file(out, args.overwrite)
     rt = runtime_from_args(args)
     det = Detector.load(args.detector)
     inputs = det.inputs

@@ -4,12 +4,11 @@ for a trained run folder against named OOD sets (``--run DIR --ood-set mnist ...
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from .._io import load_array
-from .._runinfo import atomic_write_json, run_metadata
+from .._runinfo import atomic_write_json, check_new_file, run_metadata
 from .._runinfo import check_new_folder as check_report_dir
 from .._validate import InputError, as_numpy_1d
 from ..evaluate.tables import mean_row, metrics_table
@@ -88,7 +87,11 @@ def add_parser(sub) -> None:
         help="with --run-dir/--model: write report.md, report.html, results.json and score "
         "histograms into DIR (a new or empty folder; --overwrite to replace)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --report DIR")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --report DIR, --json or --save-scores file",
+    )
     add_source_args(p)
     add_runtime_args(p, train=False)
     p.set_defaults(func=run)
@@ -176,10 +179,10 @@ def _scorers(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    for flag in ("json", "save_scores"):
+    for flag in ("json", "save_scores"):  # before any work: an existing file is kept unless asked
         path = getattr(args, flag, None)
-        if path and Path(path).is_dir():
-            raise InputError(f"--{flag.replace('_', '-')} {path}: is a folder, expected a file")
+        if path:
+            check_new_file(path, args.overwrite, f"--{flag.replace('_', '-')}")
     if has_source(args):
         return run_folder(args)
     if not args.id or not args.ood:

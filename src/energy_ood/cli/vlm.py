@@ -80,6 +80,7 @@ def _add_score_parser(vsub) -> None:
     q.add_argument("--c", type=int, default=1, help="Delta-Energy crop count")
     q.add_argument("--floor", type=float, default=0.0, help="Delta-Energy floor")
     q.add_argument("--out", help="folder for results.json (printed otherwise)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing results.json")
     add_runtime_args(q, train=False, data=False, amp=False)
     q.set_defaults(func=run_score)
 
@@ -131,10 +132,12 @@ def _load_encoder(kind: str, kw: dict):
 
 def run_score(args) -> int:
     from .._device import resolve_device, set_threads
-    from .._runinfo import atomic_write_json, run_metadata
+    from .._runinfo import atomic_write_json, check_new_file, run_metadata
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
 
+    if args.out:  # before any work: an existing results.json is kept unless asked
+        check_new_file(Path(args.out) / "results.json", args.overwrite)
     kw = {"model": args.model} if args.model else {}
     kw["device"] = str(resolve_device(args.device))
     set_threads(args.threads)
