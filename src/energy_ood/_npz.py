@@ -11,6 +11,13 @@ from ._files import check_bytes, max_ratio, open_regular, size_text
 from ._stream import CHUNK
 from ._validate import InputError
 
+# what reading a damaged member raises; zipfile refuses another compression method or an
+# encrypted member with NotImplementedError / RuntimeError
+_MEMBER_ERRORS = (
+    zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError,
+    RuntimeError,
+)  # fmt: skip
+
 
 def _npy_header(f):
     version = np.lib.format.read_magic(f)
@@ -70,10 +77,7 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.nda
                 pos += len(chunk)
     except InputError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise InputError(f"{where}: unreadable or truncated member ({msg})") from None
-    except (NotImplementedError, RuntimeError) as e:  # other compression, encryption
+    except _MEMBER_ERRORS as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{where}: unreadable or truncated member ({msg})") from None
     a = np.frombuffer(data, dtype=dtype) if n else np.empty(0, dtype)

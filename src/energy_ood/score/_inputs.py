@@ -80,7 +80,8 @@ class InputScorer(Scorer):
         super()._check_fitted()
 
     def _score_batch(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """ID-ness of one batch of model inputs; every input scorer defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define _score_batch")
 
     def score(self, x) -> np.ndarray:
         self._check_fitted()

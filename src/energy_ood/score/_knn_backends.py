@@ -171,7 +171,8 @@ class _Search:
     chunk_rows = 8192
 
     def __call__(self, q: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """k-th largest similarity of each unit query row; every backend defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define __call__")
 
 
 class TorchSearch(_Search):
