@@ -1,8 +1,8 @@
 """Input checks shared by the CLI and the Python API: one clear line naming the problem.
 
 Arrays: :func:`real_array` admits real numbers only (dtype checks, no extra pass over the
-data). Options: :func:`check_int`, :func:`check_float`, :func:`check_limit`,
-:func:`check_choice`, :func:`check_fraction`.
+data). Options: :func:`check_int`, :func:`check_choice` (scorer parameters have their own
+checks in ``score/_params.py``: detector files must hold JSON numbers, never strings).
 """
 
 from __future__ import annotations
@@ -172,43 +172,9 @@ def check_int(value, name: str, *, min: int | None = None, max: int | None = Non
     return v
 
 
-def check_float(
-    value,
-    name: str,
-    *,
-    min: float | None = None,
-    max: float | None = None,
-    positive: bool = False,
-    finite: bool = True,
-) -> float:
-    """``value`` as a float: finite unless ``finite=False``, ``> 0`` if ``positive``, and
-    within ``[min, max]`` (either bound optional). NaN is always refused."""
-    v = _number(value, integral=False)
-    ok = v is not None and not math.isnan(v) and (math.isfinite(v) or not finite)
-    ok = ok and not (positive and v <= 0)
-    ok = ok and not (min is not None and v < min) and not (max is not None and v > max)
-    if not ok:
-        kind = "a finite number" if finite else "a number (not NaN)"
-        raise InputError(f"{name} must be {kind}{_bounds(min, max, positive)}, got {value!r}")
-    return v
-
-
-def check_limit(value, name: str) -> int | None:
-    """An optional limit (e.g. ``--train-limit``): None when absent, else an int ``>= 1``."""
-    return None if value is None else check_int(value, name, min=1)
-
-
 def check_choice(value, name: str, choices) -> str:
     """``value`` if it is one of ``choices``; the error lists them."""
     choices = list(choices)
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
     return value
-
-
-def check_fraction(value: float, name: str, *, open_low: bool = True) -> float:
-    """A fraction in ``(0, 1]`` (``[0, 1]`` with ``open_low=False``); NaN and text refused."""
-    v = _number(value, integral=False)
-    if v is None or not (0.0 < v <= 1.0 if open_low else 0.0 <= v <= 1.0):
-        raise InputError(f"{name} must be in {'(' if open_low else '['}0, 1], got {value!r}")
-    return v

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import InputError, as_numpy_1d
+from .._validate import InputError, as_numpy_1d, check_choice
 from . import _kernel as _k
 from ._kernel import merge_metrics, sorted_keys
 
@@ -108,12 +108,6 @@ def curve(id_scores, ood_scores) -> Curve:
     return Curve(thresholds[::-1], tp[::-1], fp[::-1], n_pos, n_neg)
 
 
-def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> str:
-    if value not in allowed:
-        raise InputError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
-
-
 def _fpr_from_curve(c: Curve, tpr: float, rule: str, positive: str) -> float:
     if positive == "id":
         tp, fp, n_pos, n_neg = c.tp, c.fp, c.n_id, c.n_ood
@@ -136,8 +130,8 @@ def _fpr_from_curve(c: Curve, tpr: float, rule: str, positive: str) -> float:
 
 def check_options(tpr, rule: str, positive: str) -> None:
     """One-line InputError for a bad rule, positive class or target TPR."""
-    _check_choice(rule, RULES, "rule")
-    _check_choice(positive, POSITIVES, "positive")
+    check_choice(rule, "rule", RULES)
+    check_choice(positive, "positive", POSITIVES)
     if isinstance(tpr, bool) or not isinstance(tpr, (int, float, np.floating)):
         raise InputError(f"tpr must be a number in (0, 1], got {tpr!r}")
     if not 0.0 < float(tpr) <= 1.0:
