@@ -49,3 +49,15 @@ def test_switch_silences_bars_and_status_lines_used_from_python(capsys):
     assert capsys.readouterr().err == ""
     assert logits.shape == (40, 3) and feats.shape == (40, 12)
     assert progress(range(3)).disable
+
+
+def test_only_rank_zero_prints(monkeypatch, capsys):
+    from energy_ood import _progress
+
+    monkeypatch.setattr(_progress, "_ENABLED", True)
+    monkeypatch.setenv("RANK", "1")
+    _progress.log("from rank 1")
+    assert _progress.progress(range(3)).disable
+    monkeypatch.setenv("RANK", "0")
+    _progress.log("from rank 0")
+    assert capsys.readouterr().err == "from rank 0\n"

@@ -34,6 +34,8 @@ KIND_KEYS = {
     "features": ("features", "feats", "embeddings"),
     "scores": ("scores", "score"),
     "labels": ("labels", "y", "targets"),
+    "similarity": ("similarity", "similarities", "sims"),
+    "inputs": ("inputs", "images", "x"),
 }
 
 

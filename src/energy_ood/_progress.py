@@ -40,6 +40,11 @@ def is_quiet() -> bool:
     return not _ENABLED
 
 
+def _other_rank() -> bool:
+    """A torchrun process other than rank 0: its bars and lines would repeat rank 0's."""
+    return os.environ.get("RANK", "0").strip() not in ("", "0")
+
+
 def progress(iterable=None, *, total=None, desc: str = "", unit: str = "it", leave: bool = False):
     """A tqdm bar showing count, rate and ETA on stderr; disabled by the switch."""
     from tqdm.auto import tqdm
@@ -50,7 +55,7 @@ def progress(iterable=None, *, total=None, desc: str = "", unit: str = "it", lea
         desc=desc,
         unit=unit,
         leave=leave,
-        disable=not _ENABLED,
+        disable=not _ENABLED or _other_rank(),
         file=sys.stderr,
         dynamic_ncols=True,
         mininterval=0.5,
@@ -59,6 +64,6 @@ def progress(iterable=None, *, total=None, desc: str = "", unit: str = "it", lea
 
 
 def log(msg: str) -> None:
-    """A status line on stderr unless progress output is off."""
-    if _ENABLED:
+    """A status line on stderr unless progress output is off (and on torchrun's rank 0 only)."""
+    if _ENABLED and not _other_rank():
         print(msg, file=sys.stderr, flush=True)

@@ -310,3 +310,23 @@ def test_fuzz_detector_loader(tmp_path, name, meta_key, meta_value, delete, stat
         return
     assert s.shape == (len(x),) and np.isfinite(s).all()
     assert set(np.unique(det.predict(x))) <= {-1, 1}
+
+
+def test_review_fixes_are_one_line_errors(tmp_path):
+    """SHE labels outside the head's classes, a zero batch size, NaN in a detector's inputs."""
+    rng = np.random.default_rng(0)
+    x, w = (
+        rng.normal(size=(40, 4)).astype("f4"),
+        torch.tensor(rng.normal(size=(3, 4)), dtype=torch.float32),
+    )
+    with pytest.raises(InputError, match=r"she: labels must be in 0..2, got 0..7"):
+        create_scorer("she").fit(x, np.arange(40) % 8, weight=w, bias=torch.zeros(3))
+    with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
+        Detector("energy", batch_size=0)
+    det = Detector("energy").fit(rng.normal(size=(30, 5)).astype("f4"))
+    det.save(tmp_path / "d")
+    meta = json.loads((tmp_path / "d.json").read_text())
+    meta["inputs"] = {"std": [float("nan")]}
+    (tmp_path / "d.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="inputs.std must be a list of finite numbers"):
+        Detector.load(tmp_path / "d.json")

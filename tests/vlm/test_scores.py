@@ -149,3 +149,10 @@ def test_cosine_check_both_sides(name):
     nan[1, 1] = np.nan
     with pytest.raises(InputError, match="non-finite"):
         create_scorer(name).score(nan)
+
+
+def test_read_lines_drops_a_byte_order_mark(tmp_path):
+    from energy_ood.vlm.apply import read_lines
+
+    (tmp_path / "c.txt").write_bytes("\ufeffcat\ndog\n".encode())
+    assert read_lines(tmp_path / "c.txt") == ["cat", "dog"]

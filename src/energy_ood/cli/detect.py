@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._files import one_line
 from .._io import load_array
 from .._runinfo import check_new_file
 from .._validate import InputError
@@ -99,15 +100,7 @@ def add_parser(sub) -> None:
 def load_kind(path: str, kind: str) -> np.ndarray:
     """An array of ``kind`` from a file: an .npz holding a key of that name gives it (so one
     bundle can hold logits and features), otherwise the file's array."""
-    p = Path(path)
-    if p.suffix.lower() == ".npz" and p.is_file():
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                if kind in z.files:
-                    return z[kind]
-        except (ValueError, OSError) as e:
-            raise InputError(f"{p}: unreadable .npz ({str(e).splitlines()[0]})") from e
-    return load_array(p)
+    return load_array(path, kind=kind)
 
 
 def _head(path: str) -> tuple:
@@ -116,15 +109,15 @@ def _head(path: str) -> tuple:
         try:
             with np.load(p, allow_pickle=False) as z:
                 d = {k: z[k] for k in z.files}
-        except (ValueError, OSError) as e:
-            raise InputError(f"{p}: unreadable .npz ({str(e).splitlines()[0]})") from e
+        except Exception as e:  # noqa: BLE001 - a damaged zip fails in many ways
+            raise InputError(f"{p}: unreadable .npz ({one_line(e)})") from e
     else:
         try:
             d = torch.load(p, weights_only=True, map_location="cpu")
         except FileNotFoundError:
             raise
         except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-            raise InputError(f"{p}: refused to load ({str(e).splitlines()[0]})") from e
+            raise InputError(f"{p}: refused to load ({one_line(e)})") from e
     if not isinstance(d, dict) or "weight" not in d:
         raise InputError(f"{p}: expected a dict/npz with 'weight' (and 'bias')")
     w, b = d["weight"], d.get("bias")

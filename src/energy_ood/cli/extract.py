@@ -24,7 +24,13 @@ import numpy as np
 
 from .. import _dist
 from .._progress import log
-from .._runinfo import atomic_write_bytes, atomic_write_json, run_metadata
+from .._runinfo import (
+    atomic_write_bytes,
+    atomic_write_json,
+    check_new_file,
+    check_new_folder,
+    run_metadata,
+)
 from .._validate import InputError
 from ..data.ood_files import load_ood_path
 from ..data.ood_sets import ood_set_names
@@ -92,10 +98,11 @@ def run(args) -> int:
     sets = _parse_sets(args.sets)
     out = Path(args.out)
     to_npz = out.suffix.lower() == ".npz"
-    if to_npz and out.exists() and not args.overwrite:
-        raise InputError(f"{out}: exists; pass --overwrite to replace it")
-    if not to_npz and out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise InputError(f"{out}: holds files; pass --overwrite or choose an empty folder")
+    if to_npz:  # the arrays and their description, both kept unless asked
+        for path in (out, out.with_suffix(".json")):
+            check_new_file(path, args.overwrite)
+    else:
+        check_new_folder(out, args.overwrite)
     if args.batch_size < 1 or args.chunk < 1:
         raise InputError("--batch-size and --chunk must be >= 1")
     rt = runtime_from_args(args)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .._files import one_line
 from .._validate import InputError
 from .base import OODNet
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, INTERPOLATIONS, Preprocess
@@ -54,7 +55,7 @@ def import_optional(module: str, extra: str):
         ) from e
     except RuntimeError as e:  # compiled ops that match neither torch nor the shim
         raise InputError(
-            f"{module} does not import with this torch ({str(e).splitlines()[0]}); install "
+            f"{module} does not import with this torch ({one_line(e)}); install "
             "the torchvision release made for it"
         ) from e
 
@@ -101,7 +102,7 @@ def _torchvision(name, tag, num_classes, in_channels, input_size, kwargs) -> Bui
     try:
         model = tv.models.get_model(name, weights=None, **extra, **kwargs)
     except (TypeError, ValueError) as e:
-        raise InputError(f"torchvision:{name}: {str(e).splitlines()[0]}") from e
+        raise InputError(f"torchvision:{name}: {one_line(e)}") from e
     n = num_classes or 1000
     head = find_head(model, n)
 
@@ -152,7 +153,7 @@ def _timm(name, num_classes, in_channels, input_size, kwargs) -> Built:
     try:
         model = timm.create_model(name, pretrained=False, **extra, **kwargs)
     except (TypeError, ValueError, AssertionError) as e:
-        raise InputError(f"timm:{name}: {(str(e) or type(e).__name__).splitlines()[0]}") from e
+        raise InputError(f"timm:{name}: {one_line(e)}") from e
     clf = model.get_classifier()
     head = None
     if isinstance(clf, nn.Linear):

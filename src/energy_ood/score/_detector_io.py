@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from .._files import one_line, read_regular
 from .._validate import InputError
 
 FORMAT = "energy-ood-detector/2"
@@ -127,19 +128,13 @@ def read_pair(path) -> tuple[dict, object]:
     try:
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"{ppath}: refused to load ({msg})") from e
+        raise InputError(f"{ppath}: refused to load ({one_line(e)})") from e
     return meta, state
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
-    """The file's bytes; a missing file stays FileNotFoundError, other OS errors are one line."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        raise InputError(f"{path}: unreadable {what} ({e.strerror or e})") from e
+    """The bytes of a regular file (a FIFO cannot hang the load; size capped); one line else."""
+    return read_regular(path, what)
 
 
 def read_meta(jpath: Path) -> dict:
@@ -190,21 +185,15 @@ def check_meta(meta, where) -> dict:
     inputs = meta.get("inputs")
     if inputs is not None:
         if not isinstance(inputs, dict) or not set(inputs) <= INPUT_KEYS:
-            raise InputError(f"{where}: 'inputs' must be an object with keys of {INPUT_KEYS}")
-        for key in ("mean", "std"):
-            v = inputs.get(key)
-            if v is not None and not (isinstance(v, list) and all(_real(a) for a in v)):
-                raise InputError(f"{where}: inputs.{key} must be a list of numbers")
-    inputs = meta.get("inputs")
-    if inputs is not None:
-        if not isinstance(inputs, dict) or not set(inputs) <= INPUT_KEYS:
             raise InputError(
                 f"{where}: 'inputs' must be an object with keys among {sorted(INPUT_KEYS)}"
             )
         for key in ("mean", "std"):
             v = inputs.get(key)
-            if v is not None and not (isinstance(v, list) and all(_real(a) for a in v)):
-                raise InputError(f"{where}: inputs.{key} must be a list of numbers")
+            if v is not None and not (
+                isinstance(v, list) and all(_real(a) and math.isfinite(a) for a in v)
+            ):
+                raise InputError(f"{where}: inputs.{key} must be a list of finite numbers")
     sha = meta.get("state_sha256")
     if meta["format"] == FORMAT and not (isinstance(sha, str) and len(sha) == 64):
         raise InputError(f"{where}: 'state_sha256' must be the 64-hex-digit sha256 of the .pt")

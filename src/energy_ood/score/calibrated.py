@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from .._validate import InputError, as_tensor_2d
+from .._validate import InputError, as_tensor_2d, real_array
 from . import functional as F
 from .base import register
 from .logits import LogitScorer
@@ -15,8 +15,10 @@ from .logits import LogitScorer
 T_RANGE = (1e-3, 1e3)
 
 
-def _labels(y, n: int, k: int, name: str, device) -> torch.Tensor:
-    t = y.detach() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+def check_labels(y, n: int, k: int, name: str, device) -> torch.Tensor:
+    """Integer class labels in 0..k-1, one per row (n), on ``device``; one line else."""
+    t = real_array(y if isinstance(y, torch.Tensor) else np.asarray(y), f"{name}: labels")
+    t = t.detach() if isinstance(t, torch.Tensor) else torch.as_tensor(t)
     if t.is_complex() or torch.is_floating_point(t) and not bool((t == t.round()).all()):
         raise InputError(f"{name}: labels must be integers")
     t = t.reshape(-1).long().to(device)
@@ -59,7 +61,7 @@ class TemperatureScaling(LogitScorer):
 
     def _fit(self, X, y, **_) -> None:
         z = as_tensor_2d(X, "temp_scaling logits", torch.float64)
-        y = _labels(y, z.shape[0], z.shape[1], "temp_scaling", z.device)
+        y = check_labels(y, z.shape[0], z.shape[1], "temp_scaling", z.device)
         self.temperature = torch.tensor(fit_temperature(z, y), device=z.device)
 
     def _check_state(self) -> None:

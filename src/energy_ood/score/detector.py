@@ -26,6 +26,7 @@ import torch
 from .. import __version__
 from .._validate import InputError, as_numpy_1d
 from . import _detector_io as io
+from . import _params as P
 from .adapter import ModelAdapter
 from .base import Scorer, create_scorer, scorer_class
 from .fitting import FitSource, fit_scorer
@@ -74,7 +75,8 @@ class Detector:
                 f"{scorer.name} scores similarities; a classifier model cannot give them"
             )
         self.scorer, self.tpr = scorer, float(tpr)
-        self.model, self.head, self.batch_size = model, head, int(batch_size)
+        self.model, self.head = model, head
+        self.batch_size = P.integer(batch_size, "batch_size", low=1)
         self.threshold: float | None = None
         self.n_features_in_: int | None = None
         self._cache: dict[int, tuple] = {}

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._files import one_line
 from .._validate import InputError
 
 if TYPE_CHECKING:
@@ -111,4 +112,4 @@ def create_scorer(name: str, **params) -> Scorer:
     try:
         return cls(**params)
     except TypeError as e:  # a wrongly typed argument the constructor did not name itself
-        raise InputError(f"scorer {cls.name!r}: {str(e).splitlines()[0]}") from e
+        raise InputError(f"scorer {cls.name!r}: {one_line(e)}") from e

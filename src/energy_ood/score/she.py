@@ -9,12 +9,12 @@ correctly classified sample (a weak model) takes the mean of all its samples ins
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .._validate import InputError, as_tensor_2d
 from ._head import linear
 from .base import Scorer, register
+from .calibrated import check_labels
 
 
 @register("she")
@@ -26,12 +26,7 @@ class SHE(Scorer):
 
     def _fit(self, X, y, weight=None, bias=None, **_) -> None:
         z = as_tensor_2d(X, "she features").to(weight.device)
-        y = y.detach() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
-        if y.is_complex() or (torch.is_floating_point(y) and not bool((y == y.round()).all())):
-            raise InputError("she: labels must be integers")
-        y = y.reshape(-1).long().to(z.device)
-        if y.shape[0] != z.shape[0]:
-            raise InputError(f"she: {z.shape[0]} feature rows but {y.shape[0]} labels")
+        y = check_labels(y, z.shape[0], weight.shape[0], "she", z.device)
         if z.shape[1] != weight.shape[1]:
             raise InputError(
                 f"she: features have {z.shape[1]} columns, head takes {weight.shape[1]}"

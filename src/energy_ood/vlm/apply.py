@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import read_regular
 from .._validate import InputError
 from ..metrics import ood_metrics
 from ..score.base import create_scorer
@@ -21,11 +22,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 def read_lines(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file (one input or class name per line)."""
-    from .._files import read_regular
-
     data = read_regular(path, "text file")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark is not part of the first line
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text (byte {e.start})") from None
     lines = [ln.strip() for ln in text.splitlines()]
