@@ -287,3 +287,27 @@ def test_bench_starts_from_a_torchvision_checkpoint(tmp_path):
     cfg = tmp_path / "no_head.toml"
     cfg.write_text(EXTERNAL_TOML.replace("CKPT", str(ck)).replace("new_head = true\n", ""))
     assert main(["--quiet", "bench", str(cfg), "--out", str(tmp_path / "o2")]) == 2
+
+
+def test_time_budget_is_measured_once_and_kept_on_resume(tmp_path, monkeypatch):
+    """The epoch count of pretrain.time_budget_s is part of the run: a resumed bench reads it
+    back from budget.json instead of measuring again (which would give another count)."""
+    from energy_ood.train import budget as B
+
+    cfg = tmp_path / "b.toml"
+    cfg.write_text(EXTERNAL_TOML.split("[model]")[0] + "[pretrain]\nepochs = 1\nlr = 0.05\n"
+                   "time_budget_s = 3.0\n[posthoc]\nmethods = [{ name = \"energy\" }]\n"
+                   "[eval]\nn_draws = 2\nfit_samples = 200\n")  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["--quiet", "bench", str(cfg), "--out", str(out)]) == 0
+    kept = json.loads((out / "seed0" / "budget.json").read_text())
+    run = json.loads((out / "seed0" / "base" / "run.json").read_text())
+    assert run["config"]["train"]["epochs"] == kept["epochs"] >= 1
+
+    def no_probe(*a, **k):
+        raise AssertionError("measured again on resume")
+
+    monkeypatch.setattr(B, "epochs_for_budget", no_probe)
+    assert main(["--quiet", "bench", str(cfg), "--out", str(out)]) == 0
+    (out / "seed0" / "budget.json").write_text("[]")
+    assert main(["--quiet", "bench", str(cfg), "--out", str(out)]) == 2

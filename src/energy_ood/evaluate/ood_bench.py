@@ -12,6 +12,7 @@ every seed's energy fine-tuning then uses it. Results are typed (:mod:`.results`
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import torch
 
 from .. import _dist
 from .._progress import log
-from .._runinfo import run_metadata
+from .._runinfo import atomic_write_json, run_metadata
 from .._validate import InputError
 from ..data import load_ood_set
 from ..data.ood_sets import source_info
@@ -148,6 +149,17 @@ def _start_model(m, d, data_root, seed: int, rt) -> tuple:
     return lm.model, lm.arch, data
 
 
+def _read_budget(path: Path) -> dict:
+    try:
+        budget = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: unreadable ({e}); resume with --fresh") from None
+    epochs = budget.get("epochs") if isinstance(budget, dict) else None
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InputError(f"{path}: no epoch count >= 1 in it; resume with --fresh")
+    return budget
+
+
 class _Seed:
     """Everything one seed needs: data, pretrained model, OOD tensors, auxiliary data."""
 
@@ -164,18 +176,7 @@ class _Seed:
         tcfg = _on(rt, cfg.pretrain.train_config(seed))
         self.budget = None
         if cfg.pretrain.time_budget_s is not None:  # as many epochs as fit in the budget
-            from ..models import create_model
-            from ..train.budget import epochs_for_budget
-
-            probe = (
-                copy.deepcopy(start[0])
-                if start
-                else create_model(
-                    m.name, num_classes=len(self.data.classes), in_channels=self.data.channels
-                )
-            )
-            self.budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
-                                            rt, cfg.pretrain.time_budget_s)  # fmt: skip
+            self.budget = self._budget(cfg, tcfg, start, rt, resume)
             tcfg.epochs = self.budget["epochs"]
         pre = pretrain(
             self.data.name, cfg.model.name, self.base_dir, tcfg, resume=resume, data=self.data,
@@ -188,6 +189,27 @@ class _Seed:
         self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
                                      skip_missing=cfg.skip_missing and not sets)  # fmt: skip
         self._aux_val = None
+
+    def _budget(self, cfg: OODConfig, tcfg, start, rt, resume: bool) -> dict:
+        """The epoch count for the time budget: measured once per seed and kept in
+        budget.json, so a resumed run trains the epochs it started with (a new measurement
+        would differ and break the run's identity); rank 0 measures, every rank trains it."""
+        from ..models import create_model
+        from ..train.budget import epochs_for_budget
+
+        path = self.dir / "budget.json"
+        budget = None
+        if _dist.is_main():
+            if resume and path.is_file():
+                budget = _read_budget(path)
+            else:
+                probe = start[0] if start else create_model(
+                    cfg.model.name, num_classes=len(self.data.classes),
+                    in_channels=self.data.channels)  # fmt: skip
+                budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
+                                           rt, cfg.pretrain.time_budget_s)  # fmt: skip
+                atomic_write_json(path, budget)
+        return _dist.broadcast_object(budget)
 
     def aux_val(self, cfg: OODConfig, data_root) -> torch.Tensor:
         if self._aux_val is None:

@@ -60,6 +60,8 @@ def claims_table(claims, unit: str = "seeds") -> str:
         word = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive"}[v.verdict]
         rows.append([c.text, c.metric + (" ↓" if c.lower_is_better else " ↑"), c.ours(),
                      v.interval_text(), f"{v.wins}/{v.n}", c.paper, word])  # fmt: skip
+    if not rows:
+        return "No claim of the paper is tested by this configuration (its methods and stages)."
     return markdown_table(
         ["claim", "metric", "ours (claimed vs other)", "paired Δ [95% CI]", f"{unit} won",
          "paper", "holds here"], rows)  # fmt: skip
