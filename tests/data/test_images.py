@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from energy_ood._validate import InputError
@@ -203,3 +204,25 @@ def gzip_cut(data: bytes, at: int) -> bytes:
     """A gzip stream of ``data`` cut where its decompressed output reaches ``at``."""
     z = zlib.compressobj(6, zlib.DEFLATED, 31)
     return z.compress(data[:at]) + z.flush(zlib.Z_FULL_FLUSH)
+
+
+def test_ood_arrays_and_folders_follow_a_models_recipe(tmp_path):
+    """An OOD set by path goes through the ID transform of a model (its resize and crop),
+    whether it is a folder of images or an .npz of them: the same pixels either way."""
+    from energy_ood.data.ood_sets import load_ood_set
+    from energy_ood.data.streaming import ImageTransform
+
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(5, 40, 52, 3), dtype=np.uint8)
+    folder = tmp_path / "ood"
+    folder.mkdir()
+    for i, a in enumerate(imgs):
+        Image.fromarray(a).save(folder / f"{i}.png")
+    np.savez(tmp_path / "ood.npz", x=imgs, y=np.zeros(5, np.int64))
+    recipe = ImageTransform(32, 3, (36, "shorter", "bilinear"))
+    a = load_ood_set(str(folder), 5, 32, 3, transform=recipe)
+    b = load_ood_set(str(tmp_path / "ood.npz"), 5, 32, 3, transform=recipe)
+    assert a.shape == b.shape == (5, 3, 32, 32) and a.dtype == b.dtype == torch.float32
+    torch.testing.assert_close(a, b)
+    plain = load_ood_set(str(tmp_path / "ood.npz"), 5, 32, 3)  # no recipe: shorter side, crop
+    assert plain.shape == (5, 3, 32, 32) and not torch.allclose(plain, b)

@@ -84,7 +84,8 @@ def _inputs(source: str, data, seed: int, data_root):
     if source in ood_set_names():
         from ..data import load_ood_set
 
-        x = load_ood_set(source, len(data.x_test), data.size, data.channels, seed, data_root)
+        x = load_ood_set(source, len(data.x_test), data.size, data.channels, seed, data_root,
+                         transform=data.transform)  # fmt: skip
         return data.normalize(x), None
     x = load_ood_path(source, None, data.size, data.channels, seed, data.transform)
     return data.normalize(x), None

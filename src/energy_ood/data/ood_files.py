@@ -59,9 +59,12 @@ def load_ood_path(
         x, _ = materialize(ds, _draw(len(ds), n, g, path))
         return to_unit(x)
     x = _arrays(path)
-    x = x[torch.as_tensor(_draw(len(x), n, g, path))].float().div_(255.0)
+    x = x[torch.as_tensor(_draw(len(x), n, g, path))]
     if x.shape[1] not in (1, 3):
         raise InputError(f"{path}: images need 1 or 3 channels, got {x.shape[1]}")
+    if transform is not None and transform.preprocess is not None:  # a model's recipe
+        return to_unit(torch.stack([transform(a) for a in x.permute(0, 2, 3, 1).numpy()]))
+    x = x.float().div_(255.0)
     x = T.to_channels(x, int(channels))
     h, w = x.shape[-2:]
     if (h, w) != (size, size):

@@ -221,6 +221,7 @@ def load_ood_set(
     seed: int = 0,
     data_root=None,
     cache_dir=None,
+    transform=None,
 ) -> torch.Tensor:
     """``n`` images of OOD set ``name`` (:func:`ood_set_names`), deterministic given ``seed``.
 
@@ -236,7 +237,7 @@ def load_ood_set(
     if is_path_source(name):
         from .ood_files import load_ood_path
 
-        return load_ood_path(name, n, size, channels, seed)
+        return load_ood_path(name, n, size, channels, seed, transform)
     shape = (n, channels, size, size)
     if name == "gaussian":
         return (0.5 + 0.25 * torch.randn(shape, generator=g)).clamp_(0.0, 1.0)

@@ -91,7 +91,14 @@ class AuxiliaryPool:
         check_families(self.sources, self.test_sets, id_dataset)
 
     def sample(
-        self, n: int, size: int, channels: int, seed: int = 0, data_root=None, cache_dir=None
+        self,
+        n: int,
+        size: int,
+        channels: int,
+        seed: int = 0,
+        data_root=None,
+        cache_dir=None,
+        transform=None,
     ) -> torch.Tensor:
         """``n`` outliers (float32 (n, C, size, size) in [0, 1]) spread evenly over the sources,
         shuffled, deterministic given ``seed``."""
@@ -100,7 +107,7 @@ class AuxiliaryPool:
         caps = [ood_set_size(s, data_root, cache_dir) for s in self.sources]
         counts = _allocate(int(n), caps)
         parts = [
-            load_ood_set(s, k, size, channels, seed + 1009 * i, data_root, cache_dir)
+            load_ood_set(s, k, size, channels, seed + 1009 * i, data_root, cache_dir, transform)
             for i, (s, k) in enumerate(zip(self.sources, counts))
             if k
         ]

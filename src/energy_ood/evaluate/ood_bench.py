@@ -77,7 +77,7 @@ def load_ood_tensors(
         try:
             x = load_ood_set(
                 name, n, size=data.size, channels=data.channels, seed=seed + 7 * i,
-                data_root=data_root,
+                data_root=data_root, transform=data.transform,
             )  # fmt: skip
         except InputError as e:
             if not skip_missing:

@@ -219,6 +219,7 @@ def aux_outliers(
         channels=data.channels,
         seed=seed,
         data_root=data_root,
+        transform=data.transform,  # path sources go through the ID recipe (a model's)
     )
     x = data.normalize(x)
     return x[:n], x[n:]
