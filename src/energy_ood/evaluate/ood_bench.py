@@ -131,22 +131,13 @@ def _noise_stats(model, data, oods: dict, noise_sets: list[str]) -> tuple[dict, 
 def _start_model(m, d, data_root, seed: int, rt) -> tuple:
     """(model, arch record, ID data through the model's preprocessing) of a torchvision/timm
     model or a checkpoint: the starting point of the pretraining stage."""
-    from ..models import load_model
+    from ..train.runs import Pretrained, load_pretrained
 
     torch.manual_seed(seed)  # a new head is drawn from the seed
-    lm = load_model(m.name, m.checkpoint, device=rt.device, input_size=m.input_size)
-    data = prepare_id(d.dataset, data_root, seed, train_limit=d.train_limit,
-                      test_limit=d.test_limit, preprocess=lm.preprocess)  # fmt: skip
-    n = len(data.classes)
-    if lm.num_classes != n:
-        if not m.new_head:
-            raise InputError(
-                f"model: {m.name} has {lm.num_classes} classes, {data.name} has {n}; set "
-                "model.new_head = true to train a new head"
-            )
-        lm = load_model(m.name, m.checkpoint, num_classes=n, new_head=True,
-                        device=rt.device, input_size=m.input_size)  # fmt: skip
-    return lm.model, lm.arch, data
+    p = Pretrained(m.name, m.checkpoint, d.dataset, m.new_head, d.train_limit, m.input_size,
+                   d.test_limit)  # fmt: skip
+    model, data, record = load_pretrained(p, data_root, seed, rt)
+    return model, record["arch"], data
 
 
 def _read_budget(path: Path) -> dict:

@@ -238,6 +238,7 @@ class Pretrained:
     new_head: bool = False
     train_limit: int | None = None
     input_size: int | None = None
+    test_limit: int | None = None
 
 
 def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
@@ -246,14 +247,15 @@ def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
 
     lm = load_model(p.spec, p.checkpoint, device=runtime.device, input_size=p.input_size)
     d = prepare_id(
-        p.dataset, data_root, seed, train_limit=p.train_limit, data_mode=runtime.data_mode,
-        preprocess=lm.preprocess,
+        p.dataset, data_root, seed, train_limit=p.train_limit, test_limit=p.test_limit,
+        data_mode=runtime.data_mode, preprocess=lm.preprocess,
     )  # fmt: skip
     if lm.num_classes != len(d.classes):
         if not p.new_head:
             raise InputError(
                 f"{p.spec}: the model has {lm.num_classes} classes, {d.name} has "
-                f"{len(d.classes)}; pass --new-head to fine-tune a new {len(d.classes)}-class head"
+                f"{len(d.classes)}; ask for a new {len(d.classes)}-class head (--new-head, or "
+                "model.new_head = true in a config)"
             )
         lm = load_model(p.spec, p.checkpoint, num_classes=len(d.classes), new_head=True,
                         device=runtime.device, input_size=p.input_size)  # fmt: skip
