@@ -330,3 +330,11 @@ def test_review_fixes_are_one_line_errors(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="inputs.std must be a list of finite numbers"):
         Detector.load(tmp_path / "d.json")
+
+
+def test_scorer_inputs_pass_the_real_array_check():
+    x = np.ma.masked_array(np.ones((4, 3), "f4"), mask=np.eye(4, 3, dtype=bool))
+    with pytest.raises(InputError, match="masked array with masked entries"):
+        create_scorer("energy").score(x)
+    with pytest.raises(InputError, match="not an array of numbers"):
+        create_scorer("energy").score([[1.0, 2.0], [3.0]])

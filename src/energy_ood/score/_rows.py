@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validate import InputError
+from .._validate import InputError, real_array
 
 
 def _shape(x) -> tuple:
@@ -14,18 +14,9 @@ def _shape(x) -> tuple:
 
 
 def _rows(x, name: str, kind: str):
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-        if t.is_complex():
-            raise InputError(f"{name}: complex {kind} are not supported, got dtype {t.dtype}")
-    else:
-        t = x if isinstance(x, np.ndarray) else np.asarray(x)
-        if t.dtype.kind not in "biuf":
-            raise InputError(f"{name}: expected real numbers as {kind}, got dtype {t.dtype}")
-        if t.dtype.kind == "f" and t.dtype.itemsize > 8:
-            t = t.astype(np.float64)  # longdouble
-        elif not t.dtype.isnative:
-            t = t.astype(t.dtype.newbyteorder("="))
+    t = real_array(x, f"{name}: {kind}")  # real numbers only (dtype checks, no data pass)
+    if isinstance(t, torch.Tensor):
+        t = t.detach()
     shape = tuple(t.shape)
     if len(shape) != 2:
         raise InputError(
