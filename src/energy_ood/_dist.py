@@ -93,6 +93,23 @@ def broadcast_object(obj=None, src: int = 0):
     return box[0]
 
 
+def on_main(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` on rank 0 only; an InputError there is raised on every rank
+    with the same line (so no rank waits in a collective for one that has failed)."""
+    from ._validate import InputError
+
+    result, error = None, None
+    if is_main():
+        try:
+            result = fn(*args, **kwargs)
+        except InputError as e:
+            error = str(e)
+    error = broadcast_object(error)
+    if error is not None:
+        raise InputError(error)
+    return result
+
+
 def broadcast_bytes(data: bytes | None, device: torch.device) -> bytes:
     """Raw bytes of rank 0 on every rank, as a uint8 tensor (no pickling)."""
     if not active():

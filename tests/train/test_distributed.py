@@ -72,6 +72,17 @@ def test_two_process_train_completes(tmp_path):
     assert not (out / ".energy-ood.lock").exists()
 
 
+def test_resume_refusal_reaches_every_process(tmp_path):
+    """A --resume whose identity differs is refused on every rank with one line (rank 0 alone
+    reads run.json; the others must not wait for it in a collective until torchrun's kill)."""
+    out = tmp_path / "ddp"
+    torchrun(2, *TRAIN, "--epochs", 1, "--device", "cpu", "--out", out)
+    cmd = torchrun_cmd(2, *TRAIN, "--epochs", 1, "--lr", 0.03, "--device", "cpu", "--out", out,
+                       "--resume")  # fmt: skip
+    r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and r.stderr.count("cannot resume, train.lr was") == 2
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():

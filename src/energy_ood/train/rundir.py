@@ -134,17 +134,7 @@ def _claim_here(folder: Path, resume: bool, overwrite: bool) -> Path:
 
 def claim(folder, *, resume: bool = False, overwrite: bool = False) -> RunLock:
     """Claim ``folder`` for one run (see the module docstring); use as a context manager."""
-    folder = Path(folder)
-    lock, error = None, None
-    if _dist.is_main():
-        try:
-            lock = _claim_here(folder, resume, overwrite)
-        except InputError as e:
-            error = str(e)
-    error = _dist.broadcast_object(error)
-    if error is not None:
-        raise InputError(error)
-    return RunLock(lock)
+    return RunLock(_dist.on_main(_claim_here, Path(folder), resume, overwrite))
 
 
 def same_folder(a, b) -> bool:

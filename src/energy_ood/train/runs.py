@@ -58,9 +58,11 @@ def identity(meta: dict) -> dict:
 
 def _start_run_json(out: Path, meta: dict, resume: bool) -> None:
     """Write run.json for a new run; on resume check the run's identity against it instead
-    (any change is refused, naming the field) and record the resumption."""
-    if not _dist.is_main():
-        return
+    (any change is refused, naming the field, on every torchrun rank) and record it."""
+    _dist.on_main(_write_run_json, out, meta, resume)
+
+
+def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
     path = out / "run.json"
     if resume and path.is_file():
         old = read_run(out)
