@@ -5,7 +5,7 @@ component, X' = X - s_1 u_1 v_1^T, and the rest of the network runs on X' (the l
 pooling, head); the score is a logit score of the resulting logits (energy by default, as the
 paper; ``rankfeat+msp`` etc. compose like the shapings). With several layers, each layer's
 removal is a separate forward pass and the logits are averaged before scoring: the paper's
-best variant on residual networks, "Block 3 + Block 4", which its official code
+"Block 3 + Block 4" variant for residual networks, which its official code
 (``test_ood_resnetv2.py``, ``iterate_data_rankfeat``: "fusion at the logit space") computes as
 energy((logits with X' at block 4 + logits with X' at block 3, then block 4) / 2).
 
