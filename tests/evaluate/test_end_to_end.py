@@ -167,6 +167,11 @@ def test_holdout_protocol(tmp_path):
     text = (out / "report.md").read_text()
     assert text.index("## What differs from the paper") < text.index("## Claims")
     assert "held-out class" in text and "**mean**" in text and "trials won" in text
+    rows = {r[0]: r[2] for r in res["departures"]}
+    assert rows["rotation task"].startswith("alternating class / rotation updates")
+    assert rows["centre-mask ablation"] == "4x4 inside the central 5x5 (8x8 images)"
+    assert rows["training images"].startswith("the whole training pool")  # no train_limit
+    assert [s["seed"] for s in res["subsets"]] == [0, 1000] and "## Training subsets" in text
     assert (out / "ap_per_class_center-mask.png").is_file()
 
 

@@ -231,4 +231,4 @@ def test_rankfeat_removes_the_rank1_part_of_the_chosen_map():
     sc = create_scorer("rankfeat", layer="0").fit(model=net)
     assert sc.score(x) == pytest.approx(want, rel=1e-4)
     auto = create_scorer("rankfeat", model=net)  # default: the last map larger than 1 x 1
-    assert auto.score(x) is not None and auto._found[1] == "1"
+    assert auto.score(x) is not None and auto.chosen_layers() == ("1",)

@@ -29,7 +29,15 @@ from ..train import Trainer
 from ..train.loop import predict_logits
 from ..train.runs import prepare_id
 from .holdout_config import HoldoutConfig
-from .holdout_results import HoldoutResults, holdout_claims, holdout_departures
+from .holdout_disclosure import (
+    claim_subset,
+    draw_subset,
+    holdout_departures,
+    subset_records,
+    training_record,
+    trial_seed,
+)
+from .holdout_results import HoldoutResults, holdout_claims
 from .ood_bench import _on, bench_runtime
 from .scoring import method_label
 
@@ -69,6 +77,32 @@ def holdout_scores(
     return out
 
 
+def _classes(cfg: HoldoutConfig, data) -> list[int]:
+    classes = cfg.classes if cfg.classes is not None else list(range(len(data.classes)))
+    for c in classes:
+        if c >= len(data.classes):
+            raise InputError(
+                f"classes: {c} is not a class of {data.name} (0..{len(data.classes) - 1})"
+            )
+    return classes
+
+
+def _train(cfg: HoldoutConfig, rt, data, x, y, run_seed: int, variant: str, run_dir, resume):
+    """One classifier of the K-1 seen classes, trained (or resumed) in ``run_dir``."""
+    torch.manual_seed(run_seed)
+    model = create_model(
+        cfg.model.name,
+        num_classes=len(data.classes) - 1,
+        in_channels=data.channels,
+        rotation_head=variant == "rotation",
+    )
+    extra = {"method": "rotation", "lam": cfg.train.rotation_lambda} if (
+        variant == "rotation") else {"center_mask": variant == "center-mask"}  # fmt: skip
+    tc = cfg.train.train_config(run_seed, **extra)
+    Trainer(model, _on(rt, tc), run_dir, runtime=rt).fit(x, y, resume=resume)
+    return model
+
+
 def run_holdout(
     cfg: HoldoutConfig, out: str | Path, data_root=None, resume: bool = True, command=None
 ) -> HoldoutResults:
@@ -77,62 +111,53 @@ def run_holdout(
     out, t_start = Path(out), time.perf_counter()
     rt = bench_runtime(cfg)
     seed, d = cfg.seed, cfg.data
-    data = prepare_id(d.dataset, data_root, seed, val_fraction=0.0001, train_limit=d.train_limit,
-                      test_limit=d.test_limit)  # fmt: skip
+    # the pool: every training image but a seeded 0.01% validation split (unused), normalised
+    # with the pool's statistics; each trial draws its own subset of it
+    data = prepare_id(d.dataset, data_root, seed, val_fraction=0.0001, test_limit=d.test_limit)
     specs = [{**s.as_method(), "label": method_label(s.as_method())} for s in cfg.methods]
     labels = [s["label"] for s in specs]
-    classes = cfg.classes if cfg.classes is not None else list(range(len(data.classes)))
-    for c in classes:
-        if c >= len(data.classes):
-            raise InputError(
-                f"classes: {c} is not a class of {data.name} (0..{len(data.classes) - 1})"
-            )
-    trials, variants = cfg.trials, cfg.variants
+    classes, trials, variants = _classes(cfg, data), cfg.trials, cfg.variants
+    seeds = [trial_seed(seed, t) for t in range(trials)]
+    subsets = [draw_subset(len(data.x_train), d.train_limit, s) for s in seeds]
+    records = subset_records(subsets, seeds, len(data.x_train))
+    for rec in records:  # before any training: a folder of other subsets is refused
+        claim_subset(out, rec, resume)
     ap = {v: {m: np.full((trials, len(classes)), np.nan) for m in labels} for v in variants}
     acc = {v: np.full((trials, len(classes)), np.nan) for v in variants}
     y_test = data.y_test.numpy()
     for t in range(trials):
+        pick = torch.as_tensor(subsets[t])
+        x_t, y_t = data.x_train[pick], data.y_train[pick].numpy()
         for ci, c in enumerate(classes):
-            tr_idx, remap = holdout_class_split(data.y_train.numpy(), c)
-            tr_idx = torch.as_tensor(tr_idx)
-            x = data.x_train[tr_idx]
-            y = torch.as_tensor(remap[data.y_train.numpy()[tr_idx.numpy()]]).long()
+            tr_idx, remap = holdout_class_split(y_t, c)
+            x, y = x_t[torch.as_tensor(tr_idx)], torch.as_tensor(remap[y_t[tr_idx]]).long()
             anomaly = y_test == c
             seen = ~anomaly
             for v in variants:
-                run_seed = seed + 1000 * t + c
-                torch.manual_seed(run_seed)
-                model = create_model(
-                    cfg.model.name,
-                    num_classes=len(data.classes) - 1,
-                    in_channels=data.channels,
-                    rotation_head=v == "rotation",
-                )
-                extra = {"method": "rotation", "lam": cfg.train.rotation_lambda} if (
-                    v == "rotation") else {"center_mask": v == "center-mask"}  # fmt: skip
-                tc = cfg.train.train_config(run_seed, **extra)
-                run_dir = out / "runs" / f"trial{t}_class{c}_{v}"
                 log(f"trial {t + 1}/{trials}, held-out class {data.classes[c]}, {v}")
-                trainer = Trainer(model, _on(rt, tc), run_dir, runtime=rt)
-                trainer.fit(x, y, resume=resume)
+                run_dir = out / "runs" / f"trial{t}_class{c}_{v}"
+                model = _train(cfg, rt, data, x, y, seeds[t] + c, v, run_dir, resume)
                 scores = holdout_scores(model, data.x_test, specs, std=data.std)
                 for m in labels:
                     ap[v][m][t, ci] = average_precision(-scores[m], anomaly)
                 pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
                 acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
+    probe = create_model(cfg.model.name, num_classes=len(data.classes) - 1,
+                         in_channels=data.channels)  # fmt: skip
     res = HoldoutResults(
         title=cfg.title,
         convention={"positive": "held-out class (anomaly)", "metric": "average precision",
                     "anomaly_score": "-ID-ness", "random_detector": "scores the skew"},
         classes=[data.classes[c] for c in classes],
         skew=[float((y_test == c).mean()) for c in classes],
-        trials=trials, seeds=[seed + 1000 * t for t in range(trials)],
-        methods=list(cfg.methods), labels=labels,
+        trials=trials, seeds=seeds, methods=list(cfg.methods), labels=labels,
         variants={v: {"ap": {m: ap[v][m].tolist() for m in labels},
                       "accuracy": acc[v].tolist()} for v in variants},
+        subsets=records,
+        training=training_record(cfg.train.train_config(seed), probe, data.describe()),
         run=run_metadata(seed=seed, config=cfg.to_dict(), data=data.describe(), command=command),
     )  # fmt: skip
     res.claims = holdout_claims(res)
-    res.departures = holdout_departures(cfg, res, len(data.x_train))
+    res.departures = holdout_departures(cfg, res)
     res.timings = {"total_s": time.perf_counter() - t_start}
     return res

@@ -18,6 +18,18 @@ PAPER = (
 )
 
 
+def subsets_table(subsets: list[dict]) -> str:
+    """One row per trial: its seed, how many images of the pool it trained on, the sha256 of
+    its positions (results.json lists them) and the images it shares with every trial."""
+    if not subsets:
+        return "Not recorded (a run made before each trial drew its own subset)."
+    headers = ["trial", "seed", "images", "of the pool", "sha256 of the positions"]
+    headers += [f"shared with trial {s['trial'] + 1}" for s in subsets]
+    rows = [[str(s["trial"] + 1), str(s["seed"]), str(s["size"]), str(s["pool"]), s["sha256"]]
+            + [str(n) for n in s["shared"]] for s in subsets]  # fmt: skip
+    return markdown_table(headers, rows)
+
+
 def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
     variants, labels = list(res.variants), res.labels
@@ -35,6 +47,7 @@ def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
     )  # fmt: skip
     secs = [
         ("What differs from the paper", departures_table(res.departures)),
+        ("Training subsets", subsets_table(res.subsets)),
         ("Convention",
          "Average precision with the held-out class as the positive class, anomaly score = "
          "-ID-ness. A random detector scores the skew (fraction of anomalies). Each trial "

@@ -1,5 +1,6 @@
-"""Typed results of a hold-out-class benchmark, the semantic-anomaly paper's claims tested on
-them (paired over trials) and the table of what differs from the paper."""
+"""Typed results of a hold-out-class benchmark and the semantic-anomaly paper's claims tested on
+them (paired over trials); the table of what differs from the paper is in
+``holdout_disclosure``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._runinfo import describe_machine
-from .holdout_config import HoldoutConfig
 from .results import Claim
 from .schema import ScorerSpec, to_plain
 from .stats import paired_verdict
@@ -27,6 +26,8 @@ class HoldoutResults:
     methods: list[ScorerSpec]
     labels: list[str]
     variants: dict[str, dict]  # variant -> {"ap": {label: [[...]]}, "accuracy": [[...]]}
+    subsets: list[dict] = field(default_factory=list)  # each trial's training subset
+    training: dict = field(default_factory=dict)  # the training setup (holdout_disclosure)
     departures: list[list[str]] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     run: dict = field(default_factory=dict)
@@ -85,22 +86,3 @@ def holdout_claims(res: HoldoutResults) -> list[Claim]:
         add("energy beats MSP (plain; not a claim of the paper)", "AP",
             res.ap("plain", energy).mean(1), res.ap("plain", msp).mean(1), "-")  # fmt: skip
     return out
-
-
-def holdout_departures(cfg: HoldoutConfig, res: HoldoutResults, n_train: int) -> list[list[str]]:
-    t = cfg.train
-    lim = f", a seeded subset of {n_train} training images" if cfg.data.train_limit else ""
-    return [
-        ["model", "WRN-28-10 (CIFAR-10)", cfg.model.name],
-        ["data", "CIFAR-10, STL-10, ImageNet subsets", f"{cfg.data.dataset}{lim}"],
-        ["epochs", "200", str(t.epochs)],
-        ["rotation task", "alternating class / rotation updates, all four rotations, "
-         "lambda 0.5 (CIFAR-10)", f"alternating class / rotation updates, all four "
-         f"rotations, lambda {t.rotation_lambda}" if cfg.rotation else "not trained"],
-        ["centre-mask ablation", "16x16 inside the central 21x21 (32x32 images)",
-         "trained (scaled to the image size)" if t.center_mask else "not trained"],
-        ["classes held out", "all", ", ".join(res.classes)],
-        ["trials", "3", f"{cfg.trials} (seeds {', '.join(map(str, res.seeds))})"],
-        ["methods", "MSP, ODIN (T = 1000, eps = 5e-5)", ", ".join(res.labels)],
-        ["machine", "GPU (not stated)", describe_machine(res.run.get("machine"))],
-    ]  # fmt: skip

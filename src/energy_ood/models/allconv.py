@@ -4,7 +4,8 @@
 the sigmoid GELU approximation ``x * sigmoid(1.702 x)``; dropout 0.5 after each max-pool.
 The 1x1 "NIN" convs keep the original's padding of 1. 192-d features after global average
 pooling (the original's 8x8 average pool sees the same values for 32x32 inputs only up to the
-padded border); about 1.4M parameters.
+padded border); about 1.4M parameters. Block outputs (``block_names``): the activation before
+each max-pool and the last one.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
-def _layers(cfg: list, in_channels: int, dropout: float) -> nn.Sequential:
+def _layers(cfg: list, in_channels: int, dropout: float) -> tuple[nn.Sequential, list[str]]:
+    """The body and the names of its block outputs (the activation before each max-pool, and
+    the last one)."""
     layers: list[nn.Module] = []
+    ends: list[str] = []
     c = in_channels
     for v in cfg:
         if v == "M":
+            ends.append(f"body.{len(layers) - 1}")
             layers += [nn.MaxPool2d(2), nn.Dropout(dropout)]
             continue
         if v == "nopad":
@@ -35,7 +40,7 @@ def _layers(cfg: list, in_channels: int, dropout: float) -> nn.Sequential:
         else:
             conv, c = nn.Conv2d(c, v, 3, padding=1), v
         layers += [conv, nn.BatchNorm2d(c), QuickGELU()]
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers), [*ends, f"body.{len(layers) - 1}"]
 
 
 @register_model("allconv")
@@ -54,7 +59,8 @@ class AllConvNet(OODNet):
         )
         w1, w2 = width1, width2
         cfg = [w1, w1, w1, "M", w2, w2, w2, "M", "nopad", "nin", "nin"]
-        self.body = _layers(cfg, in_channels, dropout)
+        self.body, ends = _layers(cfg, in_channels, dropout)
+        self.block_names = tuple(ends)
         self._build_heads(w2)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

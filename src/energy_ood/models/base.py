@@ -3,7 +3,8 @@
 A subclass builds its trunk, defines ``features(x) -> (N, D)`` (penultimate features, after
 global average pooling) and ends its ``__init__`` with ``self._build_heads(D)``, which adds the
 final linear layer ``fc`` (and ``rot_head`` when built with ``rotation_head=True``) and applies
-the papers' initialisation.
+the papers' initialisation. ``block_names`` names the submodules whose outputs are the block
+outputs (the maps RankFeat edits by default).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class OODNet(nn.Module, metaclass=abc.ABCMeta):
     """Classifier split into ``features`` and ``fc``, with an optional rotation head."""
 
     arch_name = "oodnet"  # set by ``register_model`` when a class is registered
+    # Submodules whose outputs are the network's block outputs, in forward order (the maps
+    # RankFeat edits; it defaults to the last two). A subclass lists its own; one whose block
+    # layout depends on its arguments sets the attribute in ``__init__``.
+    block_names: tuple[str, ...] = ()
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 Stages of conv3x3-BN-ReLU, 2x2 max-pool between stages, global average pooling, then a
 hidden linear-BN-ReLU layer whose output (``hidden``-d) is the penultimate feature vector.
+The block outputs (``block_names``) are the last ReLU of each stage.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class SmallCNN(OODNet):
             pool_grid=pool_grid,
         )
         layers: list[nn.Module] = []
+        ends: list[str] = []  # the last ReLU of each stage: the block outputs
         c = in_channels
         for i, w in enumerate(widths):
             if i > 0:
@@ -48,7 +50,9 @@ class SmallCNN(OODNet):
             for _ in range(convs):
                 layers += _cbr(c, w)
                 c = w
+            ends.append(f"body.{len(layers) - 1}")
         self.body = nn.Sequential(*layers)
+        self.block_names = tuple(ends)
         self.pool_grid = pool_grid
         self.hidden = nn.Sequential(
             nn.Linear(c * pool_grid**2, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU()

@@ -68,6 +68,11 @@ class DenseBlock(nn.Module):
 
 @register_model("densenet_bc100")
 class DenseNetBC(OODNet):
+    """Pre-activation: a dense block outputs the concatenation that the next transition (or
+    the final ``bn1``) takes through BN-ReLU."""
+
+    block_names = ("block1", "block2", "block3")
+
     def __init__(
         self,
         num_classes: int = 10,

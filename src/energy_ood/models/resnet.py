@@ -34,6 +34,8 @@ class BasicBlock(nn.Module):
 
 @register_model("resnet18")
 class ResNet18(OODNet):
+    block_names = ("layer1", "layer2", "layer3", "layer4")  # each ends in a ReLU
+
     def __init__(self, num_classes: int = 10, in_channels: int = 3, rotation_head: bool = False):
         super().__init__(num_classes, in_channels, rotation_head)
         self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)

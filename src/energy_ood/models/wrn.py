@@ -62,7 +62,10 @@ class NetworkBlock(nn.Module):
 
 @register_model("wrn")
 class WideResNet(OODNet):
-    """WRN-depth-widen; feature dimension 64 * widen."""
+    """WRN-depth-widen; feature dimension 64 * widen. Pre-activation: a block's output is the
+    residual sum, which the next unit (or the final ``bn1``) takes through BN-ReLU."""
+
+    block_names = ("block1", "block2", "block3")
 
     def __init__(
         self,
