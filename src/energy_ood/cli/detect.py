@@ -76,7 +76,7 @@ def add_parser(sub) -> None:
     f.add_argument(
         "--fit-samples", type=int, default=10000, help="ID training images scorers learn from"
     )
-    add_source_args(f)
+    add_source_args(f, gate=True)
     add_runtime_args(f, train=False)
     f.add_argument("--out", required=True, help="detector path (writes .json and .pt)")
     f.add_argument("--overwrite", action="store_true", help="replace a detector already at --out")
@@ -159,6 +159,8 @@ def run_fit(args) -> int:
     scorer = create_scorer(args.score, **_params(args))
     if has_source(args):
         return _fit_with_model(args, scorer)
+    if args.strict:
+        raise InputError("--strict goes with --run-dir / --model (the gate needs labelled ID data)")
     if args.val is None:
         raise InputError("give --val (ID validation data), or --run-dir / --model with images")
     model = normalise = std = None
@@ -221,6 +223,7 @@ def _fit_with_model(args, scorer) -> int:
     idx = torch.randperm(len(d.x_train), generator=g)[: max(1, args.fit_samples)]
     X, y = d.x_train[idx], d.y_train[idx]
     record = inputs_record(args, d)
+    record.update(_gate(src, d, rt, args))
     val = d.x_val if args.val is None else images_for(args.val, *_transform_of(record), rt.device)
     needs = {}
     if args.class_weights:
@@ -240,6 +243,22 @@ def _fit_with_model(args, scorer) -> int:
         "flags score < threshold as OOD"
     )
     return 0
+
+
+def _gate(src, d, rt, args) -> dict:
+    """The ID-accuracy gate on the validation split (before anything is fitted): the warning
+    is printed (or, with --strict, the command stops) and recorded in the detector."""
+    from ..evaluate.extract import extract
+    from ..evaluate.gate import check_ratio, enforce, id_accuracy
+
+    ratio = check_ratio(args.accuracy_gate)
+    if ratio <= 0:
+        return {}
+    lo, _ = extract(src.model, d.x_val, 512, rt, src.head, "ID accuracy")
+    g = id_accuracy(lo, d.y_val, ratio, what="ID validation", context=d.extra.get("normalize", ""))
+    if g is None or g.n_classes != len(d.classes):
+        return {}
+    return {"id_accuracy": g.accuracy, "warning": enforce(g, args.strict)}
 
 
 def _transform_of(record: dict):
