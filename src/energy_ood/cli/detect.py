@@ -81,6 +81,7 @@ def add_parser(sub) -> None:
     f.add_argument("--out", required=True, help="detector path (writes .json and .pt)")
     f.add_argument("--overwrite", action="store_true", help="replace a detector already at --out")
     f.set_defaults(func=run_fit)
+    _add_export(dsub)
     q = dsub.add_parser("predict", help="flag inputs with a saved detector")
     q.add_argument("--detector", required=True, help="the .json written by 'detect fit'")
     q.add_argument(
@@ -95,6 +96,52 @@ def add_parser(sub) -> None:
     q.add_argument("--overwrite", action="store_true", help="replace existing --csv / --json files")
     add_runtime_args(q, train=False)
     q.set_defaults(func=run_predict)
+
+
+def _add_export(dsub) -> None:
+    from ..score.export import FORMATS
+
+    e = dsub.add_parser(
+        "export",
+        help="write a detector that holds a model as one artifact (TorchScript, torch.export, "
+        "ONNX): raw images in, logits, score and OOD flag out",
+    )
+    e.add_argument("--detector", required=True, help="the .json written by 'detect fit --model'")
+    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument("--out", help="the artifact (default: the detector's path + .ts/.pt2/.onnx)")
+    e.add_argument(
+        "--input-dtype",
+        choices=("uint8", "float32"),
+        default="uint8",
+        help="what the artifact takes: uint8 images 0..255 (default) or float32 in [0, 1], "
+        "(N, C, H, W) at the model's size",
+    )
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    e.set_defaults(func=run_export)
+
+
+def run_export(args) -> int:
+    from .._device import cpu_runtime
+    from ..score._detector_io import base_path
+    from ..score.export import SUFFIX, export_detector
+
+    det = Detector.load(args.detector)
+    if det.inputs is None:
+        raise InputError(f"{args.detector}: fitted on arrays, it holds no model; export a "
+                         "detector fitted with --run-dir or --model")  # fmt: skip
+    out = args.out or str(base_path(args.detector)) + SUFFIX[args.format]
+    check_new_file(out, args.overwrite)
+    model, transform, mean, std = model_from_inputs(det.inputs, cpu_runtime())
+    det = Detector.load(args.detector, model=model)
+    shape = (transform.channels, transform.size, transform.size)
+    export_detector(det, args.format, out, mean=mean, std=std, shape=shape,
+                    input_dtype=args.input_dtype)  # fmt: skip
+    print(
+        f"{out}: {args.format} artifact of {det.scorer.name}: images ({args.input_dtype}, N x "
+        f"{shape[0]} x {shape[1]} x {shape[2]}) -> logits, score, is_ood (score < "
+        f"{det.threshold:.6g}); checked against the detector"
+    )
+    return 0
 
 
 def load_kind(path: str, kind: str) -> np.ndarray:
