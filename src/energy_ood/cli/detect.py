@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,9 +134,9 @@ def run_export(args) -> int:
     check_new_file(out, args.overwrite)
     model, transform, mean, std = model_from_inputs(det.inputs, cpu_runtime())
     det = Detector.load(args.detector, model=model)
-    shape = (transform.channels, transform.size, transform.size)
-    export_detector(det, args.format, out, mean=mean, std=std, shape=shape,
-                    input_dtype=args.input_dtype)  # fmt: skip
+    pp = replace(transform.recipe(), mean=tuple(mean), std=tuple(std))
+    export_detector(det, args.format, out, preprocess=pp, input_dtype=args.input_dtype)
+    shape = (pp.channels, *pp.size)
     print(
         f"{out}: {args.format} artifact of {det.scorer.name}: images ({args.input_dtype}, N x "
         f"{shape[0]} x {shape[1]} x {shape[2]}) -> logits, score, is_ood (score < "

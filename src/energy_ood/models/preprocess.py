@@ -161,7 +161,7 @@ class Preprocess:
     def _geometry(self, x: torch.Tensor) -> torch.Tensor:
         if self.size is None:
             return x
-        h, w = x.shape[-2:]
+        h, w = (int(v) for v in x.shape[-2:])  # ints, also while traced for export
         if self._pil:  # a float image: torch's bilinear onto Pillow's box
             short, size = min(h, w), self.size[0]
             target = (max(size, round(h * size / short)), max(size, round(w * size / short)))
@@ -191,11 +191,11 @@ def _resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
 def _center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Torchvision's ``center_crop``: zero-pad when the image is smaller than the crop."""
     ch, cw = size
-    h, w = x.shape[-2:]
+    h, w = (int(v) for v in x.shape[-2:])
     if ch > h or cw > w:
         pt, pl = (ch - h) // 2 if ch > h else 0, (cw - w) // 2 if cw > w else 0
         x = F.pad(x, (pl, max(cw - w, 0) - pl, pt, max(ch - h, 0) - pt))
-        h, w = x.shape[-2:]
+        h, w = (int(v) for v in x.shape[-2:])  # ints, also while traced for export
     top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
     return x[..., top : top + ch, left : left + cw]
 

@@ -1,17 +1,20 @@
 """A detector you can ship: one artifact that takes raw images and returns the logits, the
 score and the OOD flag, with the preprocessing, the scorer and the threshold baked in.
 
-``export_detector(det, fmt, path, mean=..., std=..., shape=(C, H, W))`` writes
+``export_detector(det, fmt, path, preprocess=pp)`` (``pp``: the ``Preprocess`` the detector's
+images went through, with its mean and std) writes
 
 * ``torchscript``: ``torch.jit.trace`` of the pipeline (load with ``torch.jit.load``);
 * ``export``: a ``torch.export`` program with a dynamic batch (``torch.export.load(p).module()``);
 * ``onnx``: an ONNX graph (``onnxruntime.InferenceSession``; the ``[onnx]`` extra).
 
-Input: a batch (N, C, H, W) at the model's size, uint8 (0..255; the default) or float32 in
-[0, 1] (``input_dtype="float32"``). Outputs: ``logits`` (N, K) float32, ``score`` (N,) float32
-(ID-ness, higher = in-distribution) and ``is_ood`` (N,) bool (score < threshold), exactly what
-``detect predict`` computes. Every artifact is checked against the detector it came from on a
-seeded batch before it is kept; scorers that cannot be exported are refused with the reason.
+Input: a batch (N, C, H, W) of images at the model's input size, uint8 (0..255; the default)
+or float32 in [0, 1] (``input_dtype="float32"``); the recipe's resize and crop for images of
+that size and its normalisation are applied inside, as ``detect predict`` applies them.
+Outputs: ``logits`` (N, K) float32, ``score`` (N,) float32 (ID-ness, higher = in-distribution)
+and ``is_ood`` (N,) bool (score < threshold), exactly what ``detect predict`` computes.
+Every artifact is checked against the detector it came from on a seeded batch before it is
+kept; scorers that cannot be exported are refused with the reason.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class _Score(nn.Module):
 class ShippedDetector(nn.Module):
     """Raw images -> (logits, score, is_ood); see the module doc."""
 
-    def __init__(self, det, mean, std, input_dtype: str = "uint8"):
+    def __init__(self, det, preprocess, input_dtype: str = "uint8"):
         super().__init__()
         if input_dtype not in ("uint8", "float32"):
             raise InputError(f"input dtype must be uint8 or float32, got {input_dtype!r}")
@@ -98,8 +101,11 @@ class ShippedDetector(nn.Module):
 
             raise InputError(LOGITS_ONLY)
         self.scale = 255.0 if input_dtype == "uint8" else 1.0
-        m = torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
-        s = torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
+        self.pp = preprocess
+        if preprocess.size is None or preprocess.mean is None:
+            raise InputError("export needs the model's input size and normalisation")
+        m = torch.tensor(list(preprocess.mean), dtype=torch.float32).view(1, -1, 1, 1)
+        s = torch.tensor(list(preprocess.std), dtype=torch.float32).view(1, -1, 1, 1)
         self.register_buffer("mean", m)
         self.register_buffer("std", s)
         sc = det.scorer.to("cpu")
@@ -110,7 +116,7 @@ class ShippedDetector(nn.Module):
         x = images.float()
         if self.scale != 1.0:
             x = x / self.scale
-        x = (x - self.mean) / self.std
+        x = (self.pp._geometry(x) - self.mean) / self.std  # at the model's size: as predict
         logits, feats = self.adapter.forward_both(x)
         s = self.score_fn(logits.float() if self.uses == "logits" else feats.float())
         return logits, s, s < self.threshold
@@ -153,7 +159,7 @@ def run_artifact(path, fmt: str, images: torch.Tensor):
         return tuple(t.numpy() for t in m(images))
 
 
-def export_detector(det, fmt: str, path, *, mean, std, shape, input_dtype: str = "uint8"):
+def export_detector(det, fmt: str, path, *, preprocess, input_dtype: str = "uint8"):
     """Write ``det`` (a fitted Detector holding its model) as one ``fmt`` artifact at ``path``
     and check it against the detector on a seeded batch; returns the path."""
     import warnings
@@ -166,7 +172,8 @@ def export_detector(det, fmt: str, path, *, mean, std, shape, input_dtype: str =
     if why is not None:
         raise InputError(f"cannot export the {det.scorer.name} detector as {fmt}: {why}")
     path = Path(path)
-    net = ShippedDetector(det, mean, std, input_dtype).eval()
+    net = ShippedDetector(det, preprocess, input_dtype).eval()
+    shape = (preprocess.channels, *preprocess.size)
     example = _example(shape, input_dtype)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{SUFFIX[fmt]}")
     try:
@@ -189,9 +196,8 @@ def export_detector(det, fmt: str, path, *, mean, std, shape, input_dtype: str =
 
 def _check(det, net, got, images) -> None:
     """The artifact must give the detector's own scores (1e-5) and flags on ``images``."""
-    x = images.float() / net.scale
-    x = (x - net.mean) / net.std
-    want = det.score_samples(x)
+    x = images if images.dtype == torch.uint8 else images.clamp(0, 1)
+    want = det.score_samples(net.pp(x))  # the one preprocessing path, as detect predict
     lo, s, flag = got
     worst = float(np.max(np.abs(s - want))) if len(want) else 0.0
     if not math.isfinite(worst) or worst > 1e-5 * max(1.0, float(np.max(np.abs(want)))):
