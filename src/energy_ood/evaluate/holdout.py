@@ -28,6 +28,7 @@ from ..score import create_scorer
 from ..train import Trainer
 from ..train.loop import predict_logits
 from ..train.runs import prepare_id
+from .gate import GateResult, enforce
 from .holdout_config import HoldoutConfig
 from .holdout_results import HoldoutResults, holdout_claims, holdout_departures
 from .ood_bench import _on, bench_runtime
@@ -90,7 +91,7 @@ def run_holdout(
     trials, variants = cfg.trials, cfg.variants
     ap = {v: {m: np.full((trials, len(classes)), np.nan) for m in labels} for v in variants}
     acc = {v: np.full((trials, len(classes)), np.nan) for v in variants}
-    y_test = data.y_test.numpy()
+    y_test, warning = data.y_test.numpy(), None
     for t in range(trials):
         for ci, c in enumerate(classes):
             tr_idx, remap = holdout_class_split(data.y_train.numpy(), c)
@@ -115,11 +116,14 @@ def run_holdout(
                 log(f"trial {t + 1}/{trials}, held-out class {data.classes[c]}, {v}")
                 trainer = Trainer(model, _on(rt, tc), run_dir, runtime=rt)
                 trainer.fit(x, y, resume=resume)
+                pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
+                acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
+                gate = GateResult(acc[v][t, ci], int(seen.sum()), len(data.classes) - 1,
+                                  cfg.accuracy_gate, f"ID test ({run_dir.name})")  # fmt: skip
+                warning = warning or enforce(gate, cfg.strict)  # before any OOD number
                 scores = holdout_scores(model, data.x_test, specs, std=data.std)
                 for m in labels:
                     ap[v][m][t, ci] = average_precision(-scores[m], anomaly)
-                pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
-                acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
     res = HoldoutResults(
         title=cfg.title,
         convention={"positive": "held-out class (anomaly)", "metric": "average precision",
@@ -132,6 +136,7 @@ def run_holdout(
                       "accuracy": acc[v].tolist()} for v in variants},
         run=run_metadata(seed=seed, config=cfg.to_dict(), data=data.describe(), command=command),
     )  # fmt: skip
+    res.warning = warning
     res.claims = holdout_claims(res)
     res.departures = holdout_departures(cfg, res, len(data.x_train))
     res.timings = {"total_s": time.perf_counter() - t_start}

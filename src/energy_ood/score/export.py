@@ -89,7 +89,7 @@ class _Score(nn.Module):
 class ShippedDetector(nn.Module):
     """Raw images -> (logits, score, is_ood); see the module doc."""
 
-    def __init__(self, det, preprocess, input_dtype: str = "uint8"):
+    def __init__(self, det, preprocess, input_dtype: str = "uint8", onnx: bool = False):
         super().__init__()
         if input_dtype not in ("uint8", "float32"):
             raise InputError(f"input dtype must be uint8 or float32, got {input_dtype!r}")
@@ -108,6 +108,7 @@ class ShippedDetector(nn.Module):
         s = torch.tensor(list(preprocess.std), dtype=torch.float32).view(1, -1, 1, 1)
         self.register_buffer("mean", m)
         self.register_buffer("std", s)
+        self.onnx, self.plan = onnx, _onnx_resize(preprocess) if onnx else None
         sc = det.scorer.to("cpu")
         self.score_fn = _KNNScore(sc) if sc.name == "knn" else _Score(sc)
         self.threshold = float(det.threshold)
@@ -116,10 +117,33 @@ class ShippedDetector(nn.Module):
         x = images.float()
         if self.scale != 1.0:
             x = x / self.scale
-        x = (self.pp._geometry(x) - self.mean) / self.std  # at the model's size: as predict
+        if not self.onnx:
+            x = self.pp._geometry(x)  # the recipe's, for images at the model's size
+        elif self.plan is not None:  # ONNX: an upscale, where antialiasing changes nothing
+            r, top, mode, size = self.plan
+            kw = {} if mode == "nearest" else {"align_corners": False}
+            x = torch.nn.functional.interpolate(x, size=(r, r), mode=mode, **kw)
+            x = x[..., top : top + size, top : top + size]
+        x = (x - self.mean) / self.std
         logits, feats = self.adapter.forward_both(x)
         s = self.score_fn(logits.float() if self.uses == "logits" else feats.float())
         return logits, s, s < self.threshold
+
+
+def _onnx_resize(pp) -> tuple | None:
+    """(resize, crop offset, mode, size) of the recipe on images at the model's size for ONNX,
+    which has no antialiased resampling (None: nothing to resize). Only a bilinear or nearest
+    upscale, where antialiasing changes nothing, can be expressed."""
+    size = pp.size[0]
+    r = pp.resize if pp.resize is not None and pp.interpolation != "pil-bilinear" else size
+    if r == size and pp.size[0] == pp.size[1]:
+        return None
+    if pp.size[0] != pp.size[1] or r < size or pp.interpolation not in ("bilinear", "nearest"):
+        raise InputError(
+            f"the recipe resizes images of the model's size ({pp.interpolation}, to {r}) in a "
+            "way ONNX's resampling cannot reproduce; use --format export or torchscript"
+        )
+    return r, int(round((r - size) / 2.0)), pp.interpolation, size
 
 
 def _example(shape, input_dtype: str, n: int = 4, seed: int = 0) -> torch.Tensor:
@@ -172,7 +196,7 @@ def export_detector(det, fmt: str, path, *, preprocess, input_dtype: str = "uint
     if why is not None:
         raise InputError(f"cannot export the {det.scorer.name} detector as {fmt}: {why}")
     path = Path(path)
-    net = ShippedDetector(det, preprocess, input_dtype).eval()
+    net = ShippedDetector(det, preprocess, input_dtype, onnx=fmt == "onnx").eval()
     shape = (preprocess.channels, *preprocess.size)
     example = _example(shape, input_dtype)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{SUFFIX[fmt]}")
