@@ -45,7 +45,7 @@ OPTIONAL = (
     "inputs",  # where model inputs come from (a run or a model spec, the image transform)
 )
 INPUT_KEYS = {"run_dir", "model", "checkpoint", "input_size", "transform", "mean", "std",
-              "normalization", "class_names", "id_accuracy", "warning"}  # fmt: skip
+              "normalization", "id_accuracy", "warning"}  # fmt: skip
 STALE_TMP_S = 600
 
 
