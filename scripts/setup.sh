@@ -5,7 +5,7 @@
 #    and gimp-data (photographed texture patterns, GPL-3+, 14 MB);
 #  - a virtualenv in .venv with the CPU build of torch pinned FIRST (torch==2.13.0), so no
 #    later requirement pulls a multi-GB CUDA build; then the package with its extras (dev, text,
-#    vlm, torchvision, timm). torchvision 0.28 is the release made for torch 2.13, pinned so pip
+#    vlm, torchvision, timm, onnx). torchvision 0.28 is the release made for torch 2.13, pinned so pip
 #    keeps the CPU torch; PyPI only has CUDA builds of it, whose compiled ops cannot load with
 #    CPU torch, so a startup hook (energy_ood._tvcompat, one .pth line) declares those ops when,
 #    and only when, they failed to load: `import torchvision` / `import timm` then work.
@@ -32,7 +32,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[dev,text,vlm,torchvision,timm]" "torchvision==0.28.*"
+"${PIP[@]}" -e ".[dev,text,vlm,torchvision,timm,onnx]" "torchvision==0.28.*"
 .venv/bin/python -c "import energy_ood._tvcompat as t; print('setup: hook', t.install_pth())"
 .venv/bin/python -c "import torch, torchvision, timm, energy_ood; print('setup: torch', \
 torch.__version__, 'torchvision', torchvision.__version__, 'timm', timm.__version__, \

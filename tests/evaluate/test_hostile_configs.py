@@ -60,7 +60,7 @@ CASES = [
     (["bench", "fmnist", "--set", "model.checkpoint='/nonexistent.pth'"],
      "model.checkpoint: no such file '/nonexistent.pth'"),
     (["bench", "fmnist", "--set", "model.new_head=true"],
-     "model: new_head and input_size go with a checkpoint"),
+     "model: new_head, input_size, normalize and class_names go with a checkpoint"),
     (["bench", "fmnist", "--set", "model.name='torchvision:resnet18'", "--set",
       "model.input_size=4"], "model.input_size: must be >= 8"),
     (["bench", "holdout", "--set", "model.checkpoint='w.pth'"], "model.checkpoint: unknown key"),

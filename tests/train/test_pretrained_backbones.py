@@ -51,7 +51,8 @@ def test_finetune_a_torchvision_backbone_with_a_new_head(folder, weights, tmp_pa
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["arch"]["name"] == "torchvision:resnet18"
     assert run["config"]["arch"]["num_classes"] == 3
-    assert run["data"]["image_size"] == 32 and run["data"]["stats"].startswith("the model")
+    assert run["data"]["image_size"] == 32
+    assert run["data"]["normalization"].startswith("the model's own")
     argv = ["--quiet", "evaluate", "--run-dir", str(out), "--ood-set", "uniform"]
     assert main([*argv, "--score", "energy,msp"]) == 0
     assert "uniform" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from .._io import load_array
 from .._validate import InputError
 from ..data.ood_files import _flat
 from ..data.streaming import ImageTransform, StreamSplit, image_source
+from ..models.preprocess import normalize_inputs
 
 
 def inputs_record(args, data) -> dict:
@@ -26,6 +27,7 @@ def inputs_record(args, data) -> dict:
         },
         "mean": [float(v) for v in data.mean],
         "std": [float(v) for v in data.std],
+        "normalization": data.extra.get("normalization", "the ID training statistics"),
     }
     if args.run:
         rec["run_dir"] = str(Path(args.run).resolve())
@@ -73,8 +75,7 @@ def images_for(path, transform: ImageTransform, mean, std, device):
             raise InputError(
                 f"{p}: expected images (N, {len(mean)}, H, W) in [0, 1], got {tuple(x.shape)}"
             )
-        m = torch.tensor(mean).view(1, -1, 1, 1)
-        return (x - m) / torch.tensor(std).view(1, -1, 1, 1)
+        return normalize_inputs(x, mean, std)
     if not p.exists():
         raise InputError(f"{p}: no such image folder or file")
     ds = image_source(p, transform, flat=_flat(p))

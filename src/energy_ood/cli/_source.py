@@ -11,10 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._validate import InputError
+from ..models.normalization import HELP as NORMALIZE_HELP
 
 
-def add_source_args(p, *, run_required: bool = False) -> None:
+def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> None:
     g = p.add_argument_group("the model and its in-distribution data")
+    if gate:
+        from ..evaluate.gate import DEFAULT_RATIO, HELP_RATIO, HELP_STRICT
+
+        g.add_argument("--accuracy-gate", type=float, default=DEFAULT_RATIO, metavar="X",
+                       help=HELP_RATIO)  # fmt: skip
+        g.add_argument("--strict", action="store_true", help=HELP_STRICT)
     g.add_argument("--run", "--run-dir", dest="run", metavar="DIR", help="a run folder")
     g.add_argument(
         "--model",
@@ -25,6 +32,13 @@ def add_source_args(p, *, run_required: bool = False) -> None:
     g.add_argument("--checkpoint", help="with --model: local weights (loaded weights_only)")
     g.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
     g.add_argument("--input-size", type=int, help="with --model: override its input size")
+    g.add_argument("--normalize", metavar="MODE", help="with --model: " + NORMALIZE_HELP)
+    g.add_argument(
+        "--class-names",
+        metavar="FILE",
+        help="with --model: the model's classes in the order of its outputs, one per line "
+        "(default: the data set's order; for a folder, its sorted class folder names)",
+    )
     g.add_argument("--data-root", help="folder holding the named data sets")
 
 
@@ -49,24 +63,30 @@ def load_source(args, runtime, seed: int = 0) -> Source:
     if bool(args.run) == bool(args.model):
         raise InputError("give either --run-dir DIR or --model SPEC (with --dataset)")
     if args.run:
-        if args.checkpoint or args.dataset or args.input_size:
-            raise InputError("--checkpoint, --dataset and --input-size go with --model")
+        if args.checkpoint or args.dataset or args.input_size or args.normalize or args.class_names:
+            raise InputError(
+                "--checkpoint, --dataset, --input-size, --normalize and --class-names go with "
+                "--model (a run folder's model takes the data and statistics it was trained with)"
+            )
         from ..train.runs import load_run
 
         model, data, run = load_run(args.run, args.data_root, data_mode=runtime.data_mode)
-        record = {"run_dir": str(args.run), "arch": run["config"].get("arch")}
+        note = "the run's own training statistics"
+        data.extra.setdefault("normalization", note)
+        data.extra.setdefault("normalize", "model")
+        norm = {"normalize": "model", "mean": data.mean, "std": data.std, "note": note}
+        record = {"run_dir": str(args.run), "arch": run["config"].get("arch"),
+                  "normalization": norm}  # fmt: skip
         head = (run["config"].get("arch") or {}).get("head")
         return Source(model.to(runtime.device), data, head, record)
     if not args.dataset:
         raise InputError("--model needs --dataset (the in-distribution data set)")
-    from ..data.prepare import prepare_id
+    from ..data.for_model import prepare_for_model
     from ..models import load_model
 
     lm = load_model(args.model, args.checkpoint, device=runtime.device, input_size=args.input_size)
-    data = prepare_id(
-        args.dataset, args.data_root, seed, data_mode=runtime.data_mode,
-        preprocess=lm.preprocess if lm.preprocess.size is not None else None,
-    )  # fmt: skip
+    data = prepare_for_model(lm, args.dataset, args.data_root, seed, normalize=args.normalize,
+                             class_names=args.class_names, data_mode=runtime.data_mode)  # fmt: skip
     record = {"model": args.model, **lm.describe()}
     model = lm.model
     if not hasattr(model, "num_classes"):

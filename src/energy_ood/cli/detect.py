@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,11 +77,12 @@ def add_parser(sub) -> None:
     f.add_argument(
         "--fit-samples", type=int, default=10000, help="ID training images scorers learn from"
     )
-    add_source_args(f)
+    add_source_args(f, gate=True)
     add_runtime_args(f, train=False)
     f.add_argument("--out", required=True, help="detector path (writes .json and .pt)")
     f.add_argument("--overwrite", action="store_true", help="replace a detector already at --out")
     f.set_defaults(func=run_fit)
+    _add_export(dsub)
     q = dsub.add_parser("predict", help="flag inputs with a saved detector")
     q.add_argument("--detector", required=True, help="the .json written by 'detect fit'")
     q.add_argument(
@@ -95,6 +97,52 @@ def add_parser(sub) -> None:
     q.add_argument("--overwrite", action="store_true", help="replace existing --csv / --json files")
     add_runtime_args(q, train=False)
     q.set_defaults(func=run_predict)
+
+
+def _add_export(dsub) -> None:
+    from ..score.export import FORMATS
+
+    e = dsub.add_parser(
+        "export",
+        help="write a detector that holds a model as one artifact (TorchScript, torch.export, "
+        "ONNX): raw images in, logits, score and OOD flag out",
+    )
+    e.add_argument("--detector", required=True, help="the .json written by 'detect fit --model'")
+    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument("--out", help="the artifact (default: the detector's path + .ts/.pt2/.onnx)")
+    e.add_argument(
+        "--input-dtype",
+        choices=("uint8", "float32"),
+        default="uint8",
+        help="what the artifact takes: uint8 images 0..255 (default) or float32 in [0, 1], "
+        "(N, C, H, W) at the model's size",
+    )
+    e.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    e.set_defaults(func=run_export)
+
+
+def run_export(args) -> int:
+    from .._device import cpu_runtime
+    from ..score._detector_io import base_path
+    from ..score.export import SUFFIX, export_detector
+
+    det = Detector.load(args.detector)
+    if det.inputs is None:
+        raise InputError(f"{args.detector}: fitted on arrays, it holds no model; export a "
+                         "detector fitted with --run-dir or --model")  # fmt: skip
+    out = args.out or str(base_path(args.detector)) + SUFFIX[args.format]
+    check_new_file(out, args.overwrite)
+    model, transform, mean, std = model_from_inputs(det.inputs, cpu_runtime())
+    det = Detector.load(args.detector, model=model)
+    pp = replace(transform.recipe(), mean=tuple(mean), std=tuple(std))
+    export_detector(det, args.format, out, preprocess=pp, input_dtype=args.input_dtype)
+    shape = (pp.channels, *pp.size)
+    print(
+        f"{out}: {args.format} artifact of {det.scorer.name}: images ({args.input_dtype}, N x "
+        f"{shape[0]} x {shape[1]} x {shape[2]}) -> logits, score, is_ood (score < "
+        f"{det.threshold:.6g}); checked against the detector"
+    )
+    return 0
 
 
 def load_kind(path: str, kind: str) -> np.ndarray:
@@ -159,6 +207,8 @@ def run_fit(args) -> int:
     scorer = create_scorer(args.score, **_params(args))
     if has_source(args):
         return _fit_with_model(args, scorer)
+    if args.strict:
+        raise InputError("--strict goes with --run-dir / --model (the gate needs labelled ID data)")
     if args.val is None:
         raise InputError("give --val (ID validation data), or --run-dir / --model with images")
     model = normalise = std = None
@@ -221,6 +271,7 @@ def _fit_with_model(args, scorer) -> int:
     idx = torch.randperm(len(d.x_train), generator=g)[: max(1, args.fit_samples)]
     X, y = d.x_train[idx], d.y_train[idx]
     record = inputs_record(args, d)
+    record.update(_gate(src, d, rt, args))
     val = d.x_val if args.val is None else images_for(args.val, *_transform_of(record), rt.device)
     needs = {}
     if args.class_weights:
@@ -240,6 +291,22 @@ def _fit_with_model(args, scorer) -> int:
         "flags score < threshold as OOD"
     )
     return 0
+
+
+def _gate(src, d, rt, args) -> dict:
+    """The ID-accuracy gate on the validation split (before anything is fitted): the warning
+    is printed (or, with --strict, the command stops) and recorded in the detector."""
+    from ..evaluate.extract import extract
+    from ..evaluate.gate import check_ratio, enforce, id_accuracy
+
+    ratio = check_ratio(args.accuracy_gate)
+    if ratio <= 0:
+        return {}
+    lo, _ = extract(src.model, d.x_val, 512, rt, src.head, "ID accuracy")
+    g = id_accuracy(lo, d.y_val, ratio, what="ID validation", context=d.extra.get("normalize", ""))
+    if g is None or g.n_classes != len(d.classes):
+        return {}
+    return {"id_accuracy": g.accuracy, "warning": enforce(g, args.strict)}
 
 
 def _transform_of(record: dict):

@@ -11,6 +11,7 @@ from .._io import load_array
 from .._runinfo import atomic_write_json, check_new_file, run_metadata
 from .._runinfo import check_new_folder as check_report_dir
 from .._validate import InputError, as_numpy_1d
+from ..evaluate.gate import check_ratio
 from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
@@ -92,7 +93,7 @@ def add_parser(sub) -> None:
         action="store_true",
         help="replace an existing --report DIR, --json or --save-scores file",
     )
-    add_source_args(p)
+    add_source_args(p, gate=True)
     add_runtime_args(p, train=False)
     p.set_defaults(func=run)
 
@@ -185,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
             check_new_file(path, args.overwrite, f"--{flag.replace('_', '-')}")
     if has_source(args):
         return run_folder(args)
+    if args.strict:
+        raise InputError("--strict goes with --run-dir / --model (the gate needs labelled ID data)")
     if not args.id or not args.ood:
         raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
     oods = _parse_ood(args.ood)
@@ -248,6 +251,7 @@ def run_folder(args: argparse.Namespace) -> int:
     res = evaluate_model(
         src.model, src.data, sets, methods, data_root=args.data_root, tpr=args.tpr,
         rule=args.rule, positive=args.positive, runtime=rt, ood_paths=paths, head=src.head,
+        gate_ratio=check_ratio(args.accuracy_gate), strict=args.strict,
     )  # fmt: skip
     if res is None:  # another process of a torchrun job: rank 0 reports
         return 0
@@ -276,9 +280,12 @@ def run_folder(args: argparse.Namespace) -> int:
         atomic_write_json(
             args.json,
             {
+                "warning": res["warning"],
                 "convention": conv,
                 "results": res["results"],
                 "id_test_error": res["id_test_error"],
+                "id_accuracy_gate": res["gate"],
+                "normalization": src.record.get("normalization"),
                 "run": run_metadata(seed=0, config=config, command=args.command_line),
             },
         )

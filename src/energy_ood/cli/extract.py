@@ -21,6 +21,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import _dist
 from .._progress import log
@@ -91,6 +92,17 @@ def _inputs(source: str, data, seed: int, data_root):
     return data.normalize(x), None
 
 
+def _gate(preds, y, data, source):
+    """(accuracy, warning line or None) of the model on a labelled ID split."""
+    from ..evaluate.gate import enforce, from_predictions
+
+    if not preds or any(p is None for p in preds):
+        return None, None  # the model's outputs are not the data set's classes
+    g = from_predictions(torch.cat(preds), y, len(data.classes), what=f"ID {source}",
+                         context=data.extra.get("normalize", ""))  # fmt: skip
+    return (None, None) if g is None else (g.accuracy, enforce(g))
+
+
 def _slice(x, a: int, b: int):
     return x[a:b] if not hasattr(x, "batches") else x[np.arange(a, b)]
 
@@ -109,16 +121,17 @@ def run(args) -> int:
     rt = runtime_from_args(args)
     src = load_source(args, rt)
     model, data = src.model, src.data
-    arrays, shapes = {}, {}
+    arrays, shapes, warning = {}, {}, None
     for name, source in sets.items():
         x, y = _inputs(source, data, args.seed, args.data_root)
         step = args.batch_size * args.chunk
-        files = None
+        files, preds = None, []
         for a in range(0, len(x), step):
             b = min(len(x), a + step)
             lo, z = extract(model, _slice(x, a, b), args.batch_size, rt, src.head, f"{name} {a}")
             if not _dist.is_main():
                 continue
+            preds.append(lo.argmax(1) if lo.shape[1] == len(data.classes) else None)
             if to_npz:
                 arrays.setdefault(f"{name}/logits", []).append(lo.numpy())
                 arrays.setdefault(f"{name}/features", []).append(z.numpy())
@@ -143,9 +156,12 @@ def run(args) -> int:
                     np.save(out / f"{name}.labels.npy", y.numpy())
             shapes[name] = {"source": source, "n": len(x), "labels": y is not None}
             log(f"{name}: {len(x)} images")
+            if y is not None and warning is None:  # the ID-accuracy gate, on labelled ID data
+                shapes[name]["accuracy"], warning = _gate(preds, y, data, source)
     if not _dist.is_main():
         return 0
     meta = {
+        "warning": warning,
         "source": str(args.run or args.model),
         "sets": shapes,
         "logits": "final layer outputs, float32",

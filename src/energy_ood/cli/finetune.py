@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import _dist
 from .._validate import InputError, check_int
+from ..models.normalization import HELP as NORMALIZE_HELP
 from ..train import TrainConfig
 from ..train.runs import Pretrained, finetune
 from ._runtime import runtime_from_args
@@ -28,6 +29,10 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", help="with --model: local weights (state dict, weights_only)")
     p.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
     p.add_argument("--input-size", type=int, help="with --model: override the model's input size")
+    p.add_argument("--normalize", metavar="MODE", help="with --model: " + NORMALIZE_HELP)
+    p.add_argument(
+        "--class-names", metavar="FILE", help="with --model: its classes in output order"
+    )
     p.add_argument(
         "--new-head",
         action="store_true",
@@ -62,14 +67,15 @@ def _base(args):
     if (args.base is None) == (args.model is None):
         raise InputError("give either --from RUN_DIR or --model SPEC (with --dataset)")
     if args.base is not None:
-        if args.checkpoint or args.dataset or args.new_head:
-            raise InputError("--checkpoint, --dataset and --new-head go with --model, not --from")
+        if args.checkpoint or args.dataset or args.new_head or args.normalize or args.class_names:
+            raise InputError("--checkpoint, --dataset, --new-head, --normalize and --class-names "
+                             "go with --model, not --from")  # fmt: skip
         return args.base
     if not args.dataset:
         raise InputError("--model needs --dataset (the in-distribution data set)")
-    return Pretrained(
-        args.model, args.checkpoint, args.dataset, args.new_head, input_size=args.input_size
-    )
+    return Pretrained(args.model, args.checkpoint, args.dataset, args.new_head,
+                      input_size=args.input_size, normalize=args.normalize,
+                      class_names=args.class_names)  # fmt: skip
 
 
 def run(args) -> int:

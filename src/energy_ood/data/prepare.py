@@ -74,10 +74,23 @@ class IDData:
         return isinstance(self.x_train, StreamSplit)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise [0, 1] images (N, C, H, W) with the ID training statistics."""
-        m = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        s = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        return (x - m) / s
+        """Images (N, C, H, W) in [0, 1] (or uint8) to model inputs with this data's mean and
+        std (the one normalisation of ``energy_ood.models.preprocess``)."""
+        from ..models.preprocess import normalize_inputs
+
+        return normalize_inputs(x, self.mean, self.std)
+
+    @property
+    def preprocess(self):
+        """How an image becomes a model input for this data: the transform's geometry (or
+        Pillow's shorter side to :attr:`size`, as runs decode files) and its mean and std, as a
+        :class:`~energy_ood.models.Preprocess` (what a run's checkpoint records)."""
+        from dataclasses import replace
+
+        t = self.transform or ImageTransform(self.size, self.channels)
+        how = self.extra.get("normalization") or "the training statistics"
+        return replace(t.recipe(), mean=tuple(self.mean), std=tuple(self.std),
+                       source=f"energy-ood data {self.name}: {how}")  # fmt: skip
 
     def describe(self) -> dict:
         return {
@@ -135,7 +148,10 @@ def _from_tensors(name, classes, source, x, y, xt, yt, seed, val_fraction, train
     if test_limit:
         keep = torch.randperm(len(xt), generator=g)[:test_limit]
         xt, yt = xt[keep], yt[keep]
-    mean, std = stats if stats is not None else channel_stats(x[tr_idx.sort().values])
+    if stats is None:
+        mean, std = channel_stats(x[tr_idx.sort().values])
+    else:
+        mean, std = (_per_channel(v, x.shape[1]) for v in stats)
     d = IDData(name, list(classes), str(source), mean, std, x[tr_idx], y[tr_idx], x[val_idx],
                y[val_idx], xt, yt, dict(extra or {}))  # fmt: skip
     d.x_train, d.x_val, d.x_test = d.normalize(d.x_train), d.normalize(d.x_val), d.normalize(xt)
@@ -194,7 +210,7 @@ def _prepare_arrays(path, seed, val_fraction, train_limit, test_limit, transform
 
     return _from_tensors(
         str(path), classes, path, t(x), torch.as_tensor(y).long(), t(xt),
-        torch.as_tensor(yt).long(), seed, val_fraction, train_limit, test_limit, extra,
+        torch.as_tensor(yt).long(), seed, val_fraction, train_limit, test_limit, extra, stats,
     )  # fmt: skip
 
 
@@ -237,7 +253,7 @@ def _prepare_lists(name, source, train: ImageList, test: ImageList | None, seed,
     else:
         tr_idx_all, te_idx_all = np.arange(len(train)), None
     if stats is not None:
-        extra["stats"] = "the model's own normalisation"
+        extra["stats"] = "given by the model (not computed from the data)"
     if fits_in_memory(train, data_mode):
         x, y = materialize(train, tr_idx_all)
         xt, yt = materialize(test, te_idx_all)
@@ -263,7 +279,7 @@ def _stream(name, train: ImageList, test: ImageList, tr_all, te_all, seed, val_f
         mean, std = image_stats(train, tr_idx, seed=seed)
         extra = {**extra, "stats": "mean/std over a seeded sample of up to 2000 training images"}
     else:
-        mean, std = stats
+        mean, std = (_per_channel(v, train.transform.channels) for v in stats)
     xs = [StreamSplit(ds, i, mean, std) for ds, i in ((train, tr_idx), (train, val_idx),
                                                       (test, te_idx))]  # fmt: skip
     return IDData(name, train.classes, train.source, mean, std, xs[0], xs[0].labels, xs[1],
@@ -281,16 +297,21 @@ def prepare_id(
     channels: int | None = None,
     data_mode: str = "auto",
     preprocess=None,
+    dataset_stats: bool = False,
 ) -> IDData:
     """Load an ID data set (a name or a path), split train/validation by seed, normalise with
-    training statistics. ``preprocess`` (a model's ``energy_ood.models.Preprocess`` with a
-    size) takes every image through that model's geometry and normalisation instead."""
+    training statistics. ``preprocess`` (a model's ``energy_ood.models.Preprocess``) takes
+    every image through that model's geometry (when it has a size) and its normalisation: its
+    mean and std, or none ([0, 1] inputs) when it records none, unless ``dataset_stats``
+    (the training statistics, as without a model)."""
     transform, stats = None, None
-    if preprocess is not None and preprocess.size is not None:
-        transform = ImageTransform.from_preprocess(preprocess)
+    if preprocess is not None:
+        if preprocess.size is not None:
+            transform = ImageTransform.from_preprocess(preprocess)
         if preprocess.mean is not None:
-            k = transform.channels
-            stats = (_per_channel(preprocess.mean, k), _per_channel(preprocess.std, k))
+            stats = (list(preprocess.mean), list(preprocess.std))
+        elif not dataset_stats:
+            stats = ([0.0], [1.0])  # (x - 0) / 1 == x exactly: the [0, 1] images themselves
     if is_path(dataset):
         path = Path(dataset).expanduser()
         if not path.exists():
@@ -314,7 +335,7 @@ def prepare_id(
     x, y = tr.tensors()
     xt, yt = te.tensors()
     return _from_tensors(tr.name, tr.classes, tr.source, x, y, xt, yt, seed, val_fraction,
-                         train_limit, test_limit)  # fmt: skip
+                         train_limit, test_limit, None, stats)  # fmt: skip
 
 
 def path_of_train(path: Path) -> Path:

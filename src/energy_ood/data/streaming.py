@@ -26,7 +26,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .._device import available_cpus
 from .._files import open_regular, read_regular
@@ -56,7 +55,19 @@ class ImageTransform:
         """The geometry of a model's ``energy_ood.models.Preprocess`` (square input)."""
         if pp.size is None or pp.size[0] != pp.size[1]:
             raise InputError(f"model input size {pp.size}: only square inputs are supported")
+        if pp.interpolation == "pil-bilinear":
+            return cls(pp.size[0], pp.channels)
         return cls(pp.size[0], pp.channels, (pp.resize, pp.resize_mode, pp.interpolation))
+
+    def recipe(self):
+        """This transform as a :class:`~energy_ood.models.Preprocess` without normalisation:
+        the one function that takes a decoded image to the model's geometry."""
+        from ..models.preprocess import PIL_BILINEAR, Preprocess
+
+        if self.preprocess is None:
+            return Preprocess(self.size, None, "shorter", PIL_BILINEAR, channels=self.channels)
+        r, mode, interp = self.preprocess
+        return Preprocess(self.size, r, mode, interp, channels=self.channels)
 
     def describe(self) -> dict:
         if self.preprocess is None:
@@ -71,24 +82,7 @@ class ImageTransform:
         return self.size * self.size * self.channels * (1 if self.preprocess is None else 4)
 
     def __call__(self, a: np.ndarray) -> torch.Tensor:
-        if self.preprocess is not None:
-            from ..models.preprocess import Preprocess
-
-            r, mode, interp = self.preprocess
-            pp = Preprocess(self.size, r, mode, interp, channels=self.channels)
-            return pp(a)[0]
-        im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
-        im = im.convert("L" if self.channels == 1 else "RGB")
-        w, h = im.size
-        if (w, h) != (self.size, self.size):
-            scale = self.size / min(w, h)
-            nw, nh = max(self.size, round(w * scale)), max(self.size, round(h * scale))
-            im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
-            left, top = (nw - self.size) // 2, (nh - self.size) // 2
-            im = im.crop((left, top, left + self.size, top + self.size))
-        out = np.asarray(im)
-        out = out[..., None] if out.ndim == 2 else out
-        return torch.from_numpy(out.transpose(2, 0, 1).copy())
+        return self.recipe().image(a)
 
 
 def _read(ref) -> tuple[bytes, str]:
@@ -305,9 +299,9 @@ class StreamSplit:
         return StreamSplit(self.ds, self.indices, self.mean, self.std, device, self.workers)
 
     def normalize(self, xb: torch.Tensor) -> torch.Tensor:
-        m = torch.tensor(self.mean, device=self.device).view(1, -1, 1, 1)
-        s = torch.tensor(self.std, device=self.device).view(1, -1, 1, 1)
-        return (to_unit(xb.to(self.device, non_blocking=True)) - m) / s
+        from ..models.preprocess import normalize_inputs
+
+        return normalize_inputs(xb.to(self.device, non_blocking=True), self.mean, self.std)
 
     def batches(self, index_lists):
         """Normalised ``(x, y)`` batches on the device for lists of positions in this split."""

@@ -20,7 +20,7 @@ from .tables import metrics_table
 def _data_text(d: dict) -> str:
     keep = ("dataset", "source", "n_train", "n_val", "n_test", "image_size", "channels")
     rows = [f"- {k}: {d[k]}" for k in keep if k in d]
-    for k in ("transform", "stats", "test_split", "storage"):
+    for k in ("normalization", "class_order", "transform", "stats", "test_split", "storage"):
         if k in d:
             rows.append(f"- {k}: {d[k]}")
     rows.append(f"- classes ({len(d.get('classes', []))}): {', '.join(d.get('classes', [])[:20])}")
@@ -35,7 +35,8 @@ def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, whe
         err_text = "n/a (the model's classes are not the data set's)"
         if err is not None:
             err_text = f"{100 * err:.2f}%"
-        sections = [
+        sections = [("Warning", res["warning"])] if res.get("warning") else []
+        sections += [
             ("Convention", convention_text(conv)),
             ("Model", "\n".join(f"- {k}: {v}" for k, v in model.items() if k != "arch")),
             ("In-distribution data", _data_text(res["data"])),
@@ -50,10 +51,12 @@ def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, whe
             safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in label)
             figs.append(plots.score_histograms(panels, tmp / f"hist_{safe}.png", title=label))
         results = {
+            "warning": res.get("warning"),
             "title": f"OOD evaluation of {where}",
             "convention": conv,
             "results": res["results"],
             "id_test_error": err,
+            "id_accuracy_gate": res.get("gate"),
             "data": res["data"],
             "model": model,
             "run": run_metadata(seed=0, config={"where": where}, command=command),

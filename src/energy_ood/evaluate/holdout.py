@@ -28,6 +28,7 @@ from ..score import create_scorer
 from ..train import Trainer
 from ..train.loop import predict_logits
 from ..train.runs import prepare_id
+from .gate import GateResult, enforce
 from .holdout_config import HoldoutConfig
 from .holdout_disclosure import (
     claim_subset,
@@ -124,7 +125,7 @@ def run_holdout(
         claim_subset(out, rec, resume)
     ap = {v: {m: np.full((trials, len(classes)), np.nan) for m in labels} for v in variants}
     acc = {v: np.full((trials, len(classes)), np.nan) for v in variants}
-    y_test = data.y_test.numpy()
+    y_test, warning = data.y_test.numpy(), None
     for t in range(trials):
         pick = torch.as_tensor(subsets[t])
         x_t, y_t = data.x_train[pick], data.y_train[pick].numpy()
@@ -137,11 +138,14 @@ def run_holdout(
                 log(f"trial {t + 1}/{trials}, held-out class {data.classes[c]}, {v}")
                 run_dir = out / "runs" / f"trial{t}_class{c}_{v}"
                 model = _train(cfg, rt, data, x, y, seeds[t] + c, v, run_dir, resume)
+                pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
+                acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
+                gate = GateResult(acc[v][t, ci], int(seen.sum()), len(data.classes) - 1,
+                                  cfg.accuracy_gate, f"ID test ({run_dir.name})")  # fmt: skip
+                warning = warning or enforce(gate, cfg.strict)  # before any OOD number
                 scores = holdout_scores(model, data.x_test, specs, std=data.std)
                 for m in labels:
                     ap[v][m][t, ci] = average_precision(-scores[m], anomaly)
-                pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
-                acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
     probe = create_model(cfg.model.name, num_classes=len(data.classes) - 1,
                          in_channels=data.channels)  # fmt: skip
     res = HoldoutResults(
@@ -157,6 +161,7 @@ def run_holdout(
         training=training_record(cfg.train.train_config(seed), probe, data.describe()),
         run=run_metadata(seed=seed, config=cfg.to_dict(), data=data.describe(), command=command),
     )  # fmt: skip
+    res.warning = warning
     res.claims = holdout_claims(res)
     res.departures = holdout_departures(cfg, res)
     res.timings = {"total_s": time.perf_counter() - t_start}

@@ -44,6 +44,10 @@ class HoldoutConfig(RunOptions):
     trials: int = option(3, min=1)
     classes: list[int] | None = option(None, min=0, min_len=1)
     rotation: bool = True  # also train the rotation-head variant
+    # the ID-accuracy gate on each trained model (its held-in test classes): below
+    # accuracy_gate x chance the run stops (strict) or its report opens with the warning
+    strict: bool = True
+    accuracy_gate: float = option(1.5, min=0)
     methods: list[ScorerSpec] = option(factory=_default_methods, min_len=1)
     data: HoldoutData
     model: ModelSection = option(factory=ModelSection)

@@ -61,6 +61,8 @@ def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
         ("Paper", PAPER),
         ("Per-class AP", markdown_table(headers, rows)),
     ]  # fmt: skip
+    if res.warning:
+        secs.insert(0, ("Warning", res.warning))
     paths = []
     skew = sum(res.skew) / len(res.skew)
     for v in variants:

@@ -33,6 +33,7 @@ class HoldoutResults:
     run: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     kind: str = "holdout"
+    warning: str | None = None  # the ID-accuracy gate's line (a non-strict run), shown first
 
     def ap(self, variant: str, label: str) -> np.ndarray:
         return np.array(self.variants[variant]["ap"][label], dtype=float)
@@ -47,7 +48,9 @@ class HoldoutResults:
         return None
 
     def to_plain(self) -> dict:
-        return {k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__}
+        out = {"warning": self.warning}
+        out.update({k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__})
+        return out
 
 
 def holdout_claims(res: HoldoutResults) -> list[Claim]:

@@ -30,6 +30,7 @@ from ..score.functional import free_energy
 from ..train.loop import accuracy, predict_logits
 from ..train.margins import choose_margins
 from ..train.runs import aux_outliers, finetune, load_run, prepare_id, pretrain
+from .gate import GateResult, enforce
 from .ood_claims import departures, ood_claims
 from .ood_config import OODConfig
 from .protocols import dataset_vs_dataset
@@ -135,7 +136,7 @@ def _start_model(m, d, data_root, seed: int, rt) -> tuple:
 
     torch.manual_seed(seed)  # a new head is drawn from the seed
     p = Pretrained(m.name, m.checkpoint, d.dataset, m.new_head, d.train_limit, m.input_size,
-                   d.test_limit)  # fmt: skip
+                   d.test_limit, m.normalize, m.class_names)  # fmt: skip
     model, data, record = load_pretrained(p, data_root, seed, rt)
     return model, record["arch"], data
 
@@ -175,6 +176,10 @@ class _Seed:
             start=tuple(start) if start else None,
         )  # fmt: skip
         self.model, self.id_error = pre["model"], pre["metrics"]["test_error"]
+        gate = GateResult(1 - self.id_error, len(self.data.x_test), len(self.data.classes),
+                          cfg.accuracy_gate, f"ID test (seed {seed}, pretrained model)",
+                          self.data.extra.get("normalize", ""))  # fmt: skip
+        self.warning = enforce(gate, cfg.strict) if gate.n_classes > 1 else None
         self.epoch_s = _median_epoch(pre["metrics"])
         n = d.n_ood or len(self.data.x_test)  # a pool of 5x the draw size (len(ID) // 5)
         self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
@@ -271,7 +276,7 @@ def run_ood_benchmark(
     id_error: dict[str, list] = {"pretrained": []}
     margins_used: dict[str, list] = {}
     temps = {k: [] for k in ("energy_fpr95", "msp_fpr95", "energy_auroc", "msp_auroc")}
-    noise, sweep, raw, sets = None, None, None, None
+    noise, sweep, raw, sets, warning = None, None, None, None, None
     order = [cfg.sweep_seed, *[s for s in cfg.seeds if s != cfg.sweep_seed]]
     per_seed_out = {}
     rt = bench_runtime(cfg)
@@ -280,6 +285,7 @@ def run_ood_benchmark(
         t0 = time.perf_counter()
         log(f"seed {seed} ({order.index(seed) + 1}/{len(order)})")
         sd = _Seed(cfg, seed, out, data_root, resume, sets, rt)
+        warning = warning or sd.warning
         stages = {"pretrain_s": time.perf_counter() - t0, "pretrain_epoch_s": sd.epoch_s}
         t1 = time.perf_counter()
         sets = list(sd.oods)
@@ -376,7 +382,7 @@ def run_ood_benchmark(
         if cfg.sweeps.temperatures else None,
         run=run_metadata(seed=cfg.seeds[0], config=cfg.to_dict(), data=sd.data.describe(),
                          command=command),
-        raw=raw,
+        raw=raw, warning=warning,
     )  # fmt: skip
     timings["total_s"] = time.perf_counter() - t_start
     budgets = {seed: per_seed_out[seed]["budget"] for seed in cfg.seeds}

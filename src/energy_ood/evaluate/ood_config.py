@@ -81,11 +81,15 @@ class BenchModelSection(ModelSection):
     pretraining stage starts from ``checkpoint`` (a local state dict, loaded weights_only;
     relative paths are relative to the working folder) and trains on the ID data with
     cross-entropy. ``new_head`` replaces a head whose class count differs from the ID data's;
-    ``input_size`` overrides the model's preprocessing size."""
+    ``input_size`` overrides the model's preprocessing size; ``normalize`` says what the model
+    expects (model | dataset | none | "MEAN,STD", as ``--normalize``); ``class_names`` a file
+    of the model's classes in output order (as ``--class-names``)."""
 
     checkpoint: str | None = None
     new_head: bool = False
     input_size: int | None = option(None, min=8)
+    normalize: str | None = None
+    class_names: str | None = None
 
     @property
     def pretrained(self) -> bool:
@@ -107,11 +111,18 @@ class BenchModelSection(ModelSection):
             )
         if self.checkpoint is not None and not Path(self.checkpoint).is_file():
             raise InputError(f"{where}.checkpoint: no such file {self.checkpoint!r}")
-        if not self.pretrained and (self.new_head or self.input_size is not None):
+        if not self.pretrained and (
+            self.new_head or self.input_size is not None or self.normalize is not None
+            or self.class_names is not None
+        ):  # fmt: skip
             raise InputError(
-                f"{where}: new_head and input_size go with a checkpoint or a torchvision: / "
-                "timm: model"
+                f"{where}: new_head, input_size, normalize and class_names go with a checkpoint or "
+                "a "
+                "torchvision: / timm: model"
             )
+        from ..models.normalization import parse_normalize
+
+        parse_normalize(self.normalize, f"{where}.normalize")
 
 
 @dataclass(kw_only=True)
@@ -203,6 +214,10 @@ class OODConfig(RunOptions):
     config_file: str = ""
     seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0)
     skip_missing: bool = False  # an OOD set whose files are absent is left out with a note
+    # the ID-accuracy gate on each pretrained model: below accuracy_gate x chance the run
+    # stops (strict) or its report opens with the warning (strict = false)
+    strict: bool = True
+    accuracy_gate: float = option(1.5, min=0)
     data: DataSection
     model: BenchModelSection = option(factory=BenchModelSection)
     pretrain: TrainSection = option(factory=TrainSection)

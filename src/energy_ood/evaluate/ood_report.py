@@ -153,6 +153,8 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
         command_section(command, res.timings.get("total_s"), res.run.get("machine")),
         ("Claims, ours vs the paper", claims_table(res.claims)),
     ]  # fmt: skip
+    if res.warning:
+        secs.insert(0, ("Warning", res.warning))
     msp, en = res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy", T=1.0)
     err = res.id_error
     if msp and en:

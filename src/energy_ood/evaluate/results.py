@@ -138,6 +138,7 @@ class OODResults:
     timings: dict = field(default_factory=dict)
     kind: str = "ood"
     raw: dict | None = field(default=None, repr=False)  # first seed's scores, for plots only
+    warning: str | None = None  # the ID-accuracy gate's line (a non-strict run), shown first
 
     def find(self, model: str, scorer: str, **params) -> Evaluation | None:
         """The evaluation of ``scorer`` (with ``params``, absent = default) on ``model``."""
@@ -150,7 +151,9 @@ class OODResults:
         return list(dict.fromkeys(e.model for e in self.evaluations))
 
     def to_plain(self) -> dict:
-        out = {k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__ if k != "raw"}
+        out = {"warning": self.warning}
+        out.update({k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__
+                    if k not in ("raw", "warning")})  # fmt: skip
         return out
 
     @classmethod

@@ -13,6 +13,7 @@ from .._validate import InputError
 from ..data.ood_files import load_ood_path
 from ..metrics import ood_metrics
 from ..train.runs import load_run
+from .gate import DEFAULT_RATIO, enforce, id_accuracy
 from .ood_bench import load_ood_tensors
 from .scoring import method_label, score_on_sets
 from .tables import mean_row
@@ -30,12 +31,15 @@ def evaluate_model(
     runtime=None,
     ood_paths: dict[str, str] | None = None,
     head: str | None = None,
+    gate_ratio: float = DEFAULT_RATIO,
+    strict: bool = False,
     **metric_kw,
 ) -> dict | None:
     """{method label: {set: metrics, ..., "mean": metrics}} of ``model`` on ID data ``data``
     (an IDData) and the OOD sets, plus its ID test error (None when the model's classes are
-    not the data set's). In a torchrun job the extraction is sharded; rank 0 returns the
-    results, the others None."""
+    not the data set's). Before any scorer runs, the ID-accuracy gate (``gate``; its
+    ``warning`` line, or an InputError with ``strict``). In a torchrun job the extraction is
+    sharded; rank 0 returns the results, the others None."""
     if runtime is not None:
         model.to(runtime.device)
     oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
@@ -44,7 +48,16 @@ def evaluate_model(
             raise InputError(f"OOD set name {name!r} given twice")
         x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1, data.transform)
         oods[name] = data.normalize(x)
-    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime, head)
+    gate = {}
+
+    def check(scored):
+        g = id_accuracy(scored.logits("id"), data.y_test, gate_ratio,
+                        context=data.extra.get("normalize", ""))  # fmt: skip
+        if g is not None and len(data.classes) == g.n_classes:
+            gate["record"], gate["warning"] = g.record(), enforce(g, strict)
+
+    raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime, head,
+                                check)  # fmt: skip
     if raw is None:
         return None
     results = {}
@@ -56,8 +69,10 @@ def evaluate_model(
     logits = scored.logits("id")
     err = None
     if logits.shape[1] == len(data.classes):
-        err = float((logits.argmax(1) != data.y_test).float().mean())
+        err = int((logits.argmax(1) != data.y_test).sum()) / len(data.y_test)  # exact
     return {
+        "warning": gate.get("warning"),
+        "gate": gate.get("record"),
         "results": results,
         "id_test_error": err,
         "ood_sets": list(oods),

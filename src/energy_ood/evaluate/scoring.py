@@ -15,6 +15,7 @@ import torch
 from .. import _dist
 from .._progress import log
 from ..score import FitSource, ModelAdapter, create_scorer, fit_scorer
+from ..score.adapter import check_features
 from .extract import extract
 
 
@@ -82,7 +83,9 @@ class ScoredModel:
             return self.inputs[name]
         if kind not in ("logits", "features"):
             raise ValueError(f"a classifier gives no {kind}")
-        return self.outputs(name)[0 if kind == "logits" else 1]
+        if kind == "features":
+            return check_features(self.outputs(name)[1])
+        return self.outputs(name)[0]
 
     def source(self) -> FitSource:
         kinds = ("logits", "features", "inputs")
@@ -121,12 +124,14 @@ def score_methods(
 
 
 def score_on_sets(
-    model, data, oods: dict, methods: list[dict], fit_n: int, seed: int, runtime=None, head=None
-):
+    model, data, oods: dict, methods: list[dict], fit_n: int, seed: int, runtime=None, head=None,
+    before=None,
+):  # fmt: skip
     """Extract logits/features of ``model`` on the ID test set (named "id") and each OOD set,
     fit scorers on a seeded subset of ``fit_n`` ID training images (validation-split scorers on
     the ID validation images), and score every method: ``(score_methods(...), ScoredModel)``.
-    In a torchrun job every process extracts its shard and rank 0 alone scores (the others get
+    ``before(scored)`` runs on rank 0 before any scorer (the ID-accuracy gate). In a torchrun
+    job every process extracts its shard and rank 0 alone scores (the others get
     ``(None, ScoredModel)``)."""
     g = torch.Generator().manual_seed(seed)
     fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
@@ -146,4 +151,6 @@ def score_on_sets(
         scored.add(name, x)
     if not _dist.is_main():
         return None, scored
+    if before is not None:
+        before(scored)
     return score_methods(scored, methods, "id", list(oods)), scored

@@ -21,6 +21,7 @@ class LoadedModel:
     arch: dict
     num_classes: int | None
     checkpoint: str | None = None
+    normalization: dict | None = None  # the resolved --normalize (data.for_model), for reports
 
     @property
     def source(self) -> str:
@@ -42,4 +43,5 @@ class LoadedModel:
             "head": self.head,
             "preprocess": self.preprocess.to_dict(),
             "checkpoint": self.checkpoint,
+            "normalization": self.normalization,
         }

@@ -28,6 +28,7 @@ from torch import nn
 from .._validate import InputError
 from .external import Built, build_external, find_head, is_external, replace_head
 from .loaded import LoadedModel
+from .normalization import resolve_normalization, run_recipe
 from .preprocess import Preprocess
 from .programs import load_program
 from .registry import _MODELS, available_models, create_model
@@ -84,6 +85,7 @@ def load_model(
     new_head: bool = False,
     input_size=None,
     preprocess: Preprocess | dict | None = None,
+    normalize=None,
     device: str | torch.device = "cpu",
     **kwargs,
 ) -> LoadedModel:
@@ -93,7 +95,27 @@ def load_model(
     a different count is refused unless ``new_head=True``, which loads the checkpoint and
     then replaces the head by a fresh ``num_classes``-way layer (fine-tuning a pretrained
     backbone). ``input_size`` overrides the preprocessing size; ``preprocess`` replaces the
-    preprocessing; ``kwargs`` go to the architecture (e.g. ``img_size=32`` for a timm ViT)."""
+    preprocessing; ``normalize`` (``model``, ``none`` or ``(mean, std)`` / ``"MEAN,STD"``, as
+    ``--normalize``) sets what ``lm.preprocess`` normalises with (``dataset`` needs the data:
+    ``energy_ood.data.for_model.prepare_for_model``); ``kwargs`` go to the architecture (e.g.
+    ``img_size=32`` for a timm ViT)."""
+    lm = _load(spec, checkpoint, num_classes, in_channels, new_head, input_size, preprocess,
+               device, kwargs)  # fmt: skip
+    if normalize is not None:
+        norm = resolve_normalization(normalize, lm.preprocess, "normalize")
+        if norm.dataset:
+            raise InputError(
+                "normalize='dataset' needs the data set: use "
+                "energy_ood.data.for_model.prepare_for_model(lm, dataset, ...)"
+            )
+        lm.preprocess, lm.normalization = norm.preprocess, norm.record()
+        if "preprocess" in lm.arch:
+            lm.arch["preprocess"] = lm.preprocess.to_dict()
+    return lm
+
+
+def _load(spec, checkpoint, num_classes, in_channels, new_head, input_size, preprocess, device,
+          kwargs) -> LoadedModel:  # fmt: skip
     if new_head and num_classes is None:
         raise InputError("new_head=True needs num_classes (the classes of the new head)")
     if spec is not None and not is_external(spec) and spec not in _MODELS:
@@ -113,8 +135,8 @@ def load_model(
         if ck_arch.get("rotation_head"):
             kwargs["rotation_head"] = True
         in_channels = in_channels or ck_arch.get("in_channels")
-        if preprocess is None and input_size is None and ck_arch.get("preprocess"):
-            preprocess = ck_arch["preprocess"]
+        if preprocess is None and input_size is None:
+            preprocess = ck_arch.get("preprocess") or run_recipe(Path(checkpoint).parent)
     if spec is None:
         raise InputError("name the model (a registry name, torchvision:NAME or timm:NAME)")
     kwargs = _check_kwargs(spec, kwargs)

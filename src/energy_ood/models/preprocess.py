@@ -7,7 +7,14 @@ timm's data config (``resize = floor(size / crop_pct)``) and torchvision's
 ``ImageClassification`` transforms describe. Calling it applies the steps to uint8 images
 (H x W x C arrays, PIL images, lists of them of any size) or to float tensors in [0, 1]
 ((C, H, W) or (N, C, H, W)). Resampling is torch's antialiased ``interpolate``, as
-torchvision's tensor path (PIL resampling differs in the last digits).
+torchvision's tensor path (PIL resampling differs in the last digits), except for
+``interpolation="pil-bilinear"``: Pillow's bilinear on the uint8 image, shorter side to the
+size then a centre crop, which is how this project's runs decode image files.
+
+This is the one path from images to model inputs: data sets, OOD sets, detectors and
+``load_model(...).preprocess`` all call :meth:`Preprocess.image` (one decoded image to its
+geometry) and :func:`normalize_inputs` (a batch to model inputs), so the same images give
+bit-identical inputs whichever way they come in.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from .._validate import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "pil-bilinear")
+PIL_BILINEAR = "pil-bilinear"  # Pillow on uint8, as energy-ood runs decode image files
 RESIZE_MODES = ("shorter", "squash")
 
 
@@ -61,6 +69,9 @@ class Preprocess:
             )
         if self.channels not in (1, 3):
             raise InputError(f"preprocess: channels must be 1 or 3, got {self.channels}")
+        if self.interpolation == PIL_BILINEAR and self.size is not None:
+            if self.size[0] != self.size[1] or self.resize not in (None, self.size[0]):
+                raise InputError("preprocess: pil-bilinear takes a square size and no resize")
         if (self.mean is None) != (self.std is None):
             raise InputError("preprocess: give both mean and std, or neither")
         if self.mean is not None:
@@ -97,24 +108,66 @@ class Preprocess:
 
     def __call__(self, images) -> torch.Tensor:
         """Float32 tensor (N, C, H, W) ready for the model."""
-        batches = _as_float_batches(images)
-        out = [self._geometry(_to_channels(x, self.channels)) for x in batches]
+        out = []
+        for x in _as_batches(images):
+            if x.dtype == torch.uint8 and self._pil:
+                out.append(torch.stack([self._pil_image(a.numpy()) for a in x.permute(0, 2, 3, 1)]))
+            else:
+                out.append(self._geometry(_to_channels(_unit(x), self.channels)))
         shapes = {tuple(x.shape[1:]) for x in out}
         if len(shapes) > 1:
             raise InputError(
                 f"preprocess: images of different sizes {sorted(shapes)} and no target size"
             )
         x = torch.cat(out) if len(out) > 1 else out[0]
-        if self.mean is not None:
-            m = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
-            s = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
-            x = (x - m) / s
-        return x.contiguous()
+        return self.normalize(x).contiguous()
+
+    @property
+    def _pil(self) -> bool:
+        return self.interpolation == PIL_BILINEAR and self.size is not None
+
+    def image(self, a: np.ndarray) -> torch.Tensor:
+        """One decoded image (uint8 H x W x C) at the model's geometry and channels, not yet
+        normalised: uint8 (C, H, W) for ``pil-bilinear``, float32 in [0, 1] otherwise."""
+        if self._pil:
+            return self._pil_image(a)
+        x = _to_channels(_unit(_from_array(a)), self.channels)
+        return self._geometry(x)[0]
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (N, C, H, W), uint8 or float in [0, 1], to model inputs (this recipe's
+        mean and std)."""
+        return normalize_inputs(x, self.mean, self.std)
+
+    def _pil_image(self, a: np.ndarray) -> torch.Tensor:
+        """uint8 (H, W, C) -> uint8 (C, size, size): Pillow bilinear, shorter side to the size,
+        centre crop (floor offsets)."""
+        from PIL import Image
+
+        size, a = self.size[0], np.ascontiguousarray(a)
+        im = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a[..., :3])
+        im = im.convert("L" if self.channels == 1 else "RGB")
+        w, h = im.size
+        if (w, h) != (size, size):
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+        out = np.asarray(im)
+        out = out[..., None] if out.ndim == 2 else out
+        return torch.from_numpy(out.transpose(2, 0, 1).copy())
 
     def _geometry(self, x: torch.Tensor) -> torch.Tensor:
         if self.size is None:
             return x
-        h, w = x.shape[-2:]
+        h, w = (int(v) for v in x.shape[-2:])  # ints, also while traced for export
+        if self._pil:  # a float image: torch's bilinear onto Pillow's box
+            short, size = min(h, w), self.size[0]
+            target = (max(size, round(h * size / short)), max(size, round(w * size / short)))
+            x = _resize(x, target, "bilinear")
+            top, left = (target[0] - size) // 2, (target[1] - size) // 2
+            return x[..., top : top + size, left : left + size]
         if self.resize is None:
             target = self.size
         elif self.resize_mode == "squash":
@@ -138,11 +191,11 @@ def _resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
 def _center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Torchvision's ``center_crop``: zero-pad when the image is smaller than the crop."""
     ch, cw = size
-    h, w = x.shape[-2:]
+    h, w = (int(v) for v in x.shape[-2:])
     if ch > h or cw > w:
         pt, pl = (ch - h) // 2 if ch > h else 0, (cw - w) // 2 if cw > w else 0
         x = F.pad(x, (pl, max(cw - w, 0) - pl, pt, max(ch - h, 0) - pt))
-        h, w = x.shape[-2:]
+        h, w = (int(v) for v in x.shape[-2:])  # ints, also while traced for export
     top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
     return x[..., top : top + ch, left : left + cw]
 
@@ -161,6 +214,22 @@ def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     raise InputError(f"preprocess: cannot turn {c}-channel images into {channels} channels")
 
 
+def normalize_inputs(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """THE normalisation of model inputs: uint8 images to [0, 1] (divided by 255), then
+    ``(x - mean) / std`` per channel (float32 statistics on x's device); none when ``mean`` is
+    None. Every path from images to a model ends here."""
+    x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+    if mean is None:
+        return x
+    m = torch.tensor(list(mean), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(list(std), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
 def _check_unit(x: torch.Tensor) -> torch.Tensor:
     if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
         raise InputError(
@@ -171,28 +240,28 @@ def _check_unit(x: torch.Tensor) -> torch.Tensor:
 
 
 def _from_tensor(t: torch.Tensor) -> torch.Tensor:
-    """(C, H, W) or (N, C, H, W) tensor, uint8 (0..255) or float in [0, 1]."""
+    """(C, H, W) or (N, C, H, W) tensor, uint8 (kept) or float in [0, 1] (float32)."""
     if t.ndim == 3:
         t = t.unsqueeze(0)
     if t.ndim != 4:
         raise InputError(f"preprocess: expected a (N, C, H, W) tensor, got {tuple(t.shape)}")
     if t.dtype == torch.uint8:
-        return t.float().div_(255.0)
+        return t
     if not torch.is_floating_point(t):
         raise InputError(f"preprocess: expected uint8 or float images, got {t.dtype}")
     return _check_unit(t.float())
 
 
 def _from_array(a: np.ndarray) -> torch.Tensor:
-    """H x W, H x W x C or N x H x W x C array, uint8 or float in [0, 1]."""
+    """H x W, H x W x C or N x H x W x C array, uint8 (kept) or float in [0, 1]: (N, C, H, W)."""
     if a.ndim == 2:
         a = a[None, :, :, None]
     elif a.ndim == 3:
         a = a[None] if a.shape[-1] in (1, 3, 4) else a[..., None]
     if a.ndim != 4 or a.shape[-1] not in (1, 3, 4):
         raise InputError(f"preprocess: expected H x W x C image arrays, got shape {a.shape}")
-    if a.dtype == np.uint8:  # astype copies: read-only arrays (PIL, mmap) are fine
-        t = torch.from_numpy(a.astype(np.float32)).div_(255.0)
+    if a.dtype == np.uint8:  # a copy: read-only arrays (PIL, mmap) are fine
+        t = torch.from_numpy(np.array(a))
     elif np.issubdtype(a.dtype, np.floating):
         t = _check_unit(torch.from_numpy(a.astype(np.float32)))
     else:
@@ -200,19 +269,27 @@ def _from_array(a: np.ndarray) -> torch.Tensor:
     return t.permute(0, 3, 1, 2)
 
 
-def _as_float_batches(images) -> list[torch.Tensor]:
+def _pil_array(im) -> np.ndarray:
+    """A PIL image as uint8 H x W x C, converted as data sets decode files (grey modes to
+    "L", everything else to "RGB")."""
+    from ..data.images import GREY_MODES
+
+    return np.asarray(im.convert("L" if im.mode in GREY_MODES else "RGB"))
+
+
+def _as_batches(images) -> list[torch.Tensor]:
+    """(N, C, H, W) tensors, uint8 kept as uint8, float in [0, 1] as float32."""
     if isinstance(images, torch.Tensor):
         return [_from_tensor(images)]
     if isinstance(images, np.ndarray):
         return [_from_array(images)]
     if hasattr(images, "getbands"):  # a PIL image
-        im = images if images.mode in ("L", "RGB", "RGBA") else images.convert("RGB")
-        return [_from_array(np.asarray(im))]
+        return [_from_array(_pil_array(images))]
     if isinstance(images, (list, tuple)):
         if not images:
             raise InputError("preprocess: no images given")
         out = []
         for im in images:
-            out.extend(_as_float_batches(im))
+            out.extend(_as_batches(im))
         return out
     raise InputError(f"preprocess: cannot read images from a {type(images).__name__}")

@@ -10,11 +10,13 @@ Neither records a normalisation: pass ``preprocess`` when the program does not n
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .._progress import log
 from .._validate import InputError
 from .loaded import LoadedModel
 from .preprocess import Preprocess
@@ -58,6 +60,19 @@ def _exported_module(ep, path) -> tuple[nn.Module, str | None, int | None, tuple
     return module, head, n, shape
 
 
+def _restate(caught, path) -> None:
+    """torch's own deprecation notices while loading (torch.jit.load, pytree internals) are
+    about torch's API, not the user's file: dropped. Anything else is restated as one line."""
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, (DeprecationWarning, FutureWarning)):
+            continue
+        text = (str(w.message).strip().splitlines() or [w.category.__name__])[0][:200]
+        if text not in seen:
+            seen.add(text)
+            log(f"note: loading {path}: {text}")
+
+
 def load_program(
     path: str | Path, preprocess: Preprocess | dict | None = None, device="cpu"
 ) -> LoadedModel:
@@ -71,15 +86,18 @@ def load_program(
             "architecture as the model and the file as the checkpoint"
         )
     try:
-        if kind == "torchscript":
-            module, head, n, shape = torch.jit.load(str(path), map_location="cpu"), None, None, None
-        else:
-            module, head, n, shape = _exported_module(torch.export.load(str(path)), path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if kind == "torchscript":
+                module, head, n, shape = torch.jit.load(str(path), map_location="cpu"), *[None] * 3
+            else:
+                module, head, n, shape = _exported_module(torch.export.load(str(path)), path)
     except InputError:
         raise
     except Exception as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise InputError(f"{path}: cannot load the {kind} program ({msg})") from e
+    _restate(caught, path)
     if preprocess is not None:
         pre = preprocess if isinstance(preprocess, Preprocess) else Preprocess.from_dict(preprocess)
     else:

@@ -39,7 +39,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
 
     Accepted: ``torch.save(model.state_dict())`` files (loaded with ``weights_only=True``),
     ``.safetensors`` files, and dicts wrapping a state dict under one of ``WRAPPER_KEYS``; a
-    ``module.`` prefix on every key (DataParallel) is removed."""
+    ``module.`` prefix on every key (DataParallel) is removed. The ``arch`` of a checkpoint
+    carries its ``preprocess`` record (a run's geometry and training statistics) when it has
+    one."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
@@ -63,7 +65,10 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
         raise InputError(f"{path}: holds a {type(obj).__name__}, not a state dict")
     arch = None
     if isinstance(obj.get("model"), dict) and isinstance(obj.get("arch"), dict):
-        obj, arch = obj["model"], obj["arch"]
+        pre = obj.get("preprocess")  # a run's recipe: its geometry and training statistics
+        obj, arch = obj["model"], dict(obj["arch"])
+        if isinstance(pre, dict) and not arch.get("preprocess"):
+            arch["preprocess"] = pre
     elif not all(isinstance(v, torch.Tensor) for v in obj.values()):
         inner = [k for k in WRAPPER_KEYS if isinstance(obj.get(k), dict)]
         if not inner:

@@ -44,7 +44,8 @@ OPTIONAL = (
     "state_sha256",
     "inputs",  # where model inputs come from (a run or a model spec, the image transform)
 )
-INPUT_KEYS = {"run_dir", "model", "checkpoint", "input_size", "transform", "mean", "std"}
+INPUT_KEYS = {"run_dir", "model", "checkpoint", "input_size", "transform", "mean", "std",
+              "normalization", "id_accuracy", "warning"}  # fmt: skip
 STALE_TMP_S = 600
 
 
@@ -188,6 +189,13 @@ def check_meta(meta, where) -> dict:
             raise InputError(
                 f"{where}: 'inputs' must be an object with keys among {sorted(INPUT_KEYS)}"
             )
+        for key in ("normalization", "warning"):
+            v = inputs.get(key)
+            if v is not None and not isinstance(v, str):
+                raise InputError(f"{where}: inputs.{key} must be a string")
+        v = inputs.get("id_accuracy")
+        if v is not None and not (_real(v) and 0 <= v <= 1):
+            raise InputError(f"{where}: inputs.id_accuracy must be a number in [0, 1]")
         for key in ("mean", "std"):
             v = inputs.get(key)
             if v is not None and not (

@@ -39,20 +39,44 @@ def _find_head(model: nn.Module, head: str | None) -> nn.Linear:
     return linears[-1]
 
 
+LOGITS_ONLY = (
+    "the model gives logits only (a TorchScript program, whose layers cannot be read): "
+    "feature scorers need a torch.export program or the architecture with a state dict"
+)
+
+
+def check_features(z: torch.Tensor) -> torch.Tensor:
+    """Refuse the empty features of a logits-only model (one line)."""
+    if z.ndim == 2 and z.shape[1] == 0 and z.shape[0] > 0:
+        raise InputError(LOGITS_ONLY)
+    return z
+
+
 class ModelAdapter:
-    """``features(x)``, ``logits(x)`` and ``head`` (the final ``nn.Linear``) of a classifier."""
+    """``features(x)``, ``logits(x)`` and ``head`` (the final ``nn.Linear``) of a classifier.
+    A TorchScript program without a readable ``nn.Linear`` gives logits only: its features are
+    empty (0 columns) and what needs them is refused (:data:`LOGITS_ONLY`)."""
 
     def __init__(self, model: nn.Module, head: str | None = None):
         self.model = model
-        self.head = _find_head(model, head)
+        if head is None and isinstance(model, torch.jit.ScriptModule):
+            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+            self.head = linears[-1] if linears else None
+        else:
+            self.head = _find_head(model, head)
+
+    def _head(self) -> nn.Linear:
+        if self.head is None:
+            raise InputError(LOGITS_ONLY)
+        return self.head
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.head.weight.detach()
+        return self._head().weight.detach()
 
     @property
     def bias(self) -> torch.Tensor:
-        b = self.head.bias
+        b = self._head().bias
         if b is None:
             return torch.zeros(self.head.out_features, device=self.head.weight.device)
         return b.detach()
@@ -64,6 +88,9 @@ class ModelAdapter:
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits, penultimate features) from one forward pass; keeps the autograd graph."""
+        if self.head is None:  # logits only
+            logits = self.model(x.to(self.device) if isinstance(x, torch.Tensor) else x)
+            return logits, logits.new_zeros((logits.shape[0], 0))
         captured = {}
 
         def hook(_m, inputs, _out):
@@ -80,7 +107,7 @@ class ModelAdapter:
         return logits, z.reshape(z.shape[0], -1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_both(x)[1]
+        return check_features(self.forward_both(x)[1])
 
     @torch.no_grad()
     def extract(

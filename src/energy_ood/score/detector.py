@@ -27,7 +27,7 @@ from .. import __version__
 from .._validate import InputError, as_numpy_1d
 from . import _detector_io as io
 from . import _params as P
-from .adapter import ModelAdapter
+from .adapter import ModelAdapter, check_features
 from .base import Scorer, create_scorer, scorer_class
 from .fitting import FitSource, fit_scorer
 
@@ -95,7 +95,7 @@ class Detector:
         if self.model is None or kind == "inputs" or X is None:
             return X
         logits, feats, _ = self._outputs(X)
-        return logits if kind == "logits" else feats
+        return logits if kind == "logits" else check_features(feats)
 
     def _source(self, X, y, X_val, needs: dict) -> FitSource:
         kinds = ("logits", "features", "inputs")

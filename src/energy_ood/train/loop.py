@@ -114,8 +114,10 @@ class Trainer:
         out_dir: str | Path,
         arch: dict | None = None,
         runtime: Runtime | None = None,
+        preprocess: dict | None = None,
     ):
         self.cfg, self.out = cfg, Path(out_dir)
+        self.preprocess = preprocess  # the data's recipe (Preprocess record), saved with it
         self.runtime = runtime or cpu_runtime()
         self.device = self.runtime.device
         self.model = model.to(self.device)
@@ -163,6 +165,8 @@ class Trainer:
             "arch": self.arch,
             "history": self.history,
         }
+        if self.preprocess is not None:
+            state["preprocess"] = self.preprocess
         if self.scaler.is_enabled():
             state["scaler"] = self.scaler.state_dict()
         atomic_torch_save(state, self.checkpoint_path)

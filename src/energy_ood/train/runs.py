@@ -145,7 +145,7 @@ def pretrain(
         _start_run_json(out, meta, resume)
         log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
         trainer = Trainer(model, cfg, out, arch=arch if start is not None else None,
-                          runtime=runtime)  # fmt: skip
+                          runtime=runtime, preprocess=d.preprocess.to_dict())  # fmt: skip
         hist = trainer.fit(d.x_train, d.y_train, resume=resume)
         metrics = _finish(model, d, out, hist, runtime)
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
@@ -232,7 +232,8 @@ class Pretrained:
     """A base model that is not an energy-ood run: a model spec (``torchvision:resnet50``,
     ``timm:NAME``, a registry name or a program file), its local weights and the ID data set
     (taken through the model's own preprocessing). ``new_head`` replaces a head whose class
-    count differs from the data set's."""
+    count differs from the data set's; ``normalize`` is ``--normalize`` (model | dataset |
+    none | MEAN,STD; None: the model's own, or none when it records none)."""
 
     spec: str
     checkpoint: str | None
@@ -241,17 +242,27 @@ class Pretrained:
     train_limit: int | None = None
     input_size: int | None = None
     test_limit: int | None = None
+    normalize: object = None
+    class_names: str | None = None  # a file: the model's classes in output order
 
 
 def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
     """(model, IDData, base record) of a :class:`Pretrained` base."""
+    from ..data.for_model import prepare_for_model
     from ..models import load_model
 
     lm = load_model(p.spec, p.checkpoint, device=runtime.device, input_size=p.input_size)
-    d = prepare_id(
-        p.dataset, data_root, seed, train_limit=p.train_limit, test_limit=p.test_limit,
-        data_mode=runtime.data_mode, preprocess=lm.preprocess,
+    d = prepare_for_model(
+        lm, p.dataset, data_root, seed, normalize=p.normalize, class_names=p.class_names,
+        train_limit=p.train_limit, test_limit=p.test_limit, data_mode=runtime.data_mode,
     )  # fmt: skip
+    recipe, norm = lm.preprocess, lm.normalization
+    if lm.num_classes == len(d.classes):  # the ID-accuracy gate, on the validation split
+        from ..evaluate.gate import GateResult, enforce
+
+        acc = accuracy(lm.model, d.x_val, d.y_val, runtime=runtime)
+        enforce(GateResult(acc, len(d.x_val), len(d.classes), what="ID validation",
+                           context=d.extra.get("normalize", "")))  # fmt: skip
     if lm.num_classes != len(d.classes):
         if not p.new_head:
             raise InputError(
@@ -260,7 +271,9 @@ def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
                 "model.new_head = true in a config)"
             )
         lm = load_model(p.spec, p.checkpoint, num_classes=len(d.classes), new_head=True,
-                        device=runtime.device, input_size=p.input_size)  # fmt: skip
+                        device=runtime.device, input_size=p.input_size,
+                        preprocess=recipe)  # fmt: skip
+        lm.normalization = norm
     record = {
         "model": p.spec,
         "arch": lm.arch,
@@ -331,7 +344,8 @@ def finetune(
         meta["runtime"] = runtime.describe()
         _start_run_json(out, meta, resume)
         log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
-        trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime)
+        trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime,
+                          preprocess=d.preprocess.to_dict())  # fmt: skip
         hist = trainer.fit(d.x_train, d.y_train, aux=aux_train, resume=resume)
         metrics = _finish(model, d, out, hist, runtime, {"margins": margins})
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
