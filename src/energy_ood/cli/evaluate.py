@@ -279,6 +279,7 @@ def run_folder(args: argparse.Namespace) -> int:
                 "convention": conv,
                 "results": res["results"],
                 "id_test_error": res["id_test_error"],
+                **({"skipped_images": res["skipped_images"]} if res["skipped_images"] else {}),
                 "run": run_metadata(seed=0, config=config, command=args.command_line),
             },
         )

@@ -203,6 +203,9 @@ class OODConfig(RunOptions):
     config_file: str = ""
     seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0)
     skip_missing: bool = False  # an OOD set whose files are absent is left out with a note
+    # an image file (of a data set or OOD set given by path) that cannot be used: error stops
+    # with one line naming it; skip leaves it out and lists it in results.json
+    bad_images: Literal["error", "skip"] = "error"
     data: DataSection
     model: BenchModelSection = option(factory=BenchModelSection)
     pretrain: TrainSection = option(factory=TrainSection)
