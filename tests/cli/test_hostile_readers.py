@@ -290,3 +290,38 @@ def test_vlm_images_keep_the_pixel_cap(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"line\.png: a 3000x1 image would be resized to"):
         preprocess_image(tmp_path / "line.png", 16)
     assert preprocess_image(tmp_path / "big.png", 16).shape == (3, 16, 16)
+
+
+def test_huge_npy_header_is_one_line(tmp_path, capsys):
+    hdr = repr({"descr": "<f4", "fortran_order": False, "shape": (2, 3)}) + " " * 200_000 + "\n"
+    blob = b"\x93NUMPY\x02\x00" + len(hdr).to_bytes(4, "little") + hdr.encode() + bytes(24)
+    (tmp_path / "h.npy").write_bytes(blob)
+    np.save(tmp_path / "o.npy", np.zeros((4, 3), np.float32))
+    for argv in (
+        ["evaluate", "--id", str(tmp_path / "h.npy"), "--ood", f"a={tmp_path / 'o.npy'}"],
+        ["detect", "fit", "--val", str(tmp_path / "h.npy"), "--out", str(tmp_path / "d")],
+    ):
+        capsys.readouterr()
+        assert main(["--quiet", *argv]) == 2
+        one_line(capsys, "h.npy: unreadable or truncated file (Header info length (200058)")
+
+
+def test_bad_images_is_a_bench_config_key_and_flag():
+    from energy_ood._validate import InputError
+    from energy_ood.cli.bench import _runtime_overrides
+    from energy_ood.cli.main import build_parser
+    from energy_ood.data import bad_images
+    from energy_ood.evaluate.config import load_config
+    from energy_ood.evaluate.ood_bench import bench_runtime
+
+    args = build_parser().parse_args(["bench", "fmnist", "--bad-images", "skip"])
+    assert _runtime_overrides(args) == {"bad_images": "skip"}
+    cfg = load_config("fmnist", {"bad_images": "skip", "device": "cpu"})
+    assert cfg.bad_images == "skip" and load_config("fmnist").bad_images == "error"
+    try:
+        bench_runtime(cfg)
+        assert bad_images.policy() == "skip"
+    finally:
+        bad_images.set_policy("error")
+    with pytest.raises(InputError, match="bad_images"):
+        load_config("fmnist", {"bad_images": "ignore"})
