@@ -132,13 +132,19 @@ def read_regular(path, what: str = "file", limit: int | None = None) -> bytes:
         cap = max_bytes() if limit is None else limit
         if size > cap:
             raise InputError(f"{path}: {size_text(size)}, above the limit of {size_text(cap)}")
-        parts = [f.read(size)] if size else []  # a buffer sized by the file, not by the cap
-        got = len(parts[0]) if parts else 0
-        while chunk := f.read(min(READ_CHUNK, cap + 1 - got)):  # a file that grew, or /proc
-            parts.append(chunk)
-            got += len(chunk)
-            if got > cap:
-                raise InputError(f"{path}: above the limit of {size_text(cap)}")
+        try:
+            parts = [f.read(size)] if size else []  # a buffer sized by the file, not the cap
+            got = len(parts[0]) if parts else 0
+            while chunk := f.read(min(READ_CHUNK, cap + 1 - got)):  # a file that grew, /proc
+                parts.append(chunk)
+                got += len(chunk)
+                if got > cap:
+                    raise InputError(f"{path}: above the limit of {size_text(cap)}")
+        except OSError as e:  # an I/O error of the disk
+            raise os_error(path, e) from None
+        except MemoryError:  # under a memory limit (ulimit -v, a container)
+            msg = f"{path}: {size_text(size)}, more than this process can allocate"
+            raise InputError(msg) from None
         return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" when empty
 
 

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from .._device import available_cpus
-from .._files import open_regular, read_regular
+from .._files import open_regular, os_error, read_regular
 from .._validate import InputError
 from .checked import Checked, checked_batches
 from .images import decode_image, max_pixels
@@ -126,8 +126,11 @@ def _read(ref) -> tuple[bytes, str]:
     if isinstance(ref, tuple):
         tar, offset, size, name = ref
         with open_regular(tar, "tar shard") as f:
-            f.seek(offset)
-            data = f.read(size)
+            try:
+                f.seek(offset)
+                data = f.read(size)
+            except OSError as e:  # an I/O error of the disk, a shard replaced meanwhile
+                raise os_error(f"{tar}:{name}", e) from None
         if len(data) != size:
             raise InputError(f"{tar}:{name}: truncated shard, the member is cut short")
         return data, f"{tar}:{name}"
