@@ -67,7 +67,12 @@ def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.nda
                     f"{where}: header says {shape} {dtype} ({size_text(n)}), "
                     f"the member holds only {size_text(info.file_size)}"
                 )
-            data = bytearray(n)
+            try:
+                data = bytearray(n)
+            except MemoryError:  # under a memory limit (ulimit -v, a container)
+                raise InputError(
+                    f"{where}: needs {size_text(n)}, more than this process can allocate"
+                ) from None
             view, pos = memoryview(data), 0
             while pos < n:
                 chunk = m.read(min(CHUNK * 16, n - pos))

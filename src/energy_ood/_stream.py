@@ -68,8 +68,8 @@ class Stream:
 
     def _step(self, want: int) -> bytes:
         """The next bytes of output (possibly none, e.g. between members)."""
-        if self.d is None:
-            chunk = self.f.read(max(want, CHUNK))
+        if self.d is None:  # never a buffer above what the file may still give
+            chunk = self.f.read(min(max(want, CHUNK), self.max_out - self.out + 1))
             self.done = not chunk
             return self._count(chunk)
         if self.d.eof:

@@ -117,7 +117,7 @@ def test_decode_image_modes_and_sources(tmp_path):
     assert np.array_equal(decode_image(tmp_path / "p.png", "p"), rgb)
     tiff = io.BytesIO()
     Image.fromarray(rgb).save(tiff, format="TIFF")
-    with pytest.raises(InputError, match="where: cannot decode image"):
+    with pytest.raises(InputError, match="where: a TIFF image; only PNG, JPEG, BMP"):
         decode_image(tiff.getvalue(), "where")  # only PNG/JPEG/BMP/WebP are decoded
     with pytest.raises(InputError, match="mode must be"):
         decode_image(encode(rgb), "x", mode="CMYK")

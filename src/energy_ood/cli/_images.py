@@ -12,7 +12,7 @@ import torch
 from .._io import load_array
 from .._validate import InputError
 from ..data.ood_files import _flat
-from ..data.streaming import ImageTransform, StreamSplit, image_source
+from ..data.streaming import ImageTransform, StreamSplit, image_source, screen
 from ..models.preprocess import normalize_inputs
 
 
@@ -78,5 +78,5 @@ def images_for(path, transform: ImageTransform, mean, std, device):
         return normalize_inputs(x, mean, std)
     if not p.exists():
         raise InputError(f"{p}: no such image folder or file")
-    ds = image_source(p, transform, flat=_flat(p))
+    ds = screen(image_source(p, transform, flat=_flat(p)))
     return StreamSplit(ds, None, mean, std, device)

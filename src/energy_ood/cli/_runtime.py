@@ -1,5 +1,6 @@
 """Command-line options for where and how a command runs: ``--device``, ``--amp``,
-``--threads``, ``--compile``, ``--data-mode``; turned into a :class:`energy_ood._device.Runtime`.
+``--threads``, ``--compile``, ``--data-mode``, ``--bad-images``; turned into a
+:class:`energy_ood._device.Runtime` (and the process-wide bad-images policy).
 
 A config file may set the same keys (``device = "cuda"``); a command-line flag wins."""
 
@@ -9,6 +10,7 @@ import argparse
 
 from .. import _dist
 from .._device import AMP_CHOICES, DEVICE_HELP, Runtime
+from ..data.bad_images import POLICIES, set_policy
 
 
 def add_runtime_args(
@@ -39,6 +41,17 @@ def add_runtime_args(
             "through DataLoader workers; auto (default) streams image folders larger than "
             "ENERGY_OOD_MEMORY_LIMIT_MB (default 4096) once decoded",
         )
+        add_bad_images_arg(g)
+
+
+def add_bad_images_arg(g) -> None:
+    g.add_argument(
+        "--bad-images",
+        choices=POLICIES,
+        help="an image file that cannot be read or decoded: error (default) stops with one "
+        "line naming it; skip leaves it out, lists it (with the reason) in the outputs and "
+        "prints how many were skipped",
+    )
 
 
 def runtime_from_args(args, config: dict | None = None) -> Runtime:
@@ -50,6 +63,7 @@ def runtime_from_args(args, config: dict | None = None) -> Runtime:
         v = getattr(args, key, None)
         return v if v is not None else config.get(key, default)
 
+    set_policy(pick("bad_images", "error"))
     amp = pick("amp", "auto")
     if getattr(args, "bf16", False):  # the old flag
         amp = "bf16"

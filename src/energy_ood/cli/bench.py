@@ -19,7 +19,7 @@ import argparse
 from .. import _dist
 from ..evaluate.config import load_config, load_raw, merge, parse_overrides
 from ..evaluate.registry import PROTOCOLS, get_protocol
-from ._runtime import add_runtime_args
+from ._runtime import add_bad_images_arg, add_runtime_args
 
 HOLDOUT = {
     "fashion-mnist": "holdout_fmnist",
@@ -51,12 +51,14 @@ def add_parser(sub) -> None:
         help="override a config entry (TOML value), e.g. pretrain.epochs=2; repeatable",
     )
     add_runtime_args(p, train=False, data=False)
+    add_bad_images_arg(p)
     p.set_defaults(func=run)
 
 
 def _runtime_overrides(args) -> dict:
-    """--device / --amp / --threads win over the config's keys."""
-    return {k: getattr(args, k) for k in ("device", "amp", "threads") if getattr(args, k, None)}
+    """--device / --amp / --threads / --bad-images win over the config's keys."""
+    keys = ("device", "amp", "threads", "bad_images")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None)}
 
 
 def run(args) -> int:

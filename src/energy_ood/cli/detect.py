@@ -31,10 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import one_line
+from .._files import check_bytes, one_line, open_regular
 from .._io import load_array
+from .._npz import load_npz
 from .._runinfo import check_new_file
 from .._validate import InputError
+from ..data import bad_images
 from ..score import Detector, create_scorer
 from ..score.detector import CONVENTION
 from ._images import images_for, inputs_record, model_from_inputs
@@ -153,17 +155,13 @@ def load_kind(path: str, kind: str) -> np.ndarray:
 
 def _head(path: str) -> tuple:
     p = Path(path)
-    if p.suffix.lower() == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                d = {k: z[k] for k in z.files}
-        except Exception as e:  # noqa: BLE001 - a damaged zip fails in many ways
-            raise InputError(f"{p}: unreadable .npz ({one_line(e)})") from e
+    open_regular(p, "head file").close()  # a FIFO or device is refused, never opened blocking
+    if p.suffix.lower() == ".npz":  # members checked against their headers and the ceiling
+        d = load_npz(p, pick=lambda keys: [k for k in ("weight", "bias") if k in keys])
     else:
+        check_bytes(p.stat().st_size, str(p))
         try:
             d = torch.load(p, weights_only=True, map_location="cpu")
-        except FileNotFoundError:
-            raise
         except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
             raise InputError(f"{p}: refused to load ({one_line(e)})") from e
     if not isinstance(d, dict) or "weight" not in d:
@@ -354,6 +352,8 @@ def run_predict(args) -> int:
             raise InputError(f"{args.detector}: {det.scorer.name} runs a model: give --run-dir")
         x = load_kind(args.input, det.scorer.input_kind)
     scores = det.score_samples(x)
+    # images left out (--bad-images skip): rows keep their position in the input's order
+    index = getattr(getattr(x, "ds", None), "positions", None)
     decision = scores - det.threshold
     labels = np.where(decision >= 0, 1, -1)
     if args.json:
@@ -370,10 +370,12 @@ def run_predict(args) -> int:
                     "n_ood": int((labels < 0).sum()),
                     "scores": scores.tolist(),
                     "labels": labels.tolist(),
+                    **({"index": index.tolist()} if index is not None else {}),
+                    **({"skipped_images": bad_images.skipped()} if bad_images.skipped() else {}),
                 },
                 f,
             )
-    _write_csv(args.csv, scores, decision, labels)  # `| head`: cli.main exits 141, quietly
+    _write_csv(args.csv, scores, decision, labels, index)  # `| head`: cli.main exits 141, quietly
     print(
         f"{int((labels < 0).sum())} of {len(labels)} inputs flagged OOD (label -1): score < "
         f"threshold {det.threshold:.6g} ({det.scorer.name}; score = ID-ness)",
@@ -382,12 +384,13 @@ def run_predict(args) -> int:
     return 0
 
 
-def _write_csv(path, scores, decision, labels) -> None:
+def _write_csv(path, scores, decision, labels, index=None) -> None:
     out = _open_out(path) if path else sys.stdout
+    index = range(len(scores)) if index is None else index
     try:
         w = csv.writer(out)
         w.writerow(["index", "score", "decision", "label", "is_ood"])
-        for i, (s, d, lab) in enumerate(zip(scores, decision, labels)):
+        for i, s, d, lab in zip(index, scores, decision, labels):
             w.writerow([i, f"{s:.9g}", f"{d:.9g}", int(lab), int(lab < 0)])
         out.flush()
     finally:

@@ -286,6 +286,7 @@ def run_folder(args: argparse.Namespace) -> int:
                 "id_test_error": res["id_test_error"],
                 "id_accuracy_gate": res["gate"],
                 "normalization": src.record.get("normalization"),
+                **({"skipped_images": res["skipped_images"]} if res["skipped_images"] else {}),
                 "run": run_metadata(seed=0, config=config, command=args.command_line),
             },
         )

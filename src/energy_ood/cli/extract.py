@@ -33,6 +33,7 @@ from .._runinfo import (
     run_metadata,
 )
 from .._validate import InputError
+from ..data import bad_images
 from ..data.ood_files import load_ood_path
 from ..data.ood_sets import ood_set_names
 from ..evaluate.extract import extract
@@ -168,6 +169,8 @@ def run(args) -> int:
         "features": "inputs of the final linear layer (penultimate features), float32",
         "run": run_metadata(seed=args.seed, config={"sets": sets}, command=args.command_line),
     }
+    if bad_images.skipped():  # --bad-images skip: the image files left out, with reasons
+        meta["skipped_images"] = bad_images.skipped()
     if to_npz:
         buf = io.BytesIO()
         np.savez(buf, **{k: np.concatenate(v) for k, v in arrays.items()})

@@ -103,8 +103,13 @@ def _run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     args.command_line = "energy-ood " + shlex.join(argv)  # recorded in reports
     set_quiet(args.quiet)
+    from ..data import bad_images  # after the parser: the commands have imported torch
+
+    bad_images.set_policy("error")  # until the command reads --bad-images
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        _report_skipped(args.command, len(bad_images.skipped()))
+        return code
     except InputError as e:
         print(f"energy-ood {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -124,6 +129,18 @@ def _run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _report_skipped(command: str, n: int) -> None:
+    """Under ``--bad-images skip``, how many image files were left out (also with --quiet:
+    skipping is never silent); the outputs list each with its reason."""
+    if n and os.environ.get("RANK", "0").strip() in ("", "0"):
+        print(
+            f"energy-ood {command}: warning: {n} image file(s) could not be used and were "
+            "skipped (--bad-images skip); each is listed with its reason under "
+            '"skipped_images" in the outputs',
+            file=sys.stderr,
+        )
 
 
 def _stdout_to_devnull() -> None:

@@ -6,11 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import check_bytes
 from .._npz import load_npz
 from .._validate import InputError, real_array
 
 KEYS = (("x", "y"), ("images", "labels"))
+# what a byte of uint8 images costs once held as float32 images (4) plus their normalised copy
+# (4), beside the uint8 original: the ceiling bounds this, not only the file's array
+HELD_PER_BYTE = 9
 MAX_CLASSES = 100_000  # labels without a "classes" key must stay below this
+
+
+def check_held(n: int, what: str) -> None:
+    """Refuse ``n`` bytes of uint8 images whose float copies would pass the byte ceiling."""
+    check_bytes(n * HELD_PER_BYTE, f"{what} as float32 with a normalised copy")
 
 
 def _as_uint8_nhwc(x: np.ndarray, name: str) -> np.ndarray:

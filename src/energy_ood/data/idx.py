@@ -16,6 +16,7 @@ from .._files import check_bytes, max_ratio, open_regular, size_text
 from .._stream import Stream
 from .._validate import InputError, check_int
 
+MAX_DIMS = 8  # images are (N, H, W[, C]); numpy itself stops at 64
 DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -28,6 +29,8 @@ def _header(r: Stream, name: str) -> tuple[np.dtype, list[int], int]:
         raise InputError(f"{name}: unknown IDX data type code 0x{code:02x}")
     if ndim == 0:
         raise InputError(f"{name}: IDX file with 0 dimensions")
+    if ndim > MAX_DIMS:
+        raise InputError(f"{name}: IDX file with {ndim} dimensions (at most {MAX_DIMS} are read)")
     raw_dims = r.read(4 * ndim)
     if len(raw_dims) < 4 * ndim:
         raise InputError(f"{name}: truncated IDX header")
@@ -35,6 +38,14 @@ def _header(r: Stream, name: str) -> tuple[np.dtype, list[int], int]:
     if 0 in dims:
         raise InputError(f"{name}: IDX header with a zero dimension {dims} (no data)")
     return np.dtype(DTYPES[code]), dims, 4 + 4 * ndim
+
+
+def idx_header(path: str | Path) -> tuple[np.dtype, list[int]]:
+    """``(dtype, dims)`` of an IDX file from its header alone (nothing else is read)."""
+    path = Path(path)
+    with open_regular(path, "IDX file") as f:
+        dtype, dims, _ = _header(Stream(f, path.name), path.name)
+    return dtype, dims
 
 
 def read_idx(path: str | Path, limit: int | None = None) -> np.ndarray:
@@ -66,7 +77,12 @@ def read_idx(path: str | Path, limit: int | None = None) -> np.ndarray:
                 f"{size_text(size)} {r.kind} file, above the {max_ratio():g}x ratio limit"
             )
         check_bytes(need, f"{name} ({'x'.join(map(str, dims))} {dtype.str[1:]})")
-        data = r.read(need)
+        try:
+            data = r.read(need)
+        except MemoryError:  # under a memory limit (ulimit -v, a container)
+            raise InputError(
+                f"{name}: needs {size_text(need)}, more than this process can allocate"
+            ) from None
         if len(data) < need:
             raise InputError(
                 f"{name}: truncated IDX file, expected {need} bytes of data, found {len(data)}"

@@ -34,6 +34,7 @@ from .._progress import log, progress
 from .._stream import Stream
 from .._validate import InputError
 from .cache import cache_file, load_cached, save_cached
+from .png_check import short_rows
 
 MAX_PIXELS = 64_000_000
 FORMATS = ("PNG", "JPEG", "BMP") + (("WEBP",) if features.check("webp") else ())
@@ -121,13 +122,73 @@ def _refuse_special(path: Path):
     check_mode(path, st, "image file")
 
 
-def decode_image(data_or_path, where: str, mode: str | None = None) -> np.ndarray:
+# what a file that is not one of FORMATS is, from its first bytes (for the one-line refusal)
+_MAGIC = (
+    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"II*\0", "a TIFF image"),
+    (b"MM\0*", "a TIFF image"), (b"%PDF", "a PDF document"), (b"PK\3\4", "a zip archive"),
+    (b"\x1f\x8b", "gzip-compressed data"), (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ\0", "xz-compressed data"), (b"\x00\x00\x01\x00", "an ICO icon"),
+    (b"\x93NUMPY", "a NumPy .npy array"), (b"<svg", "an SVG drawing"), (b"<?xml", "an XML file"),
+)  # fmt: skip
+_SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8": "JPEG", b"BM": "BMP", b"RIFF": "WebP"}
+
+
+def what_bytes(data: bytes) -> str:
+    """A few words on what ``data`` holds when it is not an image we read."""
+    if not data:
+        return "an empty file"
+    hit = next((what for magic, what in _MAGIC if data.startswith(magic)), None)
+    if hit:
+        return hit
+    if len(data) > 262 and data[257:262] == b"ustar":
+        return "a tar archive"
+    head = data[:512]
+    for cut in range(4):  # the first 512 bytes may end inside a character
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if all(c.isprintable() or c in "\t\r\n" for c in text):
+            return "text"
+        break
+    return "not an image file"
+
+
+def _signature(data: bytes) -> str | None:
+    """The format whose signature ``data`` starts with (PNG, JPEG, BMP, WebP), else None."""
+    return next((name for sig, name in _SIGNATURES.items() if data.startswith(sig)), None)
+
+
+def _refuse_format(data: bytes, where: str, formats) -> None:
+    """Refuse data that is not one of ``formats`` from its first bytes, naming what it is."""
+    if formats is FORMATS and _signature(data) is None:
+        kind = what_bytes(data)
+        ext = os.path.splitext(where)[1]
+        named = f" named {ext}" if ext else ""
+        raise InputError(
+            f"{where}: {kind}{named}; only {', '.join(FORMATS)} images are read (convert it)"
+        )
+
+
+def _to_uint8(im: Image.Image, want: str) -> np.ndarray:
+    """Pixels as uint8 in ``want`` mode; 16-bit grey is scaled (v / 257, rounded), never
+    clipped to white, so a 16-bit copy of an 8-bit image gives the same numbers."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        a = np.asarray(im).astype(np.int64)
+        a = ((np.clip(a, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2) if want == "RGB" else a
+    return np.asarray(im.convert(want))
+
+
+def decode_image(data_or_path, where: str, mode: str | None = None, formats=FORMATS) -> np.ndarray:
     """Decode one PNG/JPEG/BMP(/WebP) image to uint8 ``(H, W, C)``.
 
     ``mode=None`` gives C = 1 for grey sources and 3 otherwise; ``"L"`` or ``"RGB"`` force it.
     ``data_or_path`` is the encoded bytes or a path (a regular file). Images above
     :func:`max_pixels` are refused from the header; every failure is one InputError line
-    starting with ``where``.
+    starting with ``where``. Other formats (a GIF or TIFF, also when named ``.png``) are
+    refused, naming what the file is; ``formats`` widens the set (Pillow format names).
+    16-bit images are scaled to 8 bits.
     """
     if mode not in (None, "L", "RGB"):
         raise InputError(f"decode_image: mode must be None, 'L' or 'RGB', got {mode!r}")
@@ -135,25 +196,37 @@ def decode_image(data_or_path, where: str, mode: str | None = None) -> np.ndarra
         data = read_regular(data_or_path, "image file")
     else:
         data = bytes(data_or_path)
+    _refuse_format(data, where, formats)
     cap = max_pixels()
     if Image.MAX_IMAGE_PIXELS is not None and cap > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = cap  # ours is the limit; Pillow's must not be lower
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's bomb and palette warnings: checked here
-            with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            with Image.open(io.BytesIO(data), formats=formats) as im:
                 w, h = im.size
                 if w * h > cap:
                     raise InputError(
                         f"{where}: image of {w}x{h} = {w * h} pixels, above the limit of "
                         f"{cap} (raise ENERGY_OOD_MAX_PIXELS if this is intended)"
                     )
-                want = mode or ("L" if im.mode in GREY_MODES else "RGB")
-                a = np.asarray(im.convert(want))
+                short = short_rows(data) if im.format == "PNG" else None
+                if short:
+                    raise InputError(
+                        f"{where}: its PNG image data ends after {short[0]} of the {short[1]} "
+                        f"bytes its {w}x{h} header announces (a lying header or a cut file)"
+                    )
+                a = _to_uint8(im, mode or ("L" if im.mode in GREY_MODES else "RGB"))
     except InputError:
         raise
     except Image.DecompressionBombError as e:
         raise InputError(f"{where}: image too large ({e})") from None
+    except Image.UnidentifiedImageError:
+        kind = _signature(data)
+        what = f"a damaged or truncated {kind} image" if kind else what_bytes(data)
+        raise InputError(f"{where}: {what} (its header cannot be read)") from None
+    except MemoryError:
+        raise InputError(f"{where}: too large to decode in this process's memory") from None
     except Exception as e:  # a decoder of untrusted bytes may raise anything
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"{where}: cannot decode image ({msg})") from None

@@ -26,9 +26,10 @@ import torch
 
 from .._progress import log
 from .._validate import InputError
-from .arrays import read_npz
+from . import bad_images
+from .arrays import check_held, read_npz
 from .datasets import IDX_FILES, _idx_pair, available_datasets, load_dataset
-from .idx import read_idx
+from .idx import idx_header, read_idx
 from .streaming import (
     ArrayList,
     ImageList,
@@ -39,6 +40,7 @@ from .streaming import (
     image_source,
     image_stats,
     materialize,
+    screen,
     to_unit,
 )
 
@@ -171,10 +173,16 @@ def _array_parts(path: Path):
     """(x uint8 NHWC, y, classes, x_test, y_test or None, source) of an IDX folder or npz."""
     if path.is_file() and path.suffix.lower() == ".npz":
         x, y, classes = read_npz(path)
+        check_held(x.nbytes, f"{path}: {len(x)} images")
         return x, y, classes, None, None
     train, test = _idx_pair(path, "train"), _idx_pair(path, "test")
     if train is None:
         raise InputError(f"{path}: no {IDX_FILES['train'][0]}(.gz) here")
+    held = 0  # checked from the headers, before any image is read
+    for images in [train[0]] + ([] if test is None else [test[0]]):
+        dtype, dims = idx_header(images)
+        held += dtype.itemsize * int(np.prod(dims, dtype=object))
+    check_held(held, f"{path}: the IDX images")
     x, y = read_idx(train[0]), read_idx(train[1])
     xt = yt = None
     if test is not None:
@@ -219,12 +227,21 @@ def _first_transform(src: Path, image_size, channels) -> ImageTransform:
     if image_size and channels:
         return ImageTransform(int(image_size), int(channels))
     probe = image_source(src, ImageTransform(1, 3))
-    from .images import decode_image
-    from .streaming import _read
-
-    a = decode_image(*_read(probe.refs[0]))
+    a = _first_image(probe)
     size = int(image_size or min(a.shape[:2]))
     return ImageTransform(size, int(channels or a.shape[2]))
+
+
+def _first_image(ds: ImageList):
+    """The first image of ``ds`` that decodes (under the bad-images policy ``skip``, the first
+    ones may not: they are recorded when the list is screened)."""
+    for i in range(len(ds)):
+        try:
+            return ds.image(i)
+        except InputError:
+            if bad_images.policy() == "error" or i == len(ds) - 1:
+                raise
+    raise InputError(f"{ds.source}: no images found")
 
 
 def _prepare_images(path: Path, seed, val_fraction, train_limit, test_limit, transform,
@@ -246,6 +263,10 @@ def _prepare_lists(name, source, train: ImageList, test: ImageList | None, seed,
     """Train / validation / test of image lists, in memory or streamed; ``stats`` (a model's
     mean and std) replace the training statistics when given."""
     extra = {"transform": train.transform.describe()}
+    train, test = screen(train), None if test is None else screen(test)
+    skipped = train.skipped + ([] if test is None else test.skipped)
+    if skipped:
+        extra["skipped_images"] = skipped
     if test is None:
         test = train
         tr_idx_all, te_idx_all = _held_out_test(len(train), seed)

@@ -19,18 +19,20 @@ training loop and the extraction of logits/features consume in streaming mode.
 
 from __future__ import annotations
 
+import copy
 import os
-import tarfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._device import available_cpus
-from .._files import open_regular, read_regular
+from .._files import open_regular, os_error, read_regular
 from .._validate import InputError
-from .images import EXTENSIONS, decode_image, image_files
+from .checked import Checked, checked_batches
+from .images import decode_image, max_pixels
+from .sources import LIST_SUFFIXES, folder_items, list_items, shards_in, tar_items
 
 MEMORY_LIMIT_MB = 4096  # auto mode: decoded sets up to this size are held in memory
 
@@ -81,6 +83,34 @@ class ImageTransform:
     def bytes_per_image(self) -> int:
         return self.size * self.size * self.channels * (1 if self.preprocess is None else 4)
 
+    def blank(self) -> torch.Tensor:
+        """What a transformed image looks like, all zeros (stands in for a bad image)."""
+        dtype = torch.uint8 if self.preprocess is None else torch.float32
+        return torch.zeros((self.channels, self.size, self.size), dtype=dtype)
+
+    def resized_pixels(self, h: int, w: int) -> int:
+        """Pixels of the resized image this transform makes of an h x w image before its crop."""
+        if self.preprocess is None:
+            if (w, h) == (self.size, self.size):
+                return h * w
+            s = self.size / min(w, h)
+            return max(self.size, round(w * s)) * max(self.size, round(h * s))
+        r, mode, _ = self.preprocess
+        if r is None or mode == "squash":
+            return (r or self.size) ** 2
+        return int(r) * int(r * max(h, w) / min(h, w))
+
+    def check_shape(self, h: int, w: int, where: str) -> None:
+        """Refuse an image whose resize would exceed the pixel cap (a 1 x 60,000,000 image
+        resized to a shorter side of 32 would be 1.9 G pixels): the resize work is bounded."""
+        n, cap = self.resized_pixels(h, w), max_pixels()
+        if n > cap:
+            raise InputError(
+                f"{where}: a {w}x{h} image would be resized to {n} pixels before its centre "
+                f"crop, above the limit of {cap} (aspect ratio {max(h, w) / min(h, w):.0f}:1; "
+                "raise ENERGY_OOD_MAX_PIXELS if this is intended)"
+            )
+
     def __call__(self, a: np.ndarray) -> torch.Tensor:
         return self.recipe().image(a)
 
@@ -90,16 +120,22 @@ def _read(ref) -> tuple[bytes, str]:
     if isinstance(ref, tuple):
         tar, offset, size, name = ref
         with open_regular(tar, "tar shard") as f:
-            f.seek(offset)
-            data = f.read(size)
+            try:
+                f.seek(offset)
+                data = f.read(size)
+            except OSError as e:  # an I/O error of the disk, a shard replaced meanwhile
+                raise os_error(f"{tar}:{name}", e) from None
         if len(data) != size:
-            raise InputError(f"{tar}: truncated shard, member {name} is cut short")
-        return data, f"{Path(tar).name}:{name}"
+            raise InputError(f"{tar}:{name}: truncated shard, the member is cut short")
+        return data, f"{tar}:{name}"
     return read_regular(ref, "image"), str(ref)
 
 
 class ImageList(torch.utils.data.Dataset):
-    """Map-style data set of ``(uint8 (C, H, W) tensor, label)`` over ``items``."""
+    """Map-style data set of ``(uint8 (C, H, W) tensor, label)`` over ``items``. ``skipped``
+    records the images left out of it under the bad-images policy ``skip``."""
+
+    from_files = True
 
     def __init__(self, items, classes, transform: ImageTransform, source: str):
         if not items:
@@ -107,21 +143,46 @@ class ImageList(torch.utils.data.Dataset):
         self.refs = [r for r, _ in items]
         self.labels = np.asarray([lab for _, lab in items], dtype=np.int64)
         self.classes, self.transform, self.source = list(classes), transform, source
+        self.skipped: list[dict] = []
+        self.positions = None  # after a subset: each item's position in the source
 
     def __len__(self) -> int:
         return len(self.refs)
 
-    def __getitem__(self, i: int):
+    def name(self, i: int) -> str:
+        """The file of item ``i`` (``shard.tar:member`` for a tar member)."""
+        ref = self.refs[i]
+        return f"{ref[0]}:{ref[3]}" if isinstance(ref, tuple) else str(ref)
+
+    def image(self, i: int) -> np.ndarray:
+        """Image ``i`` decoded (uint8 H, W, C), its size checked against the transform."""
         data, where = _read(self.refs[i])
-        return self.transform(decode_image(data, where)), int(self.labels[i])
+        a = decode_image(data, where)
+        self.transform.check_shape(a.shape[0], a.shape[1], where)
+        return a
+
+    def __getitem__(self, i: int):
+        return self.transform(self.image(i)), int(self.labels[i])
 
     def decoded_bytes(self) -> int:
         return len(self) * self.transform.bytes_per_image
+
+    def subset(self, keep) -> ImageList:
+        """The same list holding only the items at positions ``keep``."""
+        out = copy.copy(self)
+        out.refs = [self.refs[i] for i in keep]
+        out.labels = self.labels[np.asarray(keep, dtype=np.int64)]
+        out.skipped = list(self.skipped)
+        base = np.arange(len(self)) if self.positions is None else self.positions
+        out.positions = base[np.asarray(keep, dtype=np.int64)]
+        return out
 
 
 class ArrayList(ImageList):
     """The same interface over images already in memory (uint8 (N, H, W, C)): a named data
     set taken through a model's transform."""
+
+    from_files = False
 
     def __init__(self, x: np.ndarray, y, classes, transform: ImageTransform, source: str):
         if len(x) == 0:
@@ -129,77 +190,28 @@ class ArrayList(ImageList):
         self.x, self.labels = x, np.asarray(y, dtype=np.int64)
         self.refs = range(len(x))
         self.classes, self.transform, self.source = list(classes), transform, source
+        self.skipped, self.positions = [], None
 
-    def __getitem__(self, i: int):
-        return self.transform(self.x[i]), int(self.labels[i])
+    def name(self, i: int) -> str:
+        return f"{self.source}[{i}]"
 
-
-def folder_items(root, flat: bool = False):
-    """Items and class names of an image folder (flat: one class, label 0)."""
-    files = image_files(root, flat=flat)
-    if flat:
-        return [(p, 0) for _, p in files], ["ood"]
-    classes = sorted({c for c, _ in files})
-    index = {c: i for i, c in enumerate(classes)}
-    return [(p, index[c]) for c, p in files], classes
-
-
-def tar_items(shards):
-    """Items of uncompressed tar shards ``[...]/<class>/<image>`` (read by seeking)."""
-    found = []
-    for shard in map(Path, shards):
-        try:
-            with tarfile.open(shard, "r:") as tar:
-                for m in tar:
-                    name = PurePosixPath(m.name)
-                    if m.isfile() and len(name.parts) >= 2 and name.suffix.lower() in EXTENSIONS:
-                        found.append((name.parts[-2], (str(shard), m.offset_data, m.size, m.name)))
-        except tarfile.ReadError as e:
-            raise InputError(f"{shard}: not an uncompressed tar shard ({e})") from None
-    classes = sorted({c for c, _ in found})
-    index = {c: i for i, c in enumerate(classes)}
-    return [(ref, index[c]) for c, ref in found], classes
-
-
-def list_items(list_file):
-    """Items of a file list: ``path[,label]`` per line, '#' comments and blank lines skipped."""
-    list_file = Path(list_file)
-    rows = []
-    try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{list_file}: unreadable file list ({type(e).__name__})") from None
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        path, _, label = (p.strip() for p in line.partition(","))
-        p = Path(path) if os.path.isabs(path) else list_file.parent / path
-        rows.append((p, label or "0", n))
-    names = sorted({lab for _, lab, _ in rows if not lab.lstrip("-").isdigit()})
-    if names and len(names) != len({lab for _, lab, _ in rows}):
-        raise InputError(f"{list_file}: mixes integer labels and class names")
-    if names:
-        index = {c: i for i, c in enumerate(names)}
-        return [(p, index[lab]) for p, lab, _ in rows], names
-    items = [(p, int(lab)) for p, lab, _ in rows]
-    bad = next(((p, n) for p, lab, n in rows if int(lab) < 0), None)
-    if bad:
-        raise InputError(f"{list_file}: line {bad[1]}: negative label")
-    k = max((lab for _, lab in items), default=0) + 1
-    return items, [str(i) for i in range(k)]
+    def image(self, i: int) -> np.ndarray:
+        return self.x[i]
 
 
 def image_source(path, transform: ImageTransform, flat: bool = False) -> ImageList:
-    """An :class:`ImageList` for a folder, a tar shard (or a folder of them), or a file list."""
+    """An :class:`ImageList` for a folder, a tar shard (or a folder of them), or a file list.
+    ``flat``: the images of an OOD set (classes do not matter): a flat folder, and every
+    image member of tar shards."""
     path = Path(path)
-    if path.is_dir() and any(path.glob("*.tar")) and not flat:
-        items, classes = tar_items(sorted(path.glob("*.tar")))
+    shards = shards_in(path) if path.is_dir() else []
+    if shards:
+        items, classes = tar_items(shards, flat=flat)
     elif path.is_dir():
         items, classes = folder_items(path, flat)
     elif path.suffix.lower() == ".tar":
-        items, classes = tar_items([path])
-    elif path.suffix.lower() in (".txt", ".lst", ".csv"):
+        items, classes = tar_items([path], flat=flat)
+    elif path.suffix.lower() in LIST_SUFFIXES:
         items, classes = list_items(path)
     else:
         raise InputError(f"{path}: expected an image folder, a .tar shard or a file list")
@@ -217,6 +229,14 @@ def memory_limit_bytes() -> int:
     return int(float(os.environ.get("ENERGY_OOD_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB)) * 2**20)
 
 
+def screen(ds: ImageList, workers: int | None = None) -> ImageList:
+    """``ds`` without the images that cannot be used when the bad-images policy is ``skip``
+    (each recorded in ``.skipped``); ``ds`` itself under ``error``."""
+    from .checked import screen as _screen
+
+    return _screen(ds, default_workers() if workers is None else workers)
+
+
 def fits_in_memory(ds: ImageList, mode: str = "auto") -> bool:
     """``mode`` "memory" / "stream" as asked; "auto" holds sets up to the memory limit."""
     if mode not in ("auto", "memory", "stream"):
@@ -224,13 +244,15 @@ def fits_in_memory(ds: ImageList, mode: str = "auto") -> bool:
     return mode == "memory" or (mode == "auto" and ds.decoded_bytes() <= memory_limit_bytes())
 
 
-def _loader(ds, batch_sampler, device: torch.device, workers: int):
+def _loader(ds, batch_sampler, device: torch.device, workers: int, persistent: bool = True):
+    """A DataLoader of ``(x, label, problem)`` items (``Checked``): iterate it through
+    ``checked_batches``."""
     return torch.utils.data.DataLoader(
-        ds,
+        Checked(ds),
         batch_sampler=batch_sampler,
         num_workers=workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0,
+        persistent_workers=persistent and workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         generator=torch.Generator(),  # worker seeds must not consume the global RNG (dropout)
     )
@@ -242,7 +264,8 @@ def materialize(ds: ImageList, indices=None, workers: int | None = None):
     batches = [idx[i : i + 256].tolist() for i in range(0, len(idx), 256)]
     workers = default_workers() if workers is None else workers
     xs, ys = [], []
-    for xb, yb in _loader(ds, batches, torch.device("cpu"), min(workers, len(batches))):
+    loader = _loader(ds, batches, torch.device("cpu"), min(workers, len(batches)), False)
+    for xb, yb in checked_batches(loader, ds.source):
         xs.append(xb)
         ys.append(yb)
     if not xs:
@@ -309,7 +332,7 @@ class StreamSplit:
             self._sampler = _Lists()
             self._loader = _loader(self.ds, self._sampler, self.device, self.workers)
         self._sampler.lists = [self.indices[np.asarray(i)].tolist() for i in index_lists]
-        for xb, yb in self._loader:
+        for xb, yb in checked_batches(self._loader, self.ds.source):
             yield self.normalize(xb), yb.to(self.device, non_blocking=True)
 
     def __iter__(self):

@@ -27,6 +27,15 @@ def _data_text(d: dict) -> str:
     return "\n".join(rows)
 
 
+def _skipped_text(skipped: list[dict], shown: int = 20) -> str:
+    rows = [f"{len(skipped)} image file(s) could not be used and were left out "
+            "(--bad-images skip); all are listed in results.json:"]  # fmt: skip
+    rows += [f"- {r['file']}: {r['reason']}" for r in skipped[:shown]]
+    if len(skipped) > shown:
+        rows.append(f"- ... and {len(skipped) - shown} more")
+    return "\n".join(rows)
+
+
 def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, where: str) -> Path:
     out = Path(out)
     tmp = new_temp_folder(out)
@@ -42,6 +51,9 @@ def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, whe
             ("In-distribution data", _data_text(res["data"])),
             ("ID test error", err_text),
         ]
+        skipped = res.get("skipped_images") or []
+        if skipped:  # --bad-images skip: never silent
+            sections.append(("Image files skipped", _skipped_text(skipped)))
         for label, rows in res["results"].items():
             sections.append((f"{label} (percent)", metrics_table(rows)))
         sections.append(("Command", f"`{command}`"))
@@ -58,6 +70,7 @@ def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, whe
             "id_test_error": err,
             "id_accuracy_gate": res.get("gate"),
             "data": res["data"],
+            **({"skipped_images": skipped} if skipped else {}),
             "model": model,
             "run": run_metadata(seed=0, config={"where": where}, command=command),
         }

@@ -23,7 +23,7 @@ from .. import _dist
 from .._progress import log
 from .._runinfo import atomic_write_json, run_metadata
 from .._validate import InputError
-from ..data import load_ood_set
+from ..data import bad_images, load_ood_set
 from ..data.ood_sets import source_info
 from ..metrics import convention, ood_metrics
 from ..score.functional import free_energy
@@ -46,11 +46,13 @@ SWEEP_RULE = (
 
 
 def bench_runtime(cfg):
-    """The config's device / amp / threads as a Runtime (the CLI's flags override the
-    config's keys before this); joins the torchrun process group when launched by torchrun."""
+    """The config's device / amp / threads as a Runtime, and its bad-images policy (the CLI's
+    flags override the config's keys before this); joins the torchrun process group when
+    launched by torchrun."""
     from .. import _dist
     from .._device import Runtime
 
+    bad_images.set_policy(getattr(cfg, "bad_images", "error"))  # a key of ood configs
     rt = Runtime.create(device=cfg.device, amp=cfg.amp, threads=cfg.threads)
     dev = _dist.init(rt.device)
     return rt if dev == rt.device else Runtime(dev, rt.amp, rt.threads, rt.compile, rt.data_mode)
@@ -384,6 +386,8 @@ def run_ood_benchmark(
                          command=command),
         raw=raw, warning=warning,
     )  # fmt: skip
+    if bad_images.skipped():  # ID, OOD and auxiliary image files left out, with reasons
+        res.run["skipped_images"] = bad_images.skipped()
     timings["total_s"] = time.perf_counter() - t_start
     budgets = {seed: per_seed_out[seed]["budget"] for seed in cfg.seeds}
     if any(b is not None for b in budgets.values()):

@@ -158,4 +158,9 @@ def departures(cfg, res: OODResults) -> list[list[str]]:
         ["seeds", PAPER_SETUP["seeds"], f"{len(res.seeds)} seed(s): {seeds}"],
         ["machine", PAPER_SETUP["machine"], describe_machine(res.run.get("machine"))],
     ]  # fmt: skip
+    skipped = res.run.get("skipped_images") or []
+    if skipped:  # --bad-images skip: never silent
+        rows.append(["image files", "all used", f"{len(skipped)} could not be used and were "
+                     "skipped (bad_images = skip; each with its reason in results.json, "
+                     "run.skipped_images)"])  # fmt: skip
     return rows

@@ -218,6 +218,9 @@ class OODConfig(RunOptions):
     # stops (strict) or its report opens with the warning (strict = false)
     strict: bool = True
     accuracy_gate: float = option(1.5, min=0)
+    # an image file (of a data set or OOD set given by path) that cannot be used: error stops
+    # with one line naming it; skip leaves it out and lists it in results.json
+    bad_images: Literal["error", "skip"] = "error"
     data: DataSection
     model: BenchModelSection = option(factory=BenchModelSection)
     pretrain: TrainSection = option(factory=TrainSection)

@@ -10,6 +10,7 @@ metrics per set, and their mean.
 from __future__ import annotations
 
 from .._validate import InputError
+from ..data import bad_images
 from ..data.ood_files import load_ood_path
 from ..metrics import ood_metrics
 from ..train.runs import load_run
@@ -78,6 +79,7 @@ def evaluate_model(
         "ood_sets": list(oods),
         "raw": {label: {"id": r["id"], "ood": r["ood"]} for label, r in raw.items()},
         "data": data.describe(),
+        "skipped_images": bad_images.skipped(),  # ID and OOD image files left out, if any
     }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .._files import regular_file
 from .._validate import InputError
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net")
@@ -43,8 +44,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
     carries its ``preprocess`` record (a run's geometry and training statistics) when it has
     one."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.exists():
         raise InputError(f"{path}: no such checkpoint file")
+    regular_file(path, "checkpoint file")  # a FIFO or device: refused, never read blocking
     kind = program_kind(path)
     if kind is not None:
         raise InputError(

@@ -8,6 +8,7 @@ part is what margins and detector thresholds are chosen on, never a test OOD set
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from .._device import Runtime, cpu_runtime
 from .._progress import log
 from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
+from ..data import bad_images
 from ..data.prepare import IDData, prepare_id
 from ..data.splits import AuxiliaryPool
 from ..models import create_model
@@ -51,6 +53,8 @@ def identity(meta: dict) -> dict:
     for key in ("base_run", "base_model", "aux", "n_aux", "test_sets"):
         if key in cfg:
             out[key] = cfg[key]
+    if data.get("skipped_images"):  # --bad-images skip: the same images left out
+        out["skipped_images"] = _files_of(data["skipped_images"])
     # derived from the above: named last so that a message names the cause
     out.update(n_train=data.get("n_train"), n_test=data.get("n_test"))
     return out
@@ -142,6 +146,8 @@ def pretrain(
             data=d.describe(),
         )
         meta["runtime"] = runtime.describe()
+        if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
+            meta["skipped_images"] = bad_images.skipped()
         _start_run_json(out, meta, resume)
         log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
         trainer = Trainer(model, cfg, out, arch=arch if start is not None else None,
@@ -185,16 +191,19 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_
     if data is None:
         tr, rd = run["config"]["train"], run["data"]
         pp = (ck["arch"].get("preprocess") or {}) if isinstance(ck["arch"], dict) else {}
-        data = prepare_id(
-            rd["dataset"],
-            data_root,
-            tr["seed"],
-            train_limit=run["config"].get("train_limit"),
-            image_size=rd.get("image_size"),
-            channels=rd.get("channels"),
-            data_mode=data_mode,
-            preprocess=Preprocess.from_dict(pp) if pp.get("size") else None,
-        )
+        skipped = _files_of(rd.get("skipped_images"))
+        with bad_images.applied("skip") if skipped else contextlib.nullcontext():
+            data = prepare_id(
+                rd["dataset"],
+                data_root,
+                tr["seed"],
+                train_limit=run["config"].get("train_limit"),
+                image_size=rd.get("image_size"),
+                channels=rd.get("channels"),
+                data_mode=data_mode,
+                preprocess=Preprocess.from_dict(pp) if pp.get("size") else None,
+            )
+        _same_skipped(path, skipped, _files_of(data.extra.get("skipped_images")))
     arch = ck["arch"]
     if arch.get("num_classes") != len(data.classes):
         raise InputError(
@@ -207,6 +216,23 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_
             f"{data.name} has {data.channels}"
         )
     return model, data, run
+
+
+def _files_of(records) -> list[str]:
+    """The files of a list of skipped-image records (run.json's data.skipped_images)."""
+    if not isinstance(records, list):
+        return []
+    return sorted(str(r.get("file")) for r in records if isinstance(r, dict))
+
+
+def _same_skipped(path, then: list[str], now: list[str]) -> None:
+    """A run trained with images skipped is rebuilt skipping exactly those images."""
+    if then != now:
+        diff = sorted(set(then) ^ set(now))
+        raise InputError(
+            f"{path}: the image files left out differ from training's ({len(then)} then, "
+            f"{len(now)} now, e.g. {diff[0]}): its data changed, so its split cannot be rebuilt"
+        )
 
 
 def aux_outliers(
@@ -342,6 +368,8 @@ def finetune(
             data=d.describe(),
         )
         meta["runtime"] = runtime.describe()
+        if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
+            meta["skipped_images"] = bad_images.skipped()
         _start_run_json(out, meta, resume)
         log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
         trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime,

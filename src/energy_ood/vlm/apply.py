@@ -5,11 +5,12 @@ ID-ness score per scorer for each input; with an OOD set also the metrics.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from .._files import read_regular
+from .._files import read_regular, regular_file, resolve_inside
 from .._validate import InputError
 from ..metrics import ood_metrics
 from ..score.base import create_scorer
@@ -35,15 +36,32 @@ def read_lines(path: str | Path) -> list[str]:
 
 
 def list_images(path: str | Path) -> list[Path]:
+    """An image file, or the image files under a folder (sorted, hidden names skipped). Only
+    regular files are listed: a FIFO or device named like an image is refused (never opened),
+    and so is a symbolic link (file or folder) leading outside the folder."""
     p = Path(path)
-    if p.is_file():
-        return [p]
     if not p.is_dir():
-        raise FileNotFoundError(2, "No such file or directory", str(p))
-    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        regular_file(p, "image file")
+        return [p]
+    real = Path(os.path.realpath(p))
+    files = []
+    for top, dirs, names in os.walk(p):  # links to folders are not descended into
+        for name in sorted(dirs) + sorted(names):
+            f = Path(top) / name
+            if name.startswith(".") or (name in names and f.suffix.lower() not in IMAGE_SUFFIXES):
+                continue
+            if f.is_symlink() and resolve_inside(f, real) is None:
+                raise InputError(
+                    f"{f}: a symbolic link leading outside {p} (to {os.path.realpath(f)}); "
+                    "copy it into the folder instead"
+                )
+            if name in names:
+                regular_file(f, "image file")
+                files.append(f)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
     if not files:
         raise InputError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return files
+    return sorted(files)
 
 
 def class_features(encoder: Encoder, classnames, templates, context: str | None = None):

@@ -12,7 +12,10 @@ import torch
 from PIL import Image
 
 from .._validate import InputError
+from ..data.images import decode_image
+from ..data.streaming import ImageTransform
 
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")  # what --images lists (apply.py)
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -20,12 +23,8 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 def _to_pil(img) -> Image.Image:
     if isinstance(img, Image.Image):
         return img.convert("RGB")
-    if isinstance(img, (str, Path)):
-        try:
-            with Image.open(img) as im:
-                return im.convert("RGB")
-        except OSError as e:
-            raise InputError(f"cannot read image {img}: {e}") from e
+    if isinstance(img, (str, Path)):  # a regular file, under the pixel cap, decoded safely
+        return Image.fromarray(decode_image(img, str(img), mode="RGB", formats=FORMATS))
     a = np.asarray(img)
     if a.ndim == 2:
         a = np.stack([a] * 3, axis=-1)
@@ -42,6 +41,8 @@ def preprocess_image(img, size: int = 224, mean=OPENAI_MEAN, std=OPENAI_STD) -> 
     """One image (PIL, path or H x W x 3 array) -> a normalized 3 x size x size tensor."""
     im = _to_pil(img)
     w, h = im.size
+    where = str(img) if isinstance(img, (str, Path)) else "image"
+    ImageTransform(size, 3).check_shape(h, w, where)  # the resize stays under the pixel cap
     scale = size / min(w, h)
     im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
     w, h = im.size

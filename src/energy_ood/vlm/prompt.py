@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .._files import regular_file
 from .._runinfo import atomic_torch_save
 from .._validate import InputError
 from .encoders import Encoder, check_texts
@@ -82,6 +83,7 @@ class PromptLearner(nn.Module):
 
 def load_context(path: str | Path) -> dict:
     """Read a context checkpoint safely (``weights_only=True``) and check its format."""
+    regular_file(path, "prompt-context checkpoint")  # a FIFO would block torch.load
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
