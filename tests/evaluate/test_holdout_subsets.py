@@ -22,6 +22,7 @@ title = "tiny hold-out subsets"
 seed = 3
 trials = 2
 rotation = false
+strict = false  # one epoch on 600 digits: near chance, not what this test checks
 classes = [4]
 methods = [{{ name = "msp" }}]
 [data]
