@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from energy_ood._outputs import TMP_SUFFIX
 from energy_ood.cli.main import main
 
 TRAIN = ["--quiet", "train", "--dataset", "digits", "--epochs", "1", "--batch-size", "64"]
@@ -72,7 +73,7 @@ def test_overwrite_replaces_only_the_runs_files(tmp_path, capsys):
 def test_finetune_into_its_own_base_is_refused(base, capsys):
     before = _snapshot(base)
     argv = ["--quiet", "finetune", "--method", "oe", "--from", base, "--aux", "gaussian"]
-    _expect_error([*argv, "--out", base, "--overwrite"], capsys, "is the pretrained run")
+    _expect_error([*argv, "--out", base, "--overwrite"], capsys, "is the input --from")
     assert _snapshot(base) == before
 
 
@@ -116,12 +117,12 @@ def test_stale_lock_and_temporary_files_are_taken_over(tmp_path, capsys, monkeyp
     (out / ".energy-ood.lock").write_text(
         json.dumps({"pid": dead.pid, "host": socket.gethostname()})
     )
-    (out / ".checkpoint.pt.abc.tmp").write_bytes(b"half a checkpoint")
+    (out / f".checkpoint.pt.abc{TMP_SUFFIX}").write_bytes(b"half a checkpoint")
     code = main([*TRAIN[1:], "--out", str(out)])  # not quiet: the note is printed
     err = capsys.readouterr().err
     assert code == 0, err
     assert "stale lock" in err
-    assert not list(out.glob(".*.tmp")) and not (out / ".energy-ood.lock").exists()
+    assert not list(out.glob(f"*{TMP_SUFFIX}")) and not (out / ".energy-ood.lock").exists()
 
 
 @pytest.mark.parametrize(

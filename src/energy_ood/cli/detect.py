@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -32,11 +33,12 @@ import torch
 
 from .._files import one_line
 from .._io import load_array
-from .._runinfo import check_new_file
+from .._outputs import atomic_write_bytes
 from .._validate import InputError
 from ..score import Detector, create_scorer
 from ..score.detector import CONVENTION
 from ._images import images_for, inputs_record, model_from_inputs
+from ._paths import check_out_file
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, has_source, load_source
 
@@ -141,21 +143,17 @@ def _params(args) -> dict:
     return params
 
 
-def _check_new_detector(out: str, overwrite: bool) -> None:
-    """A detector already at ``out`` is replaced only when asked (``--overwrite``)."""
-    from ..score._detector_io import base_path
+def _check_new_detector(args) -> None:
+    """A detector already at ``--out`` is replaced only when asked (``--overwrite``), and
+    never when it is one of the inputs."""
+    from ..score._detector_io import pair_paths
 
-    base = base_path(out)
-    pair = (base.with_suffix(".json"), base.with_suffix(".pt"))
-    found = [p for p in pair if p.exists() and not p.is_dir()]  # a folder: refused at the write
-    if found and not overwrite:
-        raise InputError(
-            f"{found[0]}: exists; pass --overwrite to replace it, or choose another --out"
-        )
+    for path in pair_paths(args.out):
+        check_out_file(args, path, "--out")
 
 
 def run_fit(args) -> int:
-    _check_new_detector(args.out, args.overwrite)
+    _check_new_detector(args)
     scorer = create_scorer(args.score, **_params(args))
     if has_source(args):
         return _fit_with_model(args, scorer)
@@ -260,20 +258,19 @@ def _why(need: str, scorer) -> str:
     }.get(need, need)
 
 
-def _open_out(path: str):
-    p = Path(path)
-    try:
-        return open(p, "w", newline="")
-    except OSError as e:
-        raise InputError(f"{p}: cannot write ({e.strerror or e})") from e
+def _recorded_inputs(det) -> list[tuple[str, str]]:
+    """The run folder / weights a model-holding detector will read."""
+    rec = det.inputs or {}
+    return [(f"(detector's {k})", rec[k]) for k in ("run_dir", "checkpoint", "model")
+            if isinstance(rec.get(k), str)]  # fmt: skip
 
 
 def run_predict(args) -> int:
-    for out in (args.csv, args.json):  # before any work: an existing file is kept unless asked
-        if out:
-            check_new_file(out, args.overwrite)
+    det = Detector.load(args.detector)  # its JSON and state only: the model comes later
+    for flag in ("csv", "json"):  # before any work: an existing file is kept unless asked
+        if getattr(args, flag):
+            check_out_file(args, getattr(args, flag), f"--{flag}", *_recorded_inputs(det))
     rt = runtime_from_args(args)
-    det = Detector.load(args.detector)
     inputs = det.inputs
     if args.run:  # the detector's model from another place than the one recorded
         inputs = {**(inputs or {}), "run_dir": args.run}
@@ -290,22 +287,19 @@ def run_predict(args) -> int:
     decision = scores - det.threshold
     labels = np.where(decision >= 0, 1, -1)
     if args.json:
-        with _open_out(args.json) as f:
-            json.dump(
-                {
-                    "detector": str(args.detector),
-                    "scorer": det.scorer.name,
-                    "params": det.scorer.get_params(),
-                    "threshold": det.threshold,
-                    "tpr": det.tpr,
-                    "convention": CONVENTION,
-                    "n": int(len(scores)),
-                    "n_ood": int((labels < 0).sum()),
-                    "scores": scores.tolist(),
-                    "labels": labels.tolist(),
-                },
-                f,
-            )
+        record = {
+            "detector": str(args.detector),
+            "scorer": det.scorer.name,
+            "params": det.scorer.get_params(),
+            "threshold": det.threshold,
+            "tpr": det.tpr,
+            "convention": CONVENTION,
+            "n": int(len(scores)),
+            "n_ood": int((labels < 0).sum()),
+            "scores": scores.tolist(),
+            "labels": labels.tolist(),
+        }
+        atomic_write_bytes(args.json, json.dumps(record).encode())
     _write_csv(args.csv, scores, decision, labels)  # `| head`: cli.main exits 141, quietly
     print(
         f"{int((labels < 0).sum())} of {len(labels)} inputs flagged OOD (label -1): score < "
@@ -316,13 +310,13 @@ def run_predict(args) -> int:
 
 
 def _write_csv(path, scores, decision, labels) -> None:
-    out = _open_out(path) if path else sys.stdout
-    try:
-        w = csv.writer(out)
-        w.writerow(["index", "score", "decision", "label", "is_ood"])
-        for i, (s, d, lab) in enumerate(zip(scores, decision, labels)):
-            w.writerow([i, f"{s:.9g}", f"{d:.9g}", int(lab), int(lab < 0)])
+    """The rows to ``path`` as a whole (atomically), or to stdout."""
+    out = io.StringIO(newline="") if path else sys.stdout
+    w = csv.writer(out)
+    w.writerow(["index", "score", "decision", "label", "is_ood"])
+    for i, (s, d, lab) in enumerate(zip(scores, decision, labels)):
+        w.writerow([i, f"{s:.9g}", f"{d:.9g}", int(lab), int(lab < 0)])
+    if path:
+        atomic_write_bytes(path, out.getvalue().encode())
+    else:
         out.flush()
-    finally:
-        if path:
-            out.close()

@@ -8,12 +8,12 @@ import argparse
 import numpy as np
 
 from .._io import load_array
-from .._runinfo import atomic_write_json, check_new_file, run_metadata
-from .._runinfo import check_new_folder as check_report_dir
+from .._runinfo import atomic_write_json, run_metadata
 from .._validate import InputError, as_numpy_1d
 from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
+from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, has_source, load_source
 
@@ -178,13 +178,26 @@ def _scorers(args) -> dict:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    for flag in ("json", "save_scores"):  # before any work: an existing file is kept unless asked
+def _check_outputs(args) -> None:
+    """Before any work: an existing output is kept unless asked, an input never replaced."""
+    for flag in ("json", "save_scores"):
         path = getattr(args, flag, None)
         if path:
-            check_new_file(path, args.overwrite, f"--{flag.replace('_', '-')}")
+            check_out_file(args, path, f"--{flag.replace('_', '-')}")
+    if args.report:
+        check_out_folder(args, args.report, "--report")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     if has_source(args):
+        if args.id:
+            src = "--run-dir" if args.run else "--model"
+            raise InputError(f"--id and {src} are two sources of ID data: give one of them")
         return run_folder(args)
+    for flag in ("report", "save_scores", "ood_set"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')} needs a model: give --run-dir or --model")
     if not args.id or not args.ood:
         raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
     oods = _parse_ood(args.ood)
@@ -242,7 +255,7 @@ def run_folder(args: argparse.Namespace) -> int:
         if args.T != 1.0 and "T" in scorer_params(name):
             spec["T"] = args.T
         methods.append(spec)
-    report = check_report_dir(args.report, args.overwrite) if args.report else None
+    report = args.report
     rt = runtime_from_args(args)
     src = load_source(args, rt)
     res = evaluate_model(

@@ -7,6 +7,7 @@ from .. import _dist
 from .._validate import InputError, check_int
 from ..train import TrainConfig
 from ..train.runs import Pretrained, finetune
+from ._paths import check_not_input
 from ._runtime import runtime_from_args
 from .train import add_common
 
@@ -74,6 +75,7 @@ def _base(args):
 
 def run(args) -> int:
     base = _base(args)
+    check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
     cfg = TrainConfig(
         method=args.method,

@@ -6,6 +6,7 @@ from .. import _dist
 from .._validate import check_int
 from ..train import TrainConfig
 from ..train.runs import pretrain
+from ._paths import check_not_input
 from ._runtime import add_runtime_args, runtime_from_args
 
 
@@ -60,6 +61,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
     cfg = TrainConfig(
         method="rotation" if args.rotation else "ce",

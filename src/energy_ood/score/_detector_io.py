@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from .._files import one_line, read_regular
+from .._outputs import TMP_SUFFIX
 from .._validate import InputError
 
 FORMAT = "energy-ood-detector/2"
@@ -49,8 +50,16 @@ STALE_TMP_S = 600
 
 
 def base_path(path) -> Path:
+    """``det.json``, ``det.pt`` and ``det`` -> ``det``; a name with another dot stays whole
+    (``v1.5`` is ``v1.5.json`` + ``v1.5.pt``, never ``v1.json``)."""
     p = Path(path)
     return p.with_suffix("") if p.suffix.lower() in (".json", ".pt") else p
+
+
+def pair_paths(path) -> tuple[Path, Path]:
+    """The ``.json`` and ``.pt`` files of the detector at ``path``."""
+    base = base_path(path)
+    return base.with_name(base.name + ".json"), base.with_name(base.name + ".pt")
 
 
 def write_pair(path, meta: dict, state: dict) -> Path:
@@ -71,7 +80,7 @@ def write_pair(path, meta: dict, state: dict) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _clean_stale(parent, name)
-        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".tmp"))
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=TMP_SUFFIX))
     except OSError as e:
         raise InputError(f"{parent}: cannot write the detector there ({e.strerror or e})") from e
     try:
@@ -92,7 +101,7 @@ def write_pair(path, meta: dict, state: dict) -> Path:
 
 def _clean_stale(parent: Path, name: str) -> None:
     now = time.time()
-    for d in parent.glob(f".{name}.*.tmp"):
+    for d in parent.glob(f".{name}.*{TMP_SUFFIX}"):  # only folders this module made
         try:
             if d.is_dir() and now - d.stat().st_mtime > STALE_TMP_S:
                 shutil.rmtree(d, ignore_errors=True)
@@ -115,8 +124,7 @@ def _fsync_dir(parent: Path) -> None:
 
 def read_pair(path) -> tuple[dict, object]:
     """(validated meta, raw state object) of a saved detector."""
-    base = base_path(path)
-    jpath, ppath = base.with_suffix(".json"), base.with_suffix(".pt")
+    jpath, ppath = pair_paths(path)
     meta = read_meta(jpath)
     data = _read_bytes(ppath, "detector state")
     sha = meta.get("state_sha256")

@@ -203,7 +203,7 @@ class Detector:
         handed to scorers that run it (ODIN, RankFeat, ...); ``runtime`` passes other
         unsaved constructor arguments."""
         meta, state = io.read_pair(path)
-        where = io.base_path(path).with_suffix(".json")
+        where, state_path = io.pair_paths(path)
         cls_ = scorer_class(meta["scorer"])
         params = meta["params"]
         runtime_keys = set(cls_.runtime_params)
@@ -221,7 +221,7 @@ class Detector:
         try:
             scorer.load_state_dict(state)
         except InputError as e:
-            raise InputError(f"{io.base_path(path).with_suffix('.pt')}: {e}") from e
+            raise InputError(f"{state_path}: {e}") from e
         n = meta.get("n_features_in")
         if n is not None:
             if scorer.n_features_in_ is not None and scorer.n_features_in_ != n:
