@@ -143,8 +143,8 @@ def test_resume_refuses_another_run(base, capsys, change, field):
 @pytest.mark.parametrize(
     "content, words",
     [
-        (b"{not json", ["unreadable run.json"]),
-        (b"\xff\xfe\x00garbage", ["unreadable run.json"]),
+        (b"{not json", ["not a valid run.json (invalid JSON"]),
+        (b"\xff\xfe\x00garbage", ["run.json: not UTF-8"]),
         (b'{"config": {}}', ["not an energy-ood run.json"]),
         (b"[1, 2]", ["not an energy-ood run.json"]),
     ],
@@ -185,9 +185,9 @@ def test_checkpoint_of_another_class_count(base, tmp_path, capsys):
     m = create_model("cnn", num_classes=5, in_channels=1)
     torch.save({"model": m.state_dict(), "arch": m.arch_config()}, run / "checkpoint.pt")
     argv = ["--quiet", "evaluate", "--run-dir", run, "--ood-set", "gaussian"]
-    _expect_error(argv, capsys, "5 classes", "10")
+    _expect_error(argv, capsys, "lists 10 classes", "head has 5 (arch.num_classes)")
     argv = ["--quiet", "finetune", "--method", "oe", "--from", run, "--aux", "gaussian"]
-    _expect_error([*argv, "--out", tmp_path / "ft"], capsys, "5 classes")
+    _expect_error([*argv, "--out", tmp_path / "ft"], capsys, "head has 5")
 
 
 @pytest.mark.parametrize(

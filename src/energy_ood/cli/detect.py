@@ -34,6 +34,7 @@ import torch
 from .._files import one_line
 from .._io import load_array
 from .._outputs import atomic_write_bytes
+from .._torchload import load_failure
 from .._validate import InputError
 from ..score import Detector, create_scorer
 from ..score.detector import CONVENTION
@@ -119,7 +120,7 @@ def _head(path: str) -> tuple:
         except FileNotFoundError:
             raise
         except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-            raise InputError(f"{p}: refused to load ({one_line(e)})") from e
+            raise load_failure(p, e, "--head") from e
     if not isinstance(d, dict) or "weight" not in d:
         raise InputError(f"{p}: expected a dict/npz with 'weight' (and 'bias')")
     w, b = d["weight"], d.get("bias")

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import torch
 
-from .._files import one_line, read_regular
+from .._files import read_regular
+from .._json import parse_json
 from .._outputs import TMP_SUFFIX
+from .._torchload import load_failure
 from .._validate import InputError
 
 FORMAT = "energy-ood-detector/2"
@@ -136,7 +138,7 @@ def read_pair(path) -> tuple[dict, object]:
     try:
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-        raise InputError(f"{ppath}: refused to load ({one_line(e)})") from e
+        raise load_failure(ppath, e, "the detector state") from e
     return meta, state
 
 
@@ -147,11 +149,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
 
 def read_meta(jpath: Path) -> dict:
     raw = _read_bytes(jpath, "detector file")
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise InputError(f"{jpath}: not a detector file (invalid JSON: {e})") from e
-    return check_meta(meta, jpath)
+    return check_meta(parse_json(raw, jpath, "detector file"), jpath)
 
 
 def _real(v) -> bool:
@@ -184,8 +182,8 @@ def check_meta(meta, where) -> dict:
     if not _real(tpr) or not 0 < tpr <= 1:
         raise InputError(f"{where}: tpr must be a number in (0, 1], got {tpr!r}")
     n = meta.get("n_features_in")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise InputError(f"{where}: n_features_in must be a positive integer, got {n!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < 2**31):
+        raise InputError(f"{where}: n_features_in must be an integer in [1, 2^31), got {n!r}")
     for key in ("head_name", "input_kind", "energy_ood", "flag", "convention"):
         v = meta.get(key)
         if v is not None and not isinstance(v, str):

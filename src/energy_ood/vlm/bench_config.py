@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .._validate import InputError
+from .._validate import MAX_SEED, InputError
 from ..evaluate.schema import RunOptions, Section, option
 
 
@@ -87,7 +87,7 @@ class VLMConfig(RunOptions):
     kind: Literal["vlm"] = "vlm"
     title: str = "WordNet gloss benchmark"
     config_file: str = ""
-    seed: int = option(0, min=0)
+    seed: int = option(0, min=0, max=MAX_SEED)
     data: VLMData
     encoder: EncoderSection = option(factory=EncoderSection)
     zeroshot: ZeroShotSection = option(factory=ZeroShotSection)
