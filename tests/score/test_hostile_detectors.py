@@ -333,7 +333,7 @@ def test_review_fixes_are_one_line_errors(tmp_path):
         rng.normal(size=(40, 4)).astype("f4"),
         torch.tensor(rng.normal(size=(3, 4)), dtype=torch.float32),
     )
-    with pytest.raises(InputError, match=r"she: labels must be in 0..2, got 0..7"):
+    with pytest.raises(InputError, match=r"she: labels must be class indices in 0..2, got 0..7"):
         create_scorer("she").fit(x, np.arange(40) % 8, weight=w, bias=torch.zeros(3))
     with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
         Detector("energy", batch_size=0)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from energy_ood._progress import set_quiet
 from energy_ood._validate import InputError
 from energy_ood.train.rundir import claim
 from energy_ood.train.runlock import LOCK
@@ -96,6 +97,7 @@ def test_a_live_holder_is_named_and_a_killed_one_is_taken_over(tmp_path, capsys,
         p.wait()
     assert (folder / LOCK).exists()  # left behind by the killed holder
     monkeypatch.delenv("CI", raising=False)
+    set_quiet(False)  # an earlier --quiet command of this process would hide the note
     capsys.readouterr()
     with claim(folder):
         pass

@@ -201,7 +201,7 @@ def test_checkpoint_of_another_class_count(base, tmp_path, capsys):
         (["--train-limit", "-5"], ["--train-limit must be an integer >= 2"]),
         (["--train-limit", "1"], ["--train-limit must be an integer >= 2"]),
         (["--rotation", "--rotation-lambda", "nan"], ["lam must be a finite number"]),
-        (["--seed", "-1"], ["seed must be an integer >= 0"]),
+        (["--seed", "-1"], ["argument --seed: expected an integer in [0, 2^64 - 1]"]),
     ],
 )
 def test_bad_training_options(tmp_path, capsys, option, words):

@@ -5,7 +5,7 @@
   energy-ood detect fit --val val_feats.npy --score mahalanobis --fit train_feats.npy \\
       --labels train_labels.npy --out det
   energy-ood detect fit --val val_feats.npy --score ash_s+msp --head head.npz --out det
-  energy-ood detect fit --run RUN --val val_images.npy --score knn --fit train_images.npy \\
+  energy-ood detect fit --run-dir RUN --val val_images.npy --score knn --fit train_images.npy \\
       --out det            (a run folder's model; images (N, C, H, W) in [0, 1])
   energy-ood detect predict --detector det.json --input new.npy [--csv f.csv] [--json f.json]
       one row per input: index, score (ID-ness), decision (score - threshold),
@@ -15,7 +15,7 @@
 (react+msp, ash_s+gen, ...). Each scorer says what it needs; the flags that give it: --fit (ID
 training data of its kind), --labels (their classes), --head (a .npz/.pt holding the final
 layer's 'weight' and 'bias'; taken from the model with --run), --class-weights (weighted_ebo),
---run (scorers of model inputs: odin, mahalanobis_pre, rankfeat). Parameters: --T, --k, or
+--run-dir (scorers of model inputs: odin, mahalanobis_pre, rankfeat). Parameters: --T, --k, or
 --param NAME=VALUE (repeatable; VALUE read as JSON).
 """
 
@@ -37,11 +37,12 @@ from .._outputs import atomic_write_bytes
 from .._torchload import load_failure
 from .._validate import InputError
 from ..score import Detector, create_scorer
+from ..score.calibrated import check_labels
 from ..score.detector import CONVENTION
 from ._images import images_for, inputs_record, model_from_inputs
 from ._paths import check_out_file
 from ._runtime import add_runtime_args, runtime_from_args
-from ._source import add_source_args, has_source, load_source
+from ._source import add_run_dir, add_source_args, has_source, load_source
 
 FLAGS = {"X": "--fit", "y": "--labels", "head": "--head", "class_weights": "--class-weights"}
 
@@ -92,7 +93,7 @@ def add_parser(sub) -> None:
         help="data to flag: arrays of the scorer's kind, or, for a detector that holds a model, "
         "images (a folder, .tar shard, file list, or an .npy of (N, C, H, W) in [0, 1])",
     )
-    q.add_argument("--run", "--run-dir", dest="run", help="the run folder of the model")
+    add_run_dir(q, "the run folder of the model (default: the one the detector records)")
     q.add_argument("--csv", help="write index,score,decision,label,is_ood rows (default: stdout)")
     q.add_argument("--json", help="write scores, flags, threshold and convention as JSON")
     q.add_argument("--overwrite", action="store_true", help="replace existing --csv / --json files")
@@ -160,6 +161,7 @@ def run_fit(args) -> int:
         return _fit_with_model(args, scorer)
     if args.val is None:
         raise InputError("give --val (ID validation data), or --run-dir / --model with images")
+    runtime_from_args(args)  # --device / --threads are checked (and set) for arrays too
     model = normalise = std = None
     if args.std:
         try:
@@ -170,7 +172,7 @@ def run_fit(args) -> int:
              "class_weights": args.class_weights, "model": None}  # fmt: skip
     for need in sorted(scorer.fit_needs):
         if not given.get(need):
-            flag = FLAGS.get(need, "--run")
+            flag = FLAGS.get(need, "--run-dir")
             raise InputError(f"--score {args.score} needs {flag} ({_why(need, scorer)})")
 
     def read(path, kind):
@@ -190,6 +192,7 @@ def run_fit(args) -> int:
         y = load_array(args.labels)
         if X is None or y.ndim != 1 or len(y) != len(X):
             raise InputError(f"{args.labels}: need one label per row of --fit, got {y.shape}")
+        check_labels(y, len(X), None, f"--labels {args.labels}", "cpu")
     det = Detector(scorer, tpr=args.tpr, model=model)
     val = read(args.val, scorer.input_kind)
     if X is None and not scorer.fit_needs:

@@ -1,5 +1,5 @@
 """``energy-ood evaluate``: metrics for precomputed logits (or scores) of ID and OOD sets, or
-for a trained run folder against named OOD sets (``--run DIR --ood-set mnist ...``)."""
+for a trained run folder against named OOD sets (``--run-dir DIR --ood-set mnist ...``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .._validate import InputError, as_numpy_1d
 from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
+from ..score.calibrated import check_labels
 from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, has_source, load_source
@@ -42,7 +43,7 @@ def add_parser(sub) -> None:
         default="energy",
         help="comma-separated scorers (default: energy): logit scorers read --id/--ood logits, "
         "feature scorers their features (an .npz key 'features' or the file's array), fitted "
-        "with --fit/--labels/--head; with --run every scorer, odin included",
+        "with --fit/--labels/--head; with --run-dir every scorer, odin included",
     )
     p.add_argument("--fit", metavar="PATH", help="ID training data for scorers that learn")
     p.add_argument("--labels", metavar="PATH", help="class labels of --fit")
@@ -151,11 +152,14 @@ def _fit_file_scorer(scorer, args, widths: dict):
     for need in sorted(scorer.fit_needs):
         if not given.get(need):
             raise InputError(
-                f"--score {scorer.name} needs {FLAGS.get(need, '--run (a model)')} in file mode"
+                f"--score {scorer.name} needs {FLAGS.get(need, '--run-dir (a model)')} in file mode"
             )
     kind = scorer.fit_kind or scorer.input_kind
     X = _kind_array(args.fit, kind, widths) if args.fit and "X" in scorer.fit_needs else None
     y = load_array(args.labels) if args.labels and "y" in scorer.fit_needs else None
+    if y is not None:
+        n = len(X) if X is not None else len(y)
+        check_labels(y, n, None, f"--labels {args.labels}", "cpu")
     head = _head(args.head) if args.head and "head" in scorer.fit_needs else None
     try:
         return fit_scorer(scorer, train={kind: X}, train_labels=y, head=head)
@@ -171,7 +175,7 @@ def _scorers(args) -> dict:
         params = {"T": args.T} if args.T != 1.0 and "T" in scorer_params(name) else {}
         sc = create_scorer(name, **params)
         if sc.input_kind == "inputs":
-            raise InputError(f"--score {name} scores model inputs: use --run DIR")
+            raise InputError(f"--score {name} scores model inputs: use --run-dir DIR")
         out[sc.name if not params else f"{sc.name}(T={args.T:g})"] = sc
     if not out:
         raise InputError("--score: give at least one scorer name")
@@ -198,8 +202,9 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("report", "save_scores", "ood_set"):
         if getattr(args, flag):
             raise InputError(f"--{flag.replace('_', '-')} needs a model: give --run-dir or --model")
+    runtime_from_args(args)  # --device / --threads are checked (and set) in file mode too
     if not args.id or not args.ood:
-        raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
+        raise InputError("give --id PATH and --ood NAME=PATH (or --run-dir DIR --ood-set NAME)")
     oods = _parse_ood(args.ood)
     results: dict[str, dict] = {}
     if args.input == "scores":
@@ -246,7 +251,7 @@ def run_folder(args: argparse.Namespace) -> int:
     sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
     paths = _parse_ood(args.ood or [])
     if not sets and not paths:
-        raise InputError("--run needs at least one --ood-set NAME or --ood NAME=PATH")
+        raise InputError("--run-dir needs at least one --ood-set NAME or --ood NAME=PATH")
     methods = []
     from ..score import scorer_params
 

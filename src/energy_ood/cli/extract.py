@@ -38,7 +38,7 @@ from ..data.ood_sets import ood_set_names
 from ..evaluate.extract import extract
 from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
-from ._source import add_source_args, load_source
+from ._source import add_source_args, load_source, seed
 
 SPLITS = ("train", "val", "test")
 
@@ -64,7 +64,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing --out file or folder"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of OOD draws")
+    p.add_argument("--seed", type=seed, default=0, help="seed of OOD draws")
     add_source_args(p)
     add_runtime_args(p, train=False)
     p.set_defaults(func=run)

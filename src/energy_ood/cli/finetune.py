@@ -9,6 +9,7 @@ from ..train import TrainConfig
 from ..train.runs import Pretrained, finetune
 from ._paths import check_not_input
 from ._runtime import runtime_from_args
+from ._source import input_size
 from .train import add_common
 
 
@@ -28,7 +29,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--checkpoint", help="with --model: local weights (state dict, weights_only)")
     p.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
-    p.add_argument("--input-size", type=int, help="with --model: override the model's input size")
+    p.add_argument(
+        "--input-size", type=input_size, help="with --model: override the model's input size"
+    )
     p.add_argument(
         "--new-head",
         action="store_true",

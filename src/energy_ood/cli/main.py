@@ -20,6 +20,7 @@ import shlex
 import sys
 
 from .. import __version__
+from .._env import check_environment
 from .._files import one_line
 from .._progress import env_quiet_default, set_quiet
 from .._validate import InputError
@@ -134,10 +135,14 @@ def _run(argv: list[str]) -> int:
         print(version_string())
         return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2, its one line already printed)
+        return e.code if isinstance(e.code, int) else 2
     args.command_line = "energy-ood " + shlex.join(argv)  # recorded in reports
     set_quiet(args.quiet)
     try:
+        check_environment()  # ENERGY_OOD_WORKERS=many is one line at once, not later
         code = int(args.func(args) or 0)
         _flush_stdout()
         return code
@@ -209,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             return _run(argv)
-        finally:  # --help, --version and usage errors leave through SystemExit
+        finally:  # what --help printed, too
             sys.stdout.flush()
     except BrokenPipeError:
         _stdout_to_devnull()

@@ -140,7 +140,10 @@ def run_score(args) -> int:
     from .._runinfo import atomic_write_json, run_metadata
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
+    from ..vlm.zeroshot import check_template
 
+    for t in args.template or []:  # before any model is loaded
+        check_template(t, "--template")
     if args.out:  # before any work: an existing results.json is kept unless asked
         check_not_input(args, args.out, "--out")
         check_out_file(args, Path(args.out) / "results.json", "--out")

@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 from .._device import available_cpus
+from .._env import env_number
 from .._files import open_regular, read_regular
 from .._validate import InputError
 from .images import EXTENSIONS, decode_image, image_files
@@ -213,14 +214,13 @@ def image_source(path, transform: ImageTransform, flat: bool = False) -> ImageLi
 
 
 def default_workers() -> int:
-    env = os.environ.get("ENERGY_OOD_WORKERS")
-    if env:
-        return max(0, int(env))
-    return min(8, available_cpus())
+    """DataLoader workers: env ``ENERGY_OOD_WORKERS`` (0 to 256), else up to 8."""
+    return env_number("ENERGY_OOD_WORKERS", min(8, available_cpus()), 0, 256, integral=True)
 
 
 def memory_limit_bytes() -> int:
-    return int(float(os.environ.get("ENERGY_OOD_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB)) * 2**20)
+    mb = env_number("ENERGY_OOD_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB, 0, 2**40)
+    return int(mb * 2**20)
 
 
 def fits_in_memory(ds: ImageList, mode: str = "auto") -> bool:

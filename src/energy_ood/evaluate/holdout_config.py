@@ -50,6 +50,7 @@ class HoldoutConfig(RunOptions):
     train: HoldoutTrain = option(factory=HoldoutTrain)
 
     def check(self, where: str) -> None:
+        super().check(where)
         from .scoring import method_label
 
         labels = [method_label(m.as_method()) for m in self.methods]

@@ -212,6 +212,7 @@ class OODConfig(RunOptions):
     sweeps: SweepsSection = option(factory=SweepsSection)
 
     def check(self, where: str) -> None:
+        super().check(where)
         _distinct(self.seeds, "seeds")
         if self.finetune is not None and not self.data.aux:
             raise InputError("finetune: fine-tuning needs auxiliary outliers (data.aux)")

@@ -99,9 +99,14 @@ class Detector:
 
     def _source(self, X, y, X_val, needs: dict) -> FitSource:
         kinds = ("logits", "features", "inputs")
+        val_labels = None
         if self.model is None:
             kind = self.scorer.fit_kind or self.scorer.input_kind
             train, val = {kind: X}, ({} if X_val is None else {kind: X_val})
+            if self.scorer.fit_split == "val" and y is not None:
+                # a scorer fitted on validation data (temp_scaling) learns from the labelled
+                # X, y given to fit(); X_val, unlabelled, only sets the threshold
+                val, val_labels = {kind: X}, y
         else:
             train = {k: (lambda k=k: self._data(X, k)) for k in kinds}
             val = {} if X_val is None else {k: (lambda k=k: self._data(X_val, k)) for k in kinds}
@@ -113,7 +118,7 @@ class Detector:
         if head is None and self.model is not None and "head" in self.scorer.fit_needs:
             head = ModelAdapter(self.model, self.head).head
         return FitSource(
-            train=train, train_labels=y, val=val, head=head,
+            train=train, train_labels=y, val=val, val_labels=val_labels, head=head,
             model=needs.get("model", self.model), std=needs.get("std"),
             class_weights=needs.get("class_weights"),
         )  # fmt: skip

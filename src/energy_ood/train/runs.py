@@ -16,6 +16,7 @@ import torch
 
 from .. import _dist
 from .._device import Runtime, cpu_runtime
+from .._files import check_bytes
 from .._progress import log
 from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
@@ -220,8 +221,10 @@ def aux_outliers(
     """(fine-tuning outliers, held-out outliers for margin choice), normalised like the ID data.
     Refuses a source that is also an OOD test set of the same run."""
     pool = AuxiliaryPool(sources, test_sets)
+    total = n + max(256, n // 10)
+    check_bytes(total * data.channels * data.size**2 * 4, f"--n-aux {n} auxiliary outliers")
     x = pool.sample(
-        n + max(256, n // 10),
+        total,
         size=data.size,
         channels=data.channels,
         seed=seed,

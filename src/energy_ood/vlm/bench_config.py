@@ -50,9 +50,10 @@ class ZeroShotSection(Section):
     taus: list[float] = option(factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0], gt=0, min_len=1)
 
     def check(self, where: str) -> None:
+        from .zeroshot import check_template
+
         for i, t in enumerate(self.templates):
-            if t.count("{}") != 1:
-                raise InputError(f"{where}.templates[{i}]: needs exactly one '{{}}'")
+            check_template(t, f"{where}.templates[{i}]:")
 
 
 @dataclass(kw_only=True)
