@@ -156,7 +156,8 @@ def _run(argv: list[str]) -> int:
         except OSError:  # stdout itself failed: what is left of it goes nowhere
             _stdout_to_devnull()
         line = f"energy-ood {args.command}: error: {_message(e)}"
-        print(line, file=sys.stderr)
+        sys.stderr.write(line + "\n")  # one write: the lines of torchrun's ranks never mix
+        sys.stderr.flush()
         fail_rank(line)
         return 2
     except KeyboardInterrupt:
