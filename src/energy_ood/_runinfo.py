@@ -149,4 +149,3 @@ def _json_default(o):
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
     """``obj`` as indented JSON (numpy and torch values as lists), written atomically."""
     _outputs.atomic_write_json(path, obj, default=_json_default)
-

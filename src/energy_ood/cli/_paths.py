@@ -50,9 +50,9 @@ def inputs_of(args, *extra: tuple[str, str | None]) -> list[tuple[str, str]]:
         out.append(("--classes", classes[1:]))
     detector = getattr(args, "detector", None)
     if detector:
-        from ..score._detector_io import pair_paths
+        from ..score.detector import detector_files
 
-        out += [("--detector", str(p)) for p in pair_paths(detector)]
+        out += [("--detector", str(p)) for p in detector_files(detector)]
     if isinstance(getattr(args, "input", None), str) and hasattr(args, "detector"):
         out.append(("--input", args.input))  # detect predict's data (evaluate's is a choice)
     return out + [(f, str(p)) for f, p in extra if p]

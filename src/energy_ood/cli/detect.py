@@ -148,9 +148,9 @@ def _params(args) -> dict:
 def _check_new_detector(args) -> None:
     """A detector already at ``--out`` is replaced only when asked (``--overwrite``), and
     never when it is one of the inputs."""
-    from ..score._detector_io import pair_paths
+    from ..score.detector import detector_files
 
-    for path in pair_paths(args.out):
+    for path in detector_files(args.out):
         check_out_file(args, path, "--out")
 
 

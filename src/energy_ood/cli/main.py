@@ -49,7 +49,9 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         first = message.strip().splitlines()[0] if message.strip() else "bad usage"
-        self.exit(2, f"{self.prog}: error: {first} (see {self.prog} --help)\n")
+        line = f"{self.prog}: error: {first} (see {self.prog} --help)"
+        fail_rank(line)  # under torchrun, its summary names the line too
+        self.exit(2, line + "\n")
 
 
 class _VersionAction(argparse.Action):
@@ -111,7 +113,7 @@ def plain_text(text: str | None) -> str | None:
 
 
 def _message(e: BaseException) -> str:
-    """The one line for an exception that reaches the top (None: not ours to explain)."""
+    """The one line for an InputError or OSError that reaches the top."""
     if isinstance(e, InputError):
         return one_line(e)
     if isinstance(e, FileNotFoundError):

@@ -38,6 +38,12 @@ CONVENTION = (
 _FIT_KEYWORDS = ("head", "weight", "bias", "model", "std", "class_weights")
 
 
+def detector_files(path):
+    """The ``.json`` and ``.pt`` paths of the detector saved at ``path`` (``det``,
+    ``det.json`` or ``det.pt``; ``v1.5`` is ``v1.5.json``, never ``v1.json``)."""
+    return io.pair_paths(path)
+
+
 def calibrate_threshold(id_scores, tpr: float = 0.95) -> float:
     """The largest threshold t with mean(id_scores >= t) >= tpr."""
     s = as_numpy_1d(id_scores, "id validation scores")
