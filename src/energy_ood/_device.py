@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import InputError
+from ._validate import InputError, check_int
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")
+MAX_THREADS = 1024
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default auto: CUDA, then MPS, then CPU)"
 
 
@@ -29,6 +30,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """The ``torch.device`` for ``spec``; an InputError when this machine does not have it."""
     if isinstance(spec, torch.device):
         spec = str(spec)
+    if isinstance(spec, str) and not spec.strip():
+        raise InputError(f"--device {spec!r}: empty; expected {DEVICE_HELP}")
     spec = (spec or "auto").strip().lower()
     if spec == "auto":
         if torch.cuda.is_available():
@@ -58,6 +61,15 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
             raise InputError(f"--device {spec}: MPS is not available on this machine")
         return dev
     raise InputError(f"--device {spec!r}: expected {DEVICE_HELP}")
+
+
+def check_device_spec(spec: str) -> str:
+    """``spec`` if it names a device this package knows (whether or not this machine has it)."""
+    s = spec.strip().lower() if isinstance(spec, str) else ""
+    ok = s in ("auto", "cpu", "cuda", "mps") or (s.startswith("cuda:") and s[5:].isdigit())
+    if not ok:
+        raise InputError(f"{spec!r}: expected {DEVICE_HELP}")
+    return spec
 
 
 def _mps_available() -> bool:
@@ -112,12 +124,11 @@ def default_threads() -> int:
 
 
 def set_threads(n: int | None) -> int:
-    """Set torch's intra-op threads (``None``: :func:`default_threads`); returns the value."""
+    """Set torch's intra-op threads (``None``: :func:`default_threads`); returns the value.
+    At most :data:`MAX_THREADS` (torch crashes with SIGSEGV on 100,000)."""
     if n is None:
         n = default_threads()
-    if isinstance(n, bool) or int(n) != n or int(n) < 1:
-        raise InputError(f"--threads must be an integer >= 1, got {n!r}")
-    n = int(n)
+    n = check_int(n, "--threads", min=1, max=MAX_THREADS)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

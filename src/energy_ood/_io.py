@@ -53,7 +53,8 @@ def split_key(path) -> tuple[Path, str | None]:
 
 def choose_key(keys: list[str], path, key: str | None, kind: str | None) -> str:
     """The key to read from a bundle holding ``keys``, or an InputError naming them."""
-    listed = ", ".join(keys) or "no arrays"
+    listed = ", ".join(keys[:8]) + (f", ... ({len(keys)} arrays)" if len(keys) > 8 else "")
+    listed = listed or "no arrays"
     if key is not None:
         if key not in keys:
             raise InputError(f"{path}: no array named {key!r}; it holds {listed}")

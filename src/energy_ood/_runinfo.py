@@ -1,21 +1,30 @@
 """What every run records in its output folder: seed, versions, data, configuration.
 
-Also the atomic writers used for checkpoints and reports (write a temporary file, then rename).
+The atomic writers and output checks live in :mod:`energy_ood._outputs` (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import _outputs
+from ._outputs import (  # noqa: F401 - the writers' historical home
+    atomic_torch_save,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_new_file,
+    check_new_folder,
+    new_temp_folder,
+    replace_folder,
+)
 
 
 def versions() -> dict[str, str]:
@@ -137,88 +146,6 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    text = json.dumps(obj, indent=2, default=_json_default, allow_nan=False)
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then an atomic rename."""
-    import io
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def check_new_folder(path, overwrite: bool = False) -> Path:
-    """``path`` may be written as a new folder: absent, empty, or ``overwrite`` asked for."""
-    from ._validate import InputError
-
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{path}: exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise InputError(f"{path}: holds files; pass --overwrite to replace it, or choose another")
-    return path
-
-
-def check_new_file(path, overwrite: bool = False, flag: str = "") -> Path:
-    """``path`` for a file a command is about to write: not a folder, and not an existing file
-    unless ``overwrite`` (no command replaces a file it was not asked to)."""
-    from ._validate import InputError
-
-    path = Path(path)
-    what = f"{flag} {path}" if flag else str(path)
-    if path.is_dir():
-        raise InputError(f"{what}: is a folder, expected a file path")
-    if path.exists() and not overwrite:
-        raise InputError(f"{what}: exists; pass --overwrite to replace it")
-    return path
-
-
-def replace_folder(tmp: Path, out: Path) -> None:
-    """Put the finished folder ``tmp`` at ``out`` (beside it, same file system): the old
-    folder is moved aside first and removed only once the new one is in place."""
-    import shutil
-
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def new_temp_folder(out: Path) -> Path:
-    """A temporary folder beside ``out`` (removed by the caller on failure)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    """``obj`` as indented JSON (numpy and torch values as lists), written atomically."""
+    _outputs.atomic_write_json(path, obj, default=_json_default)

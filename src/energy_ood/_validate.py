@@ -12,6 +12,9 @@ import math
 import numpy as np
 import torch
 
+MAX_SEED = 2**64 - 1  # what torch's generators take
+MAX_INPUT_SIZE = 4096  # a model input side (--input-size); 4096 x 4096 is 16.8 Mpx
+
 
 class InputError(ValueError):
     """Bad user input (NaN scores, empty arrays, shape mismatch, unreadable file, ...)."""

@@ -118,7 +118,7 @@ def test_chunk_size_does_not_change_scores(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_non_finite_inputs_refused(name, bad):
     sc, x_id, _ = fitted(name)
     with pytest.raises(InputError) as e:

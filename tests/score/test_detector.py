@@ -109,17 +109,26 @@ def test_save_is_atomic_and_cleans_stale_temporaries(tmp_path):
     import os
     import time
 
+    from energy_ood._outputs import TMP_SUFFIX
+
     det = Detector("energy").fit(np.random.default_rng(0).normal(size=(50, 4)))
-    stale = tmp_path / ".det.abc.tmp"
-    stale.mkdir()
-    (stale / "det.pt").write_bytes(b"half")
-    old = time.time() - 3600
-    os.utime(stale, (old, old))
-    fresh = tmp_path / ".det.def.tmp"  # another writer's, still in progress: kept
+    stale = tmp_path / f".det.abc{TMP_SUFFIX}"
+    users = tmp_path / ".det.backup.tmp"  # a user's folder, not made by energy-ood: kept
+    for d in (stale, users):
+        d.mkdir()
+        (d / "det.pt").write_bytes(b"half")
+        old = time.time() - 3600
+        os.utime(d, (old, old))
+    fresh = tmp_path / f".det.def{TMP_SUFFIX}"  # another writer's, still in progress: kept
     fresh.mkdir()
     det.save(tmp_path / "det")
-    assert not stale.exists() and fresh.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".det.def.tmp", "det.json", "det.pt"]
+    assert not stale.exists() and fresh.exists() and (users / "det.pt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".det.backup.tmp",
+        fresh.name,
+        "det.json",
+        "det.pt",
+    ]
     meta = json.loads((tmp_path / "det.json").read_text())
     assert meta["state_sha256"] == hashlib.sha256((tmp_path / "det.pt").read_bytes()).hexdigest()
     assert "+1 inlier" in meta["convention"] and meta["n_features_in"] == 4

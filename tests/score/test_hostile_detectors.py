@@ -114,7 +114,21 @@ CASES = [
         lambda m, s: (set_in(m, "params", {**m["params"], "model": "x"}), s),
         "may not set 'model'",
     ),
+    # numbers JSON can spell but no detector holds (issue 18)
+    ("energy", lambda m, s: (set_in(m, "threshold", 10**30), s), "an integer of 31 digits"),
+    ("energy", lambda m, s: (raw(m, "threshold", "1e999"), s), "threshold must be a finite"),
+    ("energy", lambda m, s: (raw(m, "threshold", "-1e400"), s), "threshold must be a finite"),
+    ("energy", lambda m, s: (raw(m, "threshold", "7" * 100_000), s), "100000 digits"),
+    ("energy", lambda m, s: (set_in(m, "params", {"T": 10**25}), s), "an integer of 26 digits"),
+    ("energy", lambda m, s: (set_in(m, "params", {"T": 1e308 * 10}), s), "T must be finite"),
+    ("energy", lambda m, s: (raw(m, "flag", "[" * 100_000 + "]" * 100_000), s), "too deeply"),
+    ("energy", lambda m, s: (set_in(m, "n_features_in", 2**64), s), "n_features_in"),
 ]
+
+
+def raw(meta, key, text) -> str:
+    """The detector JSON with ``key`` spelt as ``text`` (what json.dumps would not write)."""
+    return json.dumps({**meta, key: "@@"}).replace('"@@"', text)
 
 
 @pytest.mark.parametrize("name,mutate,msg", CASES)
@@ -145,7 +159,7 @@ def test_state_swapped_under_the_json_is_refused(tmp_path):
 def test_non_utf8_json(tmp_path):
     base, *_ = saved(tmp_path)
     base.with_suffix(".json").write_bytes(b"\xff\xfe{}")
-    with pytest.raises(InputError, match="invalid JSON"):
+    with pytest.raises(InputError, match="det.json: not UTF-8"):
         Detector.load(base)
 
 
@@ -319,7 +333,7 @@ def test_review_fixes_are_one_line_errors(tmp_path):
         rng.normal(size=(40, 4)).astype("f4"),
         torch.tensor(rng.normal(size=(3, 4)), dtype=torch.float32),
     )
-    with pytest.raises(InputError, match=r"she: labels must be in 0..2, got 0..7"):
+    with pytest.raises(InputError, match=r"she: labels must be class indices in 0..2, got 0..7"):
         create_scorer("she").fit(x, np.arange(40) % 8, weight=w, bias=torch.zeros(3))
     with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
         Detector("energy", batch_size=0)

@@ -9,7 +9,9 @@ import torch
 from scipy.special import logsumexp, softmax
 from scipy.stats import entropy as kl_div
 
+from energy_ood._validate import InputError
 from energy_ood.score import create_scorer
+from energy_ood.score.functional import entropy_score
 from energy_ood.score.odin import odin_perturb
 
 RNG = np.random.default_rng(0)
@@ -28,9 +30,12 @@ def test_entropy():
     p = softmax(LOGITS, axis=1)
     want = (p * np.log(p)).sum(1)
     assert create_scorer("entropy").score(LOGITS) == pytest.approx(want, rel=1e-9)
-    # a -inf logit is a probability of 0 and contributes 0
+    # in the functional form a -inf logit is a probability of 0 and contributes 0; the scorer
+    # refuses it, as it refuses inf (issue 18)
     x = np.array([[0.0, 0.0, -np.inf]])
-    assert create_scorer("entropy").score(x)[0] == pytest.approx(-math.log(2))
+    assert entropy_score(torch.from_numpy(x))[0].item() == pytest.approx(-math.log(2))
+    with pytest.raises(InputError, match="non-finite value"):
+        create_scorer("entropy").score(x)
 
 
 @pytest.mark.parametrize("gamma,M", [(0.1, 100), (0.5, 3)])

@@ -80,7 +80,10 @@ def test_resume_refusal_reaches_every_process(tmp_path):
     cmd = torchrun_cmd(2, *TRAIN, "--epochs", 1, "--lr", 0.03, "--device", "cpu", "--out", out,
                        "--resume")  # fmt: skip
     r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0 and r.stderr.count("cannot resume, train.lr was") == 2
+    line = "energy-ood train: error: " + str(out) + ": cannot resume, train.lr was 0.1"
+    own = [s for s in r.stderr.splitlines() if s.startswith(line)]
+    assert r.returncode != 0 and len(own) == 2  # each rank's own line
+    assert r.stderr.count(f"traceback : {line}") == 2  # and torchrun's summary names them
 
 
 def _children(pid: int) -> list[int]:

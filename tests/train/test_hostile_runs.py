@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from energy_ood._outputs import TMP_SUFFIX
 from energy_ood.cli.main import main
 
 TRAIN = ["--quiet", "train", "--dataset", "digits", "--epochs", "1", "--batch-size", "64"]
@@ -72,7 +73,7 @@ def test_overwrite_replaces_only_the_runs_files(tmp_path, capsys):
 def test_finetune_into_its_own_base_is_refused(base, capsys):
     before = _snapshot(base)
     argv = ["--quiet", "finetune", "--method", "oe", "--from", base, "--aux", "gaussian"]
-    _expect_error([*argv, "--out", base, "--overwrite"], capsys, "is the pretrained run")
+    _expect_error([*argv, "--out", base, "--overwrite"], capsys, "is the input --from")
     assert _snapshot(base) == before
 
 
@@ -116,12 +117,12 @@ def test_stale_lock_and_temporary_files_are_taken_over(tmp_path, capsys, monkeyp
     (out / ".energy-ood.lock").write_text(
         json.dumps({"pid": dead.pid, "host": socket.gethostname()})
     )
-    (out / ".checkpoint.pt.abc.tmp").write_bytes(b"half a checkpoint")
+    (out / f".checkpoint.pt.abc{TMP_SUFFIX}").write_bytes(b"half a checkpoint")
     code = main([*TRAIN[1:], "--out", str(out)])  # not quiet: the note is printed
     err = capsys.readouterr().err
     assert code == 0, err
     assert "stale lock" in err
-    assert not list(out.glob(".*.tmp")) and not (out / ".energy-ood.lock").exists()
+    assert not list(out.glob(f"*{TMP_SUFFIX}")) and not (out / ".energy-ood.lock").exists()
 
 
 @pytest.mark.parametrize(
@@ -142,8 +143,8 @@ def test_resume_refuses_another_run(base, capsys, change, field):
 @pytest.mark.parametrize(
     "content, words",
     [
-        (b"{not json", ["unreadable run.json"]),
-        (b"\xff\xfe\x00garbage", ["unreadable run.json"]),
+        (b"{not json", ["not a valid run.json (invalid JSON"]),
+        (b"\xff\xfe\x00garbage", ["run.json: not UTF-8"]),
         (b'{"config": {}}', ["not an energy-ood run.json"]),
         (b"[1, 2]", ["not an energy-ood run.json"]),
     ],
@@ -184,9 +185,9 @@ def test_checkpoint_of_another_class_count(base, tmp_path, capsys):
     m = create_model("cnn", num_classes=5, in_channels=1)
     torch.save({"model": m.state_dict(), "arch": m.arch_config()}, run / "checkpoint.pt")
     argv = ["--quiet", "evaluate", "--run-dir", run, "--ood-set", "gaussian"]
-    _expect_error(argv, capsys, "5 classes", "10")
+    _expect_error(argv, capsys, "lists 10 classes", "head has 5 (arch.num_classes)")
     argv = ["--quiet", "finetune", "--method", "oe", "--from", run, "--aux", "gaussian"]
-    _expect_error([*argv, "--out", tmp_path / "ft"], capsys, "5 classes")
+    _expect_error([*argv, "--out", tmp_path / "ft"], capsys, "head has 5")
 
 
 @pytest.mark.parametrize(
@@ -200,7 +201,7 @@ def test_checkpoint_of_another_class_count(base, tmp_path, capsys):
         (["--train-limit", "-5"], ["--train-limit must be an integer >= 2"]),
         (["--train-limit", "1"], ["--train-limit must be an integer >= 2"]),
         (["--rotation", "--rotation-lambda", "nan"], ["lam must be a finite number"]),
-        (["--seed", "-1"], ["seed must be an integer >= 0"]),
+        (["--seed", "-1"], ["argument --seed: expected an integer in [0, 2^64 - 1]"]),
     ],
 )
 def test_bad_training_options(tmp_path, capsys, option, words):

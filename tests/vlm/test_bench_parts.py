@@ -74,5 +74,5 @@ def test_config_rules():
         _cfg(val_per_class=14)
     with pytest.raises(InputError, match="pretrained: only for kind = 'openclip'"):
         VLMConfig.from_dict({"data": {}, "encoder": {"pretrained": "x.pt"}})
-    with pytest.raises(InputError, match="templates\\[0\\]: needs exactly one"):
+    with pytest.raises(InputError, match="templates\\[0\\]: 'no slot': needs exactly one"):
         VLMConfig.from_dict({"data": {}, "zeroshot": {"templates": ["no slot"]}})

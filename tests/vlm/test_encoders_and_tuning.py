@@ -90,7 +90,7 @@ def test_prompt_checkpoint_refuses_code(tmp_path):
             return (os.system, ("echo pwned",))
 
     torch.save({"format": "x", "ctx": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(InputError, match="not a readable prompt-context checkpoint"):
+    with pytest.raises(InputError, match="refused to load prompt-context checkpoint: it holds"):
         load_context(tmp_path / "evil.pt")
 
 

@@ -8,10 +8,38 @@ when it has none) and taken through the model's own preprocessing (size, crop, n
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 
-from .._validate import InputError
+from .._validate import MAX_INPUT_SIZE, MAX_SEED, InputError, check_int
 from ..models.normalization import HELP as NORMALIZE_HELP
+
+
+def input_size(text: str) -> int:
+    """``--input-size``: a model input side in [8, MAX_INPUT_SIZE] (an argparse type)."""
+    try:
+        return check_int(text, "--input-size", min=8, max=MAX_INPUT_SIZE)
+    except InputError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [8, {MAX_INPUT_SIZE}], got {text!r}"
+        ) from None
+
+
+def seed(text: str) -> int:
+    """``--seed``: an integer in [0, 2^64 - 1] (what torch's generators take)."""
+    try:
+        return check_int(text, "--seed", min=0, max=MAX_SEED)
+    except InputError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [0, 2^64 - 1], got {text!r}"
+        ) from None
+
+
+def add_run_dir(p, help_text: str = "a run folder") -> None:
+    """``--run-dir DIR`` (``--run`` is kept for scripts, unlisted: torchrun's own parser takes
+    any ``--run`` for its ``--run-path`` and stops before energy-ood starts)."""
+    p.add_argument("--run-dir", dest="run", metavar="DIR", help=help_text)
+    p.add_argument("--run", dest="run", help=argparse.SUPPRESS)
 
 
 def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> None:
@@ -22,7 +50,7 @@ def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> Non
         g.add_argument("--accuracy-gate", type=float, default=DEFAULT_RATIO, metavar="X",
                        help=HELP_RATIO)  # fmt: skip
         g.add_argument("--strict", action="store_true", help=HELP_STRICT)
-    g.add_argument("--run", "--run-dir", dest="run", metavar="DIR", help="a run folder")
+    add_run_dir(g)
     g.add_argument(
         "--model",
         metavar="SPEC",
@@ -31,7 +59,7 @@ def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> Non
     )
     g.add_argument("--checkpoint", help="with --model: local weights (loaded weights_only)")
     g.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
-    g.add_argument("--input-size", type=int, help="with --model: override its input size")
+    g.add_argument("--input-size", type=input_size, help="with --model: override its input size")
     g.add_argument("--normalize", metavar="MODE", help="with --model: " + NORMALIZE_HELP)
     g.add_argument(
         "--class-names",
@@ -87,6 +115,13 @@ def load_source(args, runtime, seed: int = 0) -> Source:
     lm = load_model(args.model, args.checkpoint, device=runtime.device, input_size=args.input_size)
     data = prepare_for_model(lm, args.dataset, args.data_root, seed, normalize=args.normalize,
                              class_names=args.class_names, data_mode=runtime.data_mode)  # fmt: skip
+    n_model = lm.num_classes or 0
+    if len(data.classes) < 2 <= n_model:
+        raise InputError(
+            f"{args.dataset}: {len(data.classes)} class ({', '.join(data.classes)}), for a "
+            f"{n_model}-class model; in-distribution data needs at least 2 class folders "
+            "(scores and errors over one class are no evaluation of a classifier)"
+        )
     record = {"model": args.model, **lm.describe()}
     model = lm.model
     if not hasattr(model, "num_classes"):

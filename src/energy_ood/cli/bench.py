@@ -19,6 +19,7 @@ import argparse
 from .. import _dist
 from ..evaluate.config import load_config, load_raw, merge, parse_overrides
 from ..evaluate.registry import PROTOCOLS, get_protocol
+from ._paths import check_not_input, config_inputs
 from ._runtime import add_bad_images_arg, add_runtime_args
 
 HOLDOUT = {
@@ -63,13 +64,14 @@ def _runtime_overrides(args) -> dict:
 
 def run(args) -> int:
     name = HOLDOUT.get(args.dataset, args.dataset) if args.name == "holdout" else args.name
-    raw, _ = load_raw(name)
+    raw, path = load_raw(name)
     proto = get_protocol(raw.get("kind", "ood"))
     over = merge(proto.cli_overrides(args.epochs, args.trials), parse_overrides(args.set))
     over = merge(over, _runtime_overrides(args))
     cfg = load_config(name, over)
     proto = get_protocol(cfg.kind)  # a --set kind=... is honoured
     out = args.out or f"runs/bench_{name}"
+    check_not_input(args, out, "--out", *config_inputs(cfg, path))
     res = proto.run_fn()(cfg, out, data_root=args.data_root, resume=not args.fresh,
                          command=args.command_line)  # fmt: skip
     if res is None or not _dist.is_main():  # another process of a torchrun job

@@ -44,10 +44,14 @@ def _has_fashion_mnist(data_root) -> bool:
 
 
 def run(args) -> int:
+    from ..evaluate.config import find_config
+    from ._paths import check_not_input, config_inputs
+
     name = args.config
     if name == "demo" and not _has_fashion_mnist(args.data_root):
         name = "demo_digits"
     cfg = load_config(name, parse_overrides(args.set), kind="ood")
+    check_not_input(args, args.out, "--out", *config_inputs(cfg, find_config(name)))
     res = run_ood_benchmark(cfg, args.out, data_root=args.data_root, resume=not args.fresh,
                             command=args.command_line)  # fmt: skip
     report = render(res, args.out, command=args.command_line)

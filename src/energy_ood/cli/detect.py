@@ -5,7 +5,7 @@
   energy-ood detect fit --val val_feats.npy --score mahalanobis --fit train_feats.npy \\
       --labels train_labels.npy --out det
   energy-ood detect fit --val val_feats.npy --score ash_s+msp --head head.npz --out det
-  energy-ood detect fit --run RUN --val val_images.npy --score knn --fit train_images.npy \\
+  energy-ood detect fit --run-dir RUN --val val_images.npy --score knn --fit train_images.npy \\
       --out det            (a run folder's model; images (N, C, H, W) in [0, 1])
   energy-ood detect predict --detector det.json --input new.npy [--csv f.csv] [--json f.json]
       one row per input: index, score (ID-ness), decision (score - threshold),
@@ -15,7 +15,7 @@
 (react+msp, ash_s+gen, ...). Each scorer says what it needs; the flags that give it: --fit (ID
 training data of its kind), --labels (their classes), --head (a .npz/.pt holding the final
 layer's 'weight' and 'bias'; taken from the model with --run), --class-weights (weighted_ebo),
---run (scorers of model inputs: odin, mahalanobis_pre, rankfeat). Parameters: --T, --k, or
+--run-dir (scorers of model inputs: odin, mahalanobis_pre, rankfeat). Parameters: --T, --k, or
 --param NAME=VALUE (repeatable; VALUE read as JSON).
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from dataclasses import replace
@@ -31,17 +32,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import check_bytes, one_line, open_regular
+from .._files import check_bytes, open_regular
 from .._io import load_array
 from .._npz import load_npz
-from .._runinfo import check_new_file
+from .._outputs import atomic_write_bytes
+from .._torchload import load_failure
 from .._validate import InputError
 from ..data import bad_images
 from ..score import Detector, create_scorer
+from ..score.calibrated import check_labels
 from ..score.detector import CONVENTION
 from ._images import images_for, inputs_record, model_from_inputs
+from ._paths import check_out_file
 from ._runtime import add_runtime_args, runtime_from_args
-from ._source import add_source_args, has_source, load_source
+from ._source import add_run_dir, add_source_args, has_source, load_source
 
 FLAGS = {"X": "--fit", "y": "--labels", "head": "--head", "class_weights": "--class-weights"}
 
@@ -93,7 +97,7 @@ def add_parser(sub) -> None:
         help="data to flag: arrays of the scorer's kind, or, for a detector that holds a model, "
         "images (a folder, .tar shard, file list, or an .npy of (N, C, H, W) in [0, 1])",
     )
-    q.add_argument("--run", "--run-dir", dest="run", help="the run folder of the model")
+    add_run_dir(q, "the run folder of the model (default: the one the detector records)")
     q.add_argument("--csv", help="write index,score,decision,label,is_ood rows (default: stdout)")
     q.add_argument("--json", help="write scores, flags, threshold and convention as JSON")
     q.add_argument("--overwrite", action="store_true", help="replace existing --csv / --json files")
@@ -133,7 +137,7 @@ def run_export(args) -> int:
         raise InputError(f"{args.detector}: fitted on arrays, it holds no model; export a "
                          "detector fitted with --run-dir or --model")  # fmt: skip
     out = args.out or str(base_path(args.detector)) + SUFFIX[args.format]
-    check_new_file(out, args.overwrite)
+    check_out_file(args, out, "--out")
     model, transform, mean, std = model_from_inputs(det.inputs, cpu_runtime())
     det = Detector.load(args.detector, model=model)
     pp = replace(transform.recipe(), mean=tuple(mean), std=tuple(std))
@@ -163,7 +167,7 @@ def _head(path: str) -> tuple:
         try:
             d = torch.load(p, weights_only=True, map_location="cpu")
         except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-            raise InputError(f"{p}: refused to load ({one_line(e)})") from e
+            raise load_failure(p, e, "--head") from e
     if not isinstance(d, dict) or "weight" not in d:
         raise InputError(f"{p}: expected a dict/npz with 'weight' (and 'bias')")
     w, b = d["weight"], d.get("bias")
@@ -187,21 +191,17 @@ def _params(args) -> dict:
     return params
 
 
-def _check_new_detector(out: str, overwrite: bool) -> None:
-    """A detector already at ``out`` is replaced only when asked (``--overwrite``)."""
-    from ..score._detector_io import base_path
+def _check_new_detector(args) -> None:
+    """A detector already at ``--out`` is replaced only when asked (``--overwrite``), and
+    never when it is one of the inputs."""
+    from ..score.detector import detector_files
 
-    base = base_path(out)
-    pair = (base.with_suffix(".json"), base.with_suffix(".pt"))
-    found = [p for p in pair if p.exists() and not p.is_dir()]  # a folder: refused at the write
-    if found and not overwrite:
-        raise InputError(
-            f"{found[0]}: exists; pass --overwrite to replace it, or choose another --out"
-        )
+    for path in detector_files(args.out):
+        check_out_file(args, path, "--out")
 
 
 def run_fit(args) -> int:
-    _check_new_detector(args.out, args.overwrite)
+    _check_new_detector(args)
     scorer = create_scorer(args.score, **_params(args))
     if has_source(args):
         return _fit_with_model(args, scorer)
@@ -209,6 +209,7 @@ def run_fit(args) -> int:
         raise InputError("--strict goes with --run-dir / --model (the gate needs labelled ID data)")
     if args.val is None:
         raise InputError("give --val (ID validation data), or --run-dir / --model with images")
+    runtime_from_args(args)  # --device / --threads are checked (and set) for arrays too
     model = normalise = std = None
     if args.std:
         try:
@@ -219,7 +220,7 @@ def run_fit(args) -> int:
              "class_weights": args.class_weights, "model": None}  # fmt: skip
     for need in sorted(scorer.fit_needs):
         if not given.get(need):
-            flag = FLAGS.get(need, "--run")
+            flag = FLAGS.get(need, "--run-dir")
             raise InputError(f"--score {args.score} needs {flag} ({_why(need, scorer)})")
 
     def read(path, kind):
@@ -239,6 +240,7 @@ def run_fit(args) -> int:
         y = load_array(args.labels)
         if X is None or y.ndim != 1 or len(y) != len(X):
             raise InputError(f"{args.labels}: need one label per row of --fit, got {y.shape}")
+        check_labels(y, len(X), None, f"--labels {args.labels}", "cpu")
     det = Detector(scorer, tpr=args.tpr, model=model)
     val = read(args.val, scorer.input_kind)
     if X is None and not scorer.fit_needs:
@@ -325,20 +327,19 @@ def _why(need: str, scorer) -> str:
     }.get(need, need)
 
 
-def _open_out(path: str):
-    p = Path(path)
-    try:
-        return open(p, "w", newline="")
-    except OSError as e:
-        raise InputError(f"{p}: cannot write ({e.strerror or e})") from e
+def _recorded_inputs(det) -> list[tuple[str, str]]:
+    """The run folder / weights a model-holding detector will read."""
+    rec = det.inputs or {}
+    return [(f"(detector's {k})", rec[k]) for k in ("run_dir", "checkpoint", "model")
+            if isinstance(rec.get(k), str)]  # fmt: skip
 
 
 def run_predict(args) -> int:
-    for out in (args.csv, args.json):  # before any work: an existing file is kept unless asked
-        if out:
-            check_new_file(out, args.overwrite)
+    det = Detector.load(args.detector)  # its JSON and state only: the model comes later
+    for flag in ("csv", "json"):  # before any work: an existing file is kept unless asked
+        if getattr(args, flag):
+            check_out_file(args, getattr(args, flag), f"--{flag}", *_recorded_inputs(det))
     rt = runtime_from_args(args)
-    det = Detector.load(args.detector)
     inputs = det.inputs
     if args.run:  # the detector's model from another place than the one recorded
         inputs = {**(inputs or {}), "run_dir": args.run}
@@ -357,24 +358,21 @@ def run_predict(args) -> int:
     decision = scores - det.threshold
     labels = np.where(decision >= 0, 1, -1)
     if args.json:
-        with _open_out(args.json) as f:
-            json.dump(
-                {
-                    "detector": str(args.detector),
-                    "scorer": det.scorer.name,
-                    "params": det.scorer.get_params(),
-                    "threshold": det.threshold,
-                    "tpr": det.tpr,
-                    "convention": CONVENTION,
-                    "n": int(len(scores)),
-                    "n_ood": int((labels < 0).sum()),
-                    "scores": scores.tolist(),
-                    "labels": labels.tolist(),
-                    **({"index": index.tolist()} if index is not None else {}),
-                    **({"skipped_images": bad_images.skipped()} if bad_images.skipped() else {}),
-                },
-                f,
-            )
+        record = {
+            "detector": str(args.detector),
+            "scorer": det.scorer.name,
+            "params": det.scorer.get_params(),
+            "threshold": det.threshold,
+            "tpr": det.tpr,
+            "convention": CONVENTION,
+            "n": int(len(scores)),
+            "n_ood": int((labels < 0).sum()),
+            "scores": scores.tolist(),
+            "labels": labels.tolist(),
+            **({"index": index.tolist()} if index is not None else {}),
+            **({"skipped_images": bad_images.skipped()} if bad_images.skipped() else {}),
+        }
+        atomic_write_bytes(args.json, json.dumps(record).encode())
     _write_csv(args.csv, scores, decision, labels, index)  # `| head`: cli.main exits 141, quietly
     print(
         f"{int((labels < 0).sum())} of {len(labels)} inputs flagged OOD (label -1): score < "
@@ -385,14 +383,14 @@ def run_predict(args) -> int:
 
 
 def _write_csv(path, scores, decision, labels, index=None) -> None:
-    out = _open_out(path) if path else sys.stdout
+    """The rows to ``path`` as a whole (atomically), or to stdout."""
+    out = io.StringIO(newline="") if path else sys.stdout
+    w = csv.writer(out)
+    w.writerow(["index", "score", "decision", "label", "is_ood"])
     index = range(len(scores)) if index is None else index
-    try:
-        w = csv.writer(out)
-        w.writerow(["index", "score", "decision", "label", "is_ood"])
-        for i, s, d, lab in zip(index, scores, decision, labels):
-            w.writerow([i, f"{s:.9g}", f"{d:.9g}", int(lab), int(lab < 0)])
+    for i, s, d, lab in zip(index, scores, decision, labels):
+        w.writerow([i, f"{s:.9g}", f"{d:.9g}", int(lab), int(lab < 0)])
+    if path:
+        atomic_write_bytes(path, out.getvalue().encode())
+    else:
         out.flush()
-    finally:
-        if path:
-            out.close()

@@ -1,5 +1,5 @@
 """``energy-ood evaluate``: metrics for precomputed logits (or scores) of ID and OOD sets, or
-for a trained run folder against named OOD sets (``--run DIR --ood-set mnist ...``)."""
+for a trained run folder against named OOD sets (``--run-dir DIR --ood-set mnist ...``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import argparse
 import numpy as np
 
 from .._io import load_array
-from .._runinfo import atomic_write_json, check_new_file, run_metadata
-from .._runinfo import check_new_folder as check_report_dir
+from .._runinfo import atomic_write_json, run_metadata
 from .._validate import InputError, as_numpy_1d
 from ..evaluate.gate import check_ratio
 from ..evaluate.tables import mean_row, metrics_table
 from ..metrics import convention, ood_metrics
 from ..score import create_scorer
+from ..score.calibrated import check_labels
+from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, has_source, load_source
 
@@ -43,7 +44,7 @@ def add_parser(sub) -> None:
         default="energy",
         help="comma-separated scorers (default: energy): logit scorers read --id/--ood logits, "
         "feature scorers their features (an .npz key 'features' or the file's array), fitted "
-        "with --fit/--labels/--head; with --run every scorer, odin included",
+        "with --fit/--labels/--head; with --run-dir every scorer, odin included",
     )
     p.add_argument("--fit", metavar="PATH", help="ID training data for scorers that learn")
     p.add_argument("--labels", metavar="PATH", help="class labels of --fit")
@@ -152,11 +153,14 @@ def _fit_file_scorer(scorer, args, widths: dict):
     for need in sorted(scorer.fit_needs):
         if not given.get(need):
             raise InputError(
-                f"--score {scorer.name} needs {FLAGS.get(need, '--run (a model)')} in file mode"
+                f"--score {scorer.name} needs {FLAGS.get(need, '--run-dir (a model)')} in file mode"
             )
     kind = scorer.fit_kind or scorer.input_kind
     X = _kind_array(args.fit, kind, widths) if args.fit and "X" in scorer.fit_needs else None
     y = load_array(args.labels) if args.labels and "y" in scorer.fit_needs else None
+    if y is not None:
+        n = len(X) if X is not None else len(y)
+        check_labels(y, n, None, f"--labels {args.labels}", "cpu")
     head = _head(args.head) if args.head and "head" in scorer.fit_needs else None
     try:
         return fit_scorer(scorer, train={kind: X}, train_labels=y, head=head)
@@ -172,24 +176,38 @@ def _scorers(args) -> dict:
         params = {"T": args.T} if args.T != 1.0 and "T" in scorer_params(name) else {}
         sc = create_scorer(name, **params)
         if sc.input_kind == "inputs":
-            raise InputError(f"--score {name} scores model inputs: use --run DIR")
+            raise InputError(f"--score {name} scores model inputs: use --run-dir DIR")
         out[sc.name if not params else f"{sc.name}(T={args.T:g})"] = sc
     if not out:
         raise InputError("--score: give at least one scorer name")
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    for flag in ("json", "save_scores"):  # before any work: an existing file is kept unless asked
+def _check_outputs(args) -> None:
+    """Before any work: an existing output is kept unless asked, an input never replaced."""
+    for flag in ("json", "save_scores"):
         path = getattr(args, flag, None)
         if path:
-            check_new_file(path, args.overwrite, f"--{flag.replace('_', '-')}")
+            check_out_file(args, path, f"--{flag.replace('_', '-')}")
+    if args.report:
+        check_out_folder(args, args.report, "--report")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     if has_source(args):
+        if args.id:
+            src = "--run-dir" if args.run else "--model"
+            raise InputError(f"--id and {src} are two sources of ID data: give one of them")
         return run_folder(args)
     if args.strict:
         raise InputError("--strict goes with --run-dir / --model (the gate needs labelled ID data)")
+    for flag in ("report", "save_scores", "ood_set"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag.replace('_', '-')} needs a model: give --run-dir or --model")
+    runtime_from_args(args)  # --device / --threads are checked (and set) in file mode too
     if not args.id or not args.ood:
-        raise InputError("give --id PATH and --ood NAME=PATH (or --run DIR --ood-set NAME)")
+        raise InputError("give --id PATH and --ood NAME=PATH (or --run-dir DIR --ood-set NAME)")
     oods = _parse_ood(args.ood)
     results: dict[str, dict] = {}
     if args.input == "scores":
@@ -236,7 +254,7 @@ def run_folder(args: argparse.Namespace) -> int:
     sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
     paths = _parse_ood(args.ood or [])
     if not sets and not paths:
-        raise InputError("--run needs at least one --ood-set NAME or --ood NAME=PATH")
+        raise InputError("--run-dir needs at least one --ood-set NAME or --ood NAME=PATH")
     methods = []
     from ..score import scorer_params
 
@@ -245,7 +263,7 @@ def run_folder(args: argparse.Namespace) -> int:
         if args.T != 1.0 and "T" in scorer_params(name):
             spec["T"] = args.T
         methods.append(spec)
-    report = check_report_dir(args.report, args.overwrite) if args.report else None
+    report = args.report
     rt = runtime_from_args(args)
     src = load_source(args, rt)
     res = evaluate_model(

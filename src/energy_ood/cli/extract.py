@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,8 @@ from .._progress import log
 from .._runinfo import (
     atomic_write_bytes,
     atomic_write_json,
-    check_new_file,
-    check_new_folder,
+    new_temp_folder,
+    replace_folder,
     run_metadata,
 )
 from .._validate import InputError
@@ -37,8 +38,9 @@ from ..data import bad_images
 from ..data.ood_files import load_ood_path
 from ..data.ood_sets import ood_set_names
 from ..evaluate.extract import extract
+from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
-from ._source import add_source_args, load_source
+from ._source import add_source_args, load_source, seed
 
 SPLITS = ("train", "val", "test")
 
@@ -61,8 +63,10 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="an .npz file, or a folder for .npy files")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--chunk", type=int, default=64, help="batches per chunk written (folder)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--seed", type=int, default=0, help="seed of OOD draws")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out file or folder"
+    )
+    p.add_argument("--seed", type=seed, default=0, help="seed of OOD draws")
     add_source_args(p)
     add_runtime_args(p, train=False)
     p.set_defaults(func=run)
@@ -114,69 +118,84 @@ def run(args) -> int:
     to_npz = out.suffix.lower() == ".npz"
     if to_npz:  # the arrays and their description, both kept unless asked
         for path in (out, out.with_suffix(".json")):
-            check_new_file(path, args.overwrite)
+            check_out_file(args, path, "--out")
     else:
-        check_new_folder(out, args.overwrite)
+        check_out_folder(args, out, "--out")
     if args.batch_size < 1 or args.chunk < 1:
         raise InputError("--batch-size and --chunk must be >= 1")
     rt = runtime_from_args(args)
     src = load_source(args, rt)
-    model, data = src.model, src.data
-    arrays, shapes, warning = {}, {}, None
+    # a folder is filled beside --out and put in place once complete
+    tmp = new_temp_folder(out) if not to_npz and _dist.is_main() else None
+    try:
+        arrays, shapes, warning = _extract_sets(args, sets, src, rt, tmp)
+        if not _dist.is_main():
+            return 0
+        meta = {
+            "warning": warning,
+            "source": str(args.run or args.model),
+            "sets": shapes,
+            "logits": "final layer outputs, float32",
+            "features": "inputs of the final linear layer (penultimate features), float32",
+            "run": run_metadata(seed=args.seed, config={"sets": sets}, command=args.command_line),
+        }
+        if bad_images.skipped():  # --bad-images skip: the image files left out, with reasons
+            meta["skipped_images"] = bad_images.skipped()
+        if to_npz:
+            buf = io.BytesIO()
+            np.savez(buf, **{k: np.concatenate(v) for k, v in arrays.items()})
+            atomic_write_bytes(out, buf.getvalue())
+            atomic_write_json(out.with_suffix(".json"), meta)
+        else:
+            atomic_write_json(tmp / "extract.json", meta)
+            replace_folder(tmp, out)
+            tmp = None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{out}: logits and features of {', '.join(sets)}")
+    return 0
+
+
+def _extract_sets(args, sets: dict, src, rt, folder: Path | None):
+    """Logits and features of every set: in ``arrays`` (lists of chunks) for an .npz, or
+    written chunk by chunk as .npy files into ``folder``; what each set was; and the
+    ID-accuracy gate's warning (or None), checked on the first labelled set."""
+    arrays, shapes, warning, data = {}, {}, None, src.data
     for name, source in sets.items():
         x, y = _inputs(source, data, args.seed, args.data_root)
         step = args.batch_size * args.chunk
         files, preds = None, []
         for a in range(0, len(x), step):
             b = min(len(x), a + step)
-            lo, z = extract(model, _slice(x, a, b), args.batch_size, rt, src.head, f"{name} {a}")
+            lo, z = extract(src.model, _slice(x, a, b), args.batch_size, rt, src.head,
+                            f"{name} {a}")  # fmt: skip
             if not _dist.is_main():
                 continue
             preds.append(lo.argmax(1) if lo.shape[1] == len(data.classes) else None)
-            if to_npz:
+            if folder is None:
                 arrays.setdefault(f"{name}/logits", []).append(lo.numpy())
                 arrays.setdefault(f"{name}/features", []).append(z.numpy())
                 continue
             if files is None:
-                out.mkdir(parents=True, exist_ok=True)
                 files = {
                     k: np.lib.format.open_memmap(
-                        out / f"{name}.{k}.npy", "w+", np.float32, (len(x), v.shape[1])
+                        folder / f"{name}.{k}.npy", "w+", np.float32, (len(x), v.shape[1])
                     )
                     for k, v in (("logits", lo), ("features", z))
                 }
             files["logits"][a:b], files["features"][a:b] = lo.numpy(), z.numpy()
-        if _dist.is_main():
-            if files is not None:
-                for f in files.values():
-                    f.flush()
-            if y is not None:
-                if to_npz:
-                    arrays[f"{name}/labels"] = [y.numpy()]
-                else:
-                    np.save(out / f"{name}.labels.npy", y.numpy())
-            shapes[name] = {"source": source, "n": len(x), "labels": y is not None}
-            log(f"{name}: {len(x)} images")
-            if y is not None and warning is None:  # the ID-accuracy gate, on labelled ID data
-                shapes[name]["accuracy"], warning = _gate(preds, y, data, source)
-    if not _dist.is_main():
-        return 0
-    meta = {
-        "warning": warning,
-        "source": str(args.run or args.model),
-        "sets": shapes,
-        "logits": "final layer outputs, float32",
-        "features": "inputs of the final linear layer (penultimate features), float32",
-        "run": run_metadata(seed=args.seed, config={"sets": sets}, command=args.command_line),
-    }
-    if bad_images.skipped():  # --bad-images skip: the image files left out, with reasons
-        meta["skipped_images"] = bad_images.skipped()
-    if to_npz:
-        buf = io.BytesIO()
-        np.savez(buf, **{k: np.concatenate(v) for k, v in arrays.items()})
-        atomic_write_bytes(out, buf.getvalue())
-        atomic_write_json(out.with_suffix(".json"), meta)
-    else:
-        atomic_write_json(out / "extract.json", meta)
-    print(f"{out}: logits and features of {', '.join(sets)}")
-    return 0
+        if not _dist.is_main():
+            continue
+        for f in (files or {}).values():
+            f.flush()
+        if y is not None:
+            if folder is None:
+                arrays[f"{name}/labels"] = [y.numpy()]
+            else:
+                np.save(folder / f"{name}.labels.npy", y.numpy())
+        shapes[name] = {"source": source, "n": len(x), "labels": y is not None}
+        log(f"{name}: {len(x)} images")
+        if y is not None and warning is None:  # the ID-accuracy gate, on labelled ID data
+            shapes[name]["accuracy"], warning = _gate(preds, y, data, source)
+    return arrays, shapes, warning

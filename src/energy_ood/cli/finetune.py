@@ -8,7 +8,9 @@ from .._validate import InputError, check_int
 from ..models.normalization import HELP as NORMALIZE_HELP
 from ..train import TrainConfig
 from ..train.runs import Pretrained, finetune
+from ._paths import check_not_input
 from ._runtime import runtime_from_args
+from ._source import input_size
 from .train import add_common
 
 
@@ -28,7 +30,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--checkpoint", help="with --model: local weights (state dict, weights_only)")
     p.add_argument("--dataset", help="with --model: the ID data set (a name or a path)")
-    p.add_argument("--input-size", type=int, help="with --model: override the model's input size")
+    p.add_argument(
+        "--input-size", type=input_size, help="with --model: override the model's input size"
+    )
     p.add_argument("--normalize", metavar="MODE", help="with --model: " + NORMALIZE_HELP)
     p.add_argument(
         "--class-names", metavar="FILE", help="with --model: its classes in output order"
@@ -80,6 +84,7 @@ def _base(args):
 
 def run(args) -> int:
     base = _base(args)
+    check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
     cfg = TrainConfig(
         method=args.method,

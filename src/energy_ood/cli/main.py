@@ -1,14 +1,18 @@
 """Entry point: ``energy-ood <command> ...``. Each command lives in its own module exposing
 ``add_parser(subparsers)``; the parser's ``func(args)`` returns an exit code.
 
-Exit codes: 0 success, 2 bad input (one line on stderr), 130 interrupted, 141 when the reader
-of stdout went away (``energy-ood detect predict ... | head``): the output stops quietly, with
-the status a shell gives any program killed by SIGPIPE (128 + 13).
+Exit codes: 0 success, 2 bad input or a failed write (one line on stderr; a usage error
+points to ``--help`` instead of printing the usage), 130 interrupted, 141 when the reader of
+stdout went away (``energy-ood detect predict ... | head``): the output stops quietly, with
+the status a shell gives any program killed by SIGPIPE (128 + 13). Under torchrun each rank
+prints its line, records it in torchrun's error file (so torchrun's summary names it) and
+leaves the process group.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import re
@@ -16,9 +20,12 @@ import shlex
 import sys
 
 from .. import __version__
+from .._env import check_environment
+from .._files import one_line
 from .._progress import env_quiet_default, set_quiet
 from .._validate import InputError
 
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT)
 COMMANDS = ("evaluate", "detect", "extract", "train", "finetune", "demo", "bench", "vlm")
 EXIT_BROKEN_PIPE = 141
 
@@ -37,6 +44,16 @@ def version_string() -> str:
     return f"energy-ood {__version__} (torch {torch_version}, Python {py})"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the problem and pointing to ``--help``."""
+
+    def error(self, message: str):
+        first = message.strip().splitlines()[0] if message.strip() else "bad usage"
+        line = f"{self.prog}: error: {first} (see {self.prog} --help)"
+        fail_rank(line)  # under torchrun, its summary names the line too
+        self.exit(2, line + "\n")
+
+
 class _VersionAction(argparse.Action):
     def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
@@ -47,7 +64,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="energy-ood",
         description="Out-of-distribution detection built around the free-energy score.",
     )
@@ -95,36 +112,59 @@ def plain_text(text: str | None) -> str | None:
     return _RST_ROLE.sub(r"\1", text).replace("``", "")
 
 
+def _message(e: BaseException) -> str:
+    """The one line for an InputError or OSError that reaches the top."""
+    if isinstance(e, InputError):
+        return one_line(e)
+    if isinstance(e, FileNotFoundError):
+        return f"file not found: {e.filename or e}"
+    if isinstance(e, (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)):
+        # a path the user gave that cannot be read or written as asked
+        what = {PermissionError: "permission denied", IsADirectoryError: "is a folder",
+                NotADirectoryError: "a part of the path is not a folder",
+                FileExistsError: "already exists"}[type(e)]  # fmt: skip
+        where = e.filename2 if isinstance(e, IsADirectoryError) and e.filename2 else e.filename
+        return f"{where or e}: {what}"
+    if e.filename:  # ENOSPC, EFBIG, EIO, ... on a file
+        return f"{e.filename}: {e.strerror or one_line(e)}"
+    if e.errno in _WRITE_ERRNOS:  # files are written by the atomic writers, which name them
+        return f"stdout: cannot write ({e.strerror}); the output is incomplete"
+    return f"{e.strerror or one_line(e)} (errno {e.errno})" if e.errno else one_line(e)
+
+
 def _run(argv: list[str]) -> int:
     if argv[:1] == ["--version"]:  # before the command modules (and torch) are imported
         print(version_string())
         return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2, its one line already printed)
+        return e.code if isinstance(e.code, int) else 2
     args.command_line = "energy-ood " + shlex.join(argv)  # recorded in reports
     set_quiet(args.quiet)
     from ..data import bad_images  # after the parser: the commands have imported torch
 
     bad_images.set_policy("error")  # until the command reads --bad-images
     try:
+        check_environment()  # ENERGY_OOD_WORKERS=many is one line at once, not later
         code = int(args.func(args) or 0)
+        _flush_stdout()
         _report_skipped(args.command, len(bad_images.skipped()))
         return code
-    except InputError as e:
-        print(f"energy-ood {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
-        print(
-            f"energy-ood {args.command}: error: file not found: {e.filename or e}", file=sys.stderr
-        )
-        return 2
-    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as e:
-        # a path the user gave that cannot be read or written as asked: one line, exit 2
-        what = {PermissionError: "permission denied", IsADirectoryError: "is a folder",
-                NotADirectoryError: "a part of the path is not a folder",
-                FileExistsError: "already exists"}[type(e)]  # fmt: skip
-        where = e.filename2 if isinstance(e, IsADirectoryError) and e.filename2 else e.filename
-        print(f"energy-ood {args.command}: error: {where or e}: {what}", file=sys.stderr)
+    except BrokenPipeError:
+        raise
+    except (InputError, OSError) as e:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError:  # stdout itself failed: what is left of it goes nowhere
+            _stdout_to_devnull()
+        line = f"energy-ood {args.command}: error: {_message(e)}"
+        sys.stderr.write(line + "\n")  # one write: the lines of torchrun's ranks never mix
+        sys.stderr.flush()
+        fail_rank(line)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -143,6 +183,41 @@ def _report_skipped(command: str, n: int) -> None:
         )
 
 
+def _flush_stdout() -> None:
+    """A full disk (or any failed write) under stdout is an error, never a silent loss."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        _stdout_to_devnull()
+        raise InputError(f"stdout: cannot write ({e.strerror or one_line(e)})") from None
+
+
+def fail_rank(line: str) -> None:
+    """Under torchrun: record ``line`` as this rank's error (torchrun's summary prints it in
+    place of a traceback) and leave the process group, so that no rank waits for this one."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if path and "RANK" in os.environ:
+        import json
+        import time
+
+        info = {"py_callstack": line, "timestamp": str(int(time.time()))}
+        record = {"message": {"message": line, "extraInfo": info}}
+        try:
+            with open(path, "w") as f:
+                json.dump(record, f)
+        except OSError:
+            pass
+    if "torch.distributed" in sys.modules:
+        from .. import _dist
+
+        try:
+            _dist.shutdown()
+        except Exception:  # noqa: BLE001 - leaving a broken group must not hide the line
+            pass
+
+
 def _stdout_to_devnull() -> None:
     """Point fd 1 at /dev/null so that no later flush (at exit) meets the closed pipe."""
     try:
@@ -158,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             return _run(argv)
-        finally:  # --help, --version and usage errors leave through SystemExit
+        finally:  # what --help printed, too
             sys.stdout.flush()
     except BrokenPipeError:
         _stdout_to_devnull()

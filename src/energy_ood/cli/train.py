@@ -6,7 +6,9 @@ from .. import _dist
 from .._validate import check_int
 from ..train import TrainConfig
 from ..train.runs import pretrain
+from ._paths import check_not_input
 from ._runtime import add_runtime_args, runtime_from_args
+from ._source import seed
 
 
 def add_common(p, epochs: int, lr: float) -> None:
@@ -16,7 +18,7 @@ def add_common(p, epochs: int, lr: float) -> None:
         "--lr", type=float, default=lr, help=f"base learning rate, cosine decay per step ({lr})"
     )
     p.add_argument("--batch-size", type=int, default=128, help="global batch size (128)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="seed of data order, init, ... (0)")
     p.add_argument("--data-root", help="folder holding the data sets (see README)")
     p.add_argument(
         "--resume",
@@ -60,6 +62,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
     cfg = TrainConfig(
         method="rotation" if args.rotation else "ce",

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 from .._validate import InputError
+from ._paths import check_not_input, check_out_file
 from ._runtime import add_runtime_args
 
 SCORERS = ("mcm", "clip_msp", "clip_maxlogit", "clip_energy", "delta_energy")
@@ -97,8 +98,12 @@ def run_bench(args) -> int:
     elif args.vlm_command == "tune" and args.loss:
         over["tune"]["losses"] = list(dict.fromkeys(args.loss))
     over = merge(merge(over, parse_overrides(args.set)), _runtime_overrides(args))
+    from ..evaluate.config import find_config
+    from ._paths import check_not_input, config_inputs
+
     cfg = load_config(args.config, over, kind="vlm")
     out = args.out or f"runs/vlm_{args.vlm_command}"
+    check_not_input(args, out, "--out", *config_inputs(cfg, find_config(args.config)))
     res = run_vlm_bench(cfg, out, command=args.command_line)
     report = render(res, out, command=args.command_line)
     print(report.read_text())
@@ -132,12 +137,16 @@ def _load_encoder(kind: str, kw: dict):
 
 def run_score(args) -> int:
     from .._device import resolve_device, set_threads
-    from .._runinfo import atomic_write_json, check_new_file, run_metadata
+    from .._runinfo import atomic_write_json, run_metadata
     from ..evaluate.tables import metrics_table
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
+    from ..vlm.zeroshot import check_template
 
+    for t in args.template or []:  # before any model is loaded
+        check_template(t, "--template")
     if args.out:  # before any work: an existing results.json is kept unless asked
-        check_new_file(Path(args.out) / "results.json", args.overwrite)
+        check_not_input(args, args.out, "--out")
+        check_out_file(args, Path(args.out) / "results.json", "--out")
     kw = {"model": args.model} if args.model else {}
     kw["device"] = str(resolve_device(args.device))
     set_threads(args.threads)

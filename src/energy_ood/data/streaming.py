@@ -20,7 +20,6 @@ training loop and the extraction of logits/features consume in streaming mode.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from .._device import available_cpus
+from .._env import env_number
 from .._files import open_regular, os_error, read_regular
 from .._validate import InputError
 from .checked import Checked, checked_batches
@@ -219,14 +219,13 @@ def image_source(path, transform: ImageTransform, flat: bool = False) -> ImageLi
 
 
 def default_workers() -> int:
-    env = os.environ.get("ENERGY_OOD_WORKERS")
-    if env:
-        return max(0, int(env))
-    return min(8, available_cpus())
+    """DataLoader workers: env ``ENERGY_OOD_WORKERS`` (0 to 256), else up to 8."""
+    return env_number("ENERGY_OOD_WORKERS", min(8, available_cpus()), 0, 256, integral=True)
 
 
 def memory_limit_bytes() -> int:
-    return int(float(os.environ.get("ENERGY_OOD_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB)) * 2**20)
+    mb = env_number("ENERGY_OOD_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB, 0, 2**40)
+    return int(mb * 2**20)
 
 
 def screen(ds: ImageList, workers: int | None = None) -> ImageList:

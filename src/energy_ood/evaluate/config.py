@@ -15,6 +15,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from .._progress import log
 from .._validate import InputError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -38,6 +39,44 @@ def find_config(name_or_path: str) -> Path:
     raise InputError(f"no config {name_or_path!r}; bundled: {', '.join(bundled_configs())}")
 
 
+MAX_DEPTH = 16  # tables and arrays within each other: no config goes past 4
+INT64 = (-(2**63), 2**63 - 1)  # TOML's integers
+
+
+def _loads(text: str, where: str) -> dict:
+    """``tomllib.loads`` with every failure one line, and the values bounded: integers within
+    64 bits (as TOML defines them), nesting within :data:`MAX_DEPTH`."""
+    try:
+        value = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{where}: invalid TOML ({e})") from None
+    except RecursionError:
+        raise InputError(f"{where}: tables or arrays nested too deeply") from None
+    except ValueError as e:  # an integer of thousands of digits
+        raise InputError(f"{where}: invalid TOML ({str(e).split(':')[0]})") from None
+    return value
+
+
+def _check_values(value, where: str) -> None:
+    """Integers within 64 bits, nesting within :data:`MAX_DEPTH` (an InputError naming the
+    key otherwise)."""
+    stack = [(value, 0, "")]
+    while stack:
+        v, depth, key = stack.pop()
+        at = f"{where}: {key}" if key else where
+        if depth > MAX_DEPTH:
+            raise InputError(f"{at}: nested more than {MAX_DEPTH} deep")
+        if isinstance(v, int) and not isinstance(v, bool) and not INT64[0] <= v <= INT64[1]:
+            raise InputError(f"{at}: the integer {str(v)[:20]}... is beyond 64 bits")
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for k, x in items:
+            stack.append((x, depth + 1, f"{key}[{k}]" if isinstance(k, int) else _join(key, k)))
+
+
+def _join(key: str, k: str) -> str:
+    return f"{key}.{k}" if key else str(k)
+
+
 def read_toml(path: Path) -> dict:
     try:
         raw = path.read_bytes()
@@ -47,10 +86,9 @@ def read_toml(path: Path) -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text (byte {e.start}); TOML files are UTF-8") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: invalid TOML ({e})") from None
+    value = _loads(text, str(path))
+    _check_values(value, str(path))
+    return value
 
 
 def load_raw(name_or_path: str, overrides: dict | None = None) -> tuple[dict, Path]:
@@ -70,9 +108,13 @@ def load_config(name_or_path: str, overrides: dict | None = None, kind: str | No
     if kind is not None and found != kind:
         raise InputError(f"{path.name}: a {found!r} config; this command runs {kind!r} configs")
     try:
-        return get_protocol(found).config_cls.from_dict(raw)
+        cfg = get_protocol(found).config_cls.from_dict(raw)
     except InputError as e:
         raise InputError(f"config {path.name}: {e}") from None
+    model = getattr(cfg, "model", None)
+    if "model" not in raw and hasattr(model, "name"):  # said, not silently assumed
+        log(f"config {path.name}: no [model] section; the default model {model.name!r} is used")
+    return cfg
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -84,9 +126,16 @@ def parse_overrides(items: list[str]) -> dict:
         if not sep or not key.strip() or not all(k.strip() for k in key.split(".")):
             raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. pretrain.epochs=2")
         try:
-            value = tomllib.loads(f"v = {raw}")["v"]
+            tomllib.loads(f"v = {raw}")
+            parsed = True
         except tomllib.TOMLDecodeError:
-            value = raw
+            parsed = False  # not a TOML value: the text itself, as a string
+        except (RecursionError, ValueError):
+            parsed = True  # a TOML value, too deep or too large: refused below, by name
+        value = raw
+        if parsed:
+            value = _loads(f"v = {raw}", f"--set {key.strip()}")["v"]
+            _check_values(value, f"--set {key.strip()}")
         cur = out
         *parents, last = [k.strip() for k in key.split(".")]
         for k in parents:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .._validate import InputError
+from .._validate import MAX_SEED, InputError
 from .ood_config import ModelSection, TrainSection
 from .schema import RunOptions, ScorerSpec, Section, option
 
@@ -40,7 +40,7 @@ class HoldoutConfig(RunOptions):
     kind: Literal["holdout"] = "holdout"
     title: str = "hold-out-class benchmark"
     config_file: str = ""
-    seed: int = option(0, min=0)
+    seed: int = option(0, min=0, max=MAX_SEED)
     trials: int = option(3, min=1)
     classes: list[int] | None = option(None, min=0, min_len=1)
     rotation: bool = True  # also train the rotation-head variant
@@ -54,6 +54,7 @@ class HoldoutConfig(RunOptions):
     train: HoldoutTrain = option(factory=HoldoutTrain)
 
     def check(self, where: str) -> None:
+        super().check(where)
         from .scoring import method_label
 
         labels = [method_label(m.as_method()) for m in self.methods]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .._validate import InputError
+from .._validate import MAX_INPUT_SIZE, MAX_SEED, InputError
 from ..data.ood_sets import id_family, ood_family, ood_set_names, source_info
 from ..data.splits import check_families
 from ..train import TrainConfig
@@ -87,7 +87,7 @@ class BenchModelSection(ModelSection):
 
     checkpoint: str | None = None
     new_head: bool = False
-    input_size: int | None = option(None, min=8)
+    input_size: int | None = option(None, min=8, max=MAX_INPUT_SIZE)
     normalize: str | None = None
     class_names: str | None = None
 
@@ -192,7 +192,7 @@ class MarginSweepSection(Section):
     the offset with the lowest validation FPR95 is used for every seed's energy fine-tuning."""
 
     offsets: list[list[float]] = option(min_len=1)
-    seed: int | None = option(None, min=0)  # the seed the sweep trains on (default: the first)
+    seed: int | None = option(None, min=0, max=MAX_SEED)  # default: the first seed
 
     def check(self, where: str) -> None:
         for i, p in enumerate(self.offsets):
@@ -212,7 +212,7 @@ class OODConfig(RunOptions):
     kind: Literal["ood"] = "ood"
     title: str = "dataset-vs-dataset benchmark"
     config_file: str = ""
-    seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0)
+    seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0, max=MAX_SEED)
     skip_missing: bool = False  # an OOD set whose files are absent is left out with a note
     # the ID-accuracy gate on each pretrained model: below accuracy_gate x chance the run
     # stops (strict) or its report opens with the warning (strict = false)
@@ -230,6 +230,7 @@ class OODConfig(RunOptions):
     sweeps: SweepsSection = option(factory=SweepsSection)
 
     def check(self, where: str) -> None:
+        super().check(where)
         _distinct(self.seeds, "seeds")
         if self.finetune is not None and not self.data.aux:
             raise InputError("finetune: fine-tuning needs auxiliary outliers (data.aux)")

@@ -51,7 +51,8 @@ def _type_name(tp) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+        inner = _type_name(typing.get_args(tp)[0]).removeprefix("a ").removeprefix("an ")
+        return f"a list of {inner}s"
     if origin is dict:
         return "a table"
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -264,4 +265,12 @@ class RunOptions(Section):
 
     device: str = "auto"
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
-    threads: int | None = option(None, min=1)
+    threads: int | None = option(None, min=1, max=1024)
+
+    def check(self, where: str) -> None:
+        from .._device import check_device_spec
+
+        try:
+            check_device_spec(self.device)
+        except InputError as e:
+            raise InputError(f"{key_of(where, 'device')}: {e}") from None

@@ -3,7 +3,7 @@ same calls as the three commands
 
     energy-ood train --dataset D --model M --epochs E --seed S --out RUN/base
     energy-ood finetune --method energy --from RUN/base --aux A --test-sets T --seed S ...
-    energy-ood evaluate --run RUN/<base|energy> --ood-set O --score msp,energy
+    energy-ood evaluate --run-dir RUN/<base|energy> --ood-set O --score msp,energy
 
 make (same defaults, same seeds), so README's table is this report's, and anyone can re-run
 either and compare. Writes results.json and report.md (with the command lines per seed).
@@ -63,7 +63,7 @@ class WalkthroughConfig(RunOptions):
     kind: Literal["walkthrough"] = "walkthrough"
     title: str = "README walk-through: train, fine-tune, evaluate"
     config_file: str = ""
-    seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0)
+    seeds: list[int] = option(factory=lambda: [0, 1, 2], min_len=1, min=0, max=2**64 - 1)
     scores: list[str] = option(factory=lambda: ["msp", "energy"], min_len=1)
     data: WalkData
     model: ModelSection = option(factory=ModelSection)
@@ -83,7 +83,7 @@ class WalkthroughConfig(RunOptions):
             + (f"--test-sets {','.join(d.test_sets)} " if d.test_sets else "")
             + f"--n-aux {ft.n_aux} --epochs {ft.epochs} --lr {ft.lr:g} --seed {seed}{root} "
             f"--out {tuned}",
-            *(f"energy-ood evaluate --run {r} --ood-set {','.join(d.evaluate_sets)} --score "
+            *(f"energy-ood evaluate --run-dir {r} --ood-set {','.join(d.evaluate_sets)} --score "
               f"{','.join(self.scores)}{root}" for r in (base, tuned)),
         ]  # fmt: skip
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .._files import regular_file
+from .._torchload import safe_load
 from .._validate import InputError
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net")
@@ -58,10 +59,12 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
 
             obj = load_file(str(path), device="cpu")
         else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = safe_load(path, path, "weights")
     except ImportError as e:
         raise InputError(f"{path}: reading .safetensors needs the safetensors package") from e
-    except Exception as e:  # a pickle of arbitrary objects, a truncated file, ...
+    except InputError:
+        raise
+    except Exception as e:  # a damaged safetensors file
         raise InputError(f"{path}: refused to load weights ({_first_line(e)})") from e
     if not isinstance(obj, dict):
         raise InputError(f"{path}: holds a {type(obj).__name__}, not a state dict")
@@ -83,7 +86,19 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
         raise InputError(f"{path}: not a state dict ({what})")
     if all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
+    check_finite(obj, path)
     return dict(obj), arch
+
+
+def check_finite(state: dict, where) -> None:
+    """Refuse weights holding NaN or inf: such a model gives no numbers, only NaN."""
+    for k, v in state.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all():
+            n = int((~torch.isfinite(v)).sum())
+            raise InputError(
+                f"{where}: weight {k!r} holds {n} non-finite value(s) (NaN or inf); "
+                "the model would give NaN scores"
+            )
 
 
 def _few(keys: list[str]) -> str:

@@ -28,7 +28,10 @@ from pathlib import Path
 
 import torch
 
-from .._files import one_line, read_regular
+from .._files import read_regular
+from .._json import parse_json
+from .._outputs import TMP_SUFFIX
+from .._torchload import load_failure
 from .._validate import InputError
 
 FORMAT = "energy-ood-detector/2"
@@ -50,8 +53,16 @@ STALE_TMP_S = 600
 
 
 def base_path(path) -> Path:
+    """``det.json``, ``det.pt`` and ``det`` -> ``det``; a name with another dot stays whole
+    (``v1.5`` is ``v1.5.json`` + ``v1.5.pt``, never ``v1.json``)."""
     p = Path(path)
     return p.with_suffix("") if p.suffix.lower() in (".json", ".pt") else p
+
+
+def pair_paths(path) -> tuple[Path, Path]:
+    """The ``.json`` and ``.pt`` files of the detector at ``path``."""
+    base = base_path(path)
+    return base.with_name(base.name + ".json"), base.with_name(base.name + ".pt")
 
 
 def write_pair(path, meta: dict, state: dict) -> Path:
@@ -72,7 +83,7 @@ def write_pair(path, meta: dict, state: dict) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _clean_stale(parent, name)
-        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".tmp"))
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=TMP_SUFFIX))
     except OSError as e:
         raise InputError(f"{parent}: cannot write the detector there ({e.strerror or e})") from e
     try:
@@ -93,7 +104,7 @@ def write_pair(path, meta: dict, state: dict) -> Path:
 
 def _clean_stale(parent: Path, name: str) -> None:
     now = time.time()
-    for d in parent.glob(f".{name}.*.tmp"):
+    for d in parent.glob(f".{name}.*{TMP_SUFFIX}"):  # only folders this module made
         try:
             if d.is_dir() and now - d.stat().st_mtime > STALE_TMP_S:
                 shutil.rmtree(d, ignore_errors=True)
@@ -116,8 +127,7 @@ def _fsync_dir(parent: Path) -> None:
 
 def read_pair(path) -> tuple[dict, object]:
     """(validated meta, raw state object) of a saved detector."""
-    base = base_path(path)
-    jpath, ppath = base.with_suffix(".json"), base.with_suffix(".pt")
+    jpath, ppath = pair_paths(path)
     meta = read_meta(jpath)
     data = _read_bytes(ppath, "detector state")
     sha = meta.get("state_sha256")
@@ -129,7 +139,7 @@ def read_pair(path) -> tuple[dict, object]:
     try:
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-        raise InputError(f"{ppath}: refused to load ({one_line(e)})") from e
+        raise load_failure(ppath, e, "the detector state") from e
     return meta, state
 
 
@@ -140,11 +150,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
 
 def read_meta(jpath: Path) -> dict:
     raw = _read_bytes(jpath, "detector file")
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise InputError(f"{jpath}: not a detector file (invalid JSON: {e})") from e
-    return check_meta(meta, jpath)
+    return check_meta(parse_json(raw, jpath, "detector file"), jpath)
 
 
 def _real(v) -> bool:
@@ -177,8 +183,8 @@ def check_meta(meta, where) -> dict:
     if not _real(tpr) or not 0 < tpr <= 1:
         raise InputError(f"{where}: tpr must be a number in (0, 1], got {tpr!r}")
     n = meta.get("n_features_in")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise InputError(f"{where}: n_features_in must be a positive integer, got {n!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < 2**31):
+        raise InputError(f"{where}: n_features_in must be an integer in [1, 2^31), got {n!r}")
     for key in ("head_name", "input_kind", "energy_ood", "flag", "convention"):
         v = meta.get(key)
         if v is not None and not isinstance(v, str):

@@ -39,6 +39,21 @@ def positive(value, name: str) -> float:
     return real(value, name, low=0.0, low_open=True)
 
 
+T_RANGE = (1e-3, 1e6)
+
+
+def temperature(value, name: str) -> float:
+    """A temperature in :data:`T_RANGE`: below it logits / T overflow or every softmax is
+    one-hot (all scores tie), above it every softmax is flat; neither gives a number."""
+    v = positive(value, name)
+    if not T_RANGE[0] <= v <= T_RANGE[1]:
+        raise InputError(
+            f"{name} must be within [{T_RANGE[0]:g}, {T_RANGE[1]:g}], got {value!r} (logits / T "
+            "would overflow or tie every score)"
+        )
+    return v
+
+
 def integer(value, name: str, *, low: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():

@@ -28,9 +28,8 @@ def _rows(x, name: str, kind: str):
 
 
 def _check_finite(s: torch.Tensor, chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
-    """Scores are checked instead of inputs (one pass over n values, not n x K): a NaN or +inf
-    input propagates to the score of its row. A -inf entry among finite ones is a valid logit
-    (probability 0) and gives a finite score; a row that is all -inf gives a non-finite one."""
+    """Scores are checked after the inputs (:func:`_check_finite_inputs`): finite inputs whose
+    arithmetic overflows in a method give a non-finite score, refused here."""
     finite = torch.isfinite(s)
     if not bool(finite.all()):
         rows = torch.nonzero(~finite).flatten() + start
@@ -51,8 +50,8 @@ def _check_finite_inputs(chunk: torch.Tensor, start: int, name: str, kind: str) 
     if not bool(finite.all()):
         rows = torch.nonzero(~finite.all(dim=tuple(range(1, chunk.ndim)))).flatten() + start
         raise InputError(
-            f"{name}: {int((~finite).sum())} NaN or inf value(s) in {rows.numel()} row(s) of "
-            f"{kind}, first at row {int(rows[0])}"
+            f"{name}: {int((~finite).sum())} non-finite value(s) (NaN or inf) in {rows.numel()} "
+            f"row(s) of {kind}, first at row {int(rows[0])}"
         )
 
 

@@ -63,7 +63,9 @@ class Scorer:
     state_ints: tuple[str, ...] = ()  # state keys holding integer tensors
     runtime_params: tuple[str, ...] = ()  # constructor arguments never saved (a model)
     composable = False  # takes ``score=`` (a logit scorer) after its shaping: "NAME+SCORE"
-    check_inputs = False  # True: refuse non-finite inputs explicitly (scores could hide them)
+    # refuse non-finite inputs (NaN, +inf and -inf alike) before scoring: a -inf logit would
+    # give a finite score (probability 0), but inf is refused, so -inf is too (issue 18)
+    check_inputs = True
     chunk_rows = 65536
 
     def __init__(self) -> None:

@@ -15,20 +15,28 @@ from .logits import LogitScorer
 T_RANGE = (1e-3, 1e3)
 
 
-def check_labels(y, n: int, k: int, name: str, device) -> torch.Tensor:
-    """Integer class labels in 0..k-1, one per row (n), on ``device``; one line else."""
+MAX_CLASSES = 1_000_000  # a class index above this is no class index
+
+
+def check_labels(y, n: int, k: int | None, name: str, device) -> torch.Tensor:
+    """Integer class labels in 0..k-1 (0..MAX_CLASSES-1 when ``k`` is None), one per row
+    (n), on ``device``; booleans, fractions, negative and huge values are one line."""
     t = real_array(y if isinstance(y, torch.Tensor) else np.asarray(y), f"{name}: labels")
     t = t.detach() if isinstance(t, torch.Tensor) else torch.as_tensor(t)
-    if t.is_complex() or torch.is_floating_point(t) and not bool((t == t.round()).all()):
+    if t.dtype == torch.bool:
+        raise InputError(f"{name}: labels must be class indices (integers), got booleans")
+    if torch.is_floating_point(t) and not bool((t == t.round()).all() and t.abs().max() < 2**53):
         raise InputError(f"{name}: labels must be integers")
-    t = t.reshape(-1).long().to(device)
+    t = t.reshape(-1)
     if t.shape[0] != n:
         raise InputError(f"{name}: {n} rows but {t.shape[0]} labels")
-    if int(t.min()) < 0 or int(t.max()) >= k:
+    k = MAX_CLASSES if k is None else k
+    if t.numel() and (float(t.min()) < 0 or float(t.max()) >= k):
         raise InputError(
-            f"{name}: labels must be in 0..{k - 1}, got {int(t.min())}..{int(t.max())}"
+            f"{name}: labels must be class indices in 0..{k - 1}, got "
+            f"{int(t.min())}..{int(t.max())}"
         )
-    return t
+    return t.long().to(device)
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:

@@ -38,6 +38,12 @@ CONVENTION = (
 _FIT_KEYWORDS = ("head", "weight", "bias", "model", "std", "class_weights")
 
 
+def detector_files(path):
+    """The ``.json`` and ``.pt`` paths of the detector saved at ``path`` (``det``,
+    ``det.json`` or ``det.pt``; ``v1.5`` is ``v1.5.json``, never ``v1.json``)."""
+    return io.pair_paths(path)
+
+
 def calibrate_threshold(id_scores, tpr: float = 0.95) -> float:
     """The largest threshold t with mean(id_scores >= t) >= tpr."""
     s = as_numpy_1d(id_scores, "id validation scores")
@@ -99,9 +105,14 @@ class Detector:
 
     def _source(self, X, y, X_val, needs: dict) -> FitSource:
         kinds = ("logits", "features", "inputs")
+        val_labels = None
         if self.model is None:
             kind = self.scorer.fit_kind or self.scorer.input_kind
             train, val = {kind: X}, ({} if X_val is None else {kind: X_val})
+            if self.scorer.fit_split == "val" and y is not None:
+                # a scorer fitted on validation data (temp_scaling) learns from the labelled
+                # X, y given to fit(); X_val, unlabelled, only sets the threshold
+                val, val_labels = {kind: X}, y
         else:
             train = {k: (lambda k=k: self._data(X, k)) for k in kinds}
             val = {} if X_val is None else {k: (lambda k=k: self._data(X_val, k)) for k in kinds}
@@ -113,7 +124,7 @@ class Detector:
         if head is None and self.model is not None and "head" in self.scorer.fit_needs:
             head = ModelAdapter(self.model, self.head).head
         return FitSource(
-            train=train, train_labels=y, val=val, head=head,
+            train=train, train_labels=y, val=val, val_labels=val_labels, head=head,
             model=needs.get("model", self.model), std=needs.get("std"),
             class_weights=needs.get("class_weights"),
         )  # fmt: skip
@@ -203,7 +214,7 @@ class Detector:
         handed to scorers that run it (ODIN, RankFeat, ...); ``runtime`` passes other
         unsaved constructor arguments."""
         meta, state = io.read_pair(path)
-        where = io.base_path(path).with_suffix(".json")
+        where, state_path = io.pair_paths(path)
         cls_ = scorer_class(meta["scorer"])
         params = meta["params"]
         runtime_keys = set(cls_.runtime_params)
@@ -221,7 +232,7 @@ class Detector:
         try:
             scorer.load_state_dict(state)
         except InputError as e:
-            raise InputError(f"{io.base_path(path).with_suffix('.pt')}: {e}") from e
+            raise InputError(f"{state_path}: {e}") from e
         n = meta.get("n_features_in")
         if n is not None:
             if scorer.n_features_in_ is not None and scorer.n_features_in_ != n:

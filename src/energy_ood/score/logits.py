@@ -20,7 +20,7 @@ class LogitScorer(Scorer):
 class _TemperatureScorer(LogitScorer):
     def __init__(self, T: float = 1.0):
         super().__init__()
-        self.T = P.positive(T, "temperature T")
+        self.T = P.temperature(T, "temperature T")
 
 
 @register("msp")

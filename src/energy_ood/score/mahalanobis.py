@@ -10,12 +10,12 @@ inputs).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .._validate import InputError, as_tensor_2d
 from . import _params as P
 from .base import Scorer, register
+from .calibrated import check_labels
 
 GAUSSIAN_STATE = {
     "whiten": ("D", "D"),
@@ -28,12 +28,7 @@ GAUSSIAN_STATE = {
 def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.Tensor]:
     """Class means and the tied covariance, whitened: the state of both Mahalanobis scorers."""
     z = as_tensor_2d(features, f"{name} features", torch.float64)
-    y = labels.detach() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
-    if y.is_complex() or (torch.is_floating_point(y) and not bool((y == y.round()).all())):
-        raise InputError(f"{name}: labels must be integers")
-    y = y.reshape(-1).long().to(z.device)
-    if y.shape[0] != z.shape[0]:
-        raise InputError(f"{name}: {z.shape[0]} feature rows but {y.shape[0]} labels")
+    y = check_labels(labels, z.shape[0], None, name, z.device)
     classes = torch.unique(y)
     means = torch.stack([z[y == c].mean(0) for c in classes])
     centered = z - means[torch.searchsorted(classes, y)]

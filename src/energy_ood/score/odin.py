@@ -49,7 +49,7 @@ class ODIN(InputScorer):
         batch_size: int = 256,
     ):
         super().__init__(model, batch_size)
-        self.T = P.positive(T, "odin: T")
+        self.T = P.temperature(T, "odin: T")
         self.eps = P.real(eps, "odin: eps", low=0.0)
         self.std = P.channel_std(std, "odin: std")
 

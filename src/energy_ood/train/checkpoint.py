@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import torch
 
+from .._files import read_regular, regular_file
+from .._torchload import safe_load
 from .._validate import InputError
+from ..models.weights import check_finite
 
 RESUME_KEYS = (
     "method",
@@ -51,21 +56,32 @@ def load_checkpoint(path: str | Path, broadcast_device=None) -> dict:
 
     path = Path(path)
     if broadcast_device is not None:
-        exists = _dist.broadcast_object(path.is_file() if _dist.is_main() else None)
+        problem = _dist.broadcast_object(_problem(path) if _dist.is_main() else None)
     else:
-        exists = path.is_file()
-    if not exists:
-        raise InputError(f"{path}: no checkpoint here")
-    try:
-        if broadcast_device is not None:
-            ck = _dist.load_broadcast(path, broadcast_device)
-        else:
-            ck = torch.load(path, weights_only=True, map_location="cpu")
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except Exception as e:  # an untrusted pickle, a truncated or empty file, ...
-        raise InputError(f"{path}: refused to load checkpoint ({_first_line(e)})") from e
+        problem = _problem(path)
+    if problem is not None:
+        raise InputError(problem)
+    if broadcast_device is not None:
+        try:
+            data = _dist.broadcast_bytes(read_regular(path, "checkpoint") if _dist.is_main()
+                                         else None, broadcast_device)  # fmt: skip
+        except PermissionError:
+            raise InputError(f"{path}: permission denied") from None
+        ck = safe_load(io.BytesIO(data), path)
+    else:
+        ck = safe_load(path, path)
     return check_checkpoint(ck, path)
+
+
+def _problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a checkpoint (missing, a FIFO, a folder), or None."""
+    if not os.path.lexists(path):
+        return f"{path}: no checkpoint here"
+    try:
+        regular_file(path, "checkpoint file")
+    except InputError as e:
+        return str(e)
+    return None
 
 
 def check_checkpoint(ck, path) -> dict:
@@ -80,6 +96,7 @@ def check_checkpoint(ck, path) -> dict:
     bad = [k for k, v in ck["model"].items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise InputError(f"{path}: checkpoint weights {bad[0]!r} is not a tensor")
+    check_finite(ck["model"], path)
     arch = ck["arch"]
     if not isinstance(arch.get("name"), str) or not isinstance(arch.get("num_classes"), int):
         raise InputError(f"{path}: checkpoint architecture record lacks name / num_classes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from .._validate import InputError
+from .._validate import MAX_SEED, InputError, check_int
 
 METHODS = ("ce", "energy", "oe", "single-margin", "rotation")
 DEFAULT_LAMBDA = {"ce": 0.0, "energy": 0.1, "oe": 0.5, "single-margin": 0.1, "rotation": 0.5}
@@ -49,8 +49,9 @@ class TrainConfig:
             v = getattr(self, key)
             if v is not None and not math.isfinite(float(v)):
                 raise InputError(f"{key} must be a finite number, got {v!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise InputError(f"seed must be an integer >= 0, got {self.seed!r}")
+        check_int(self.seed, "seed", min=0, max=MAX_SEED)
         if self.lr <= 0:
             raise InputError(f"lr must be > 0, got {self.lr!r}")
         if self.momentum < 0 or self.weight_decay < 0 or (self.lam is not None and self.lam < 0):

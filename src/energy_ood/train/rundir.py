@@ -4,9 +4,11 @@
 
 * a folder that holds anything is refused unless ``resume`` (continue the same run) or
   ``overwrite`` (the user asked to replace it) is given; a path that is a file is refused;
-* a lock file (``.energy-ood.lock``: pid, host, start time) makes a second writer fail at once;
-  a lock left by a dead process on this host is taken over, with a note;
-* temporary files left by a crash (``.*.tmp`` of the atomic writers) are removed;
+* a lock (``.energy-ood.lock``, held with ``flock``, see :mod:`.runlock`) makes a second
+  writer fail at once; a lock left by a dead process is taken over, with a note;
+* temporary files left by a crash of this package's atomic writers (``.checkpoint.pt.*`` +
+  ``TMP_SUFFIX``) are removed; other files, a user's ``.draft.tmp`` included, are left alone
+  (and count as content of the folder);
 * with ``overwrite`` the files a run writes (checkpoint, run.json, metrics.json) are removed
   first, so a later ``--resume`` cannot pick up the replaced run's checkpoint; files the run did
   not make are left alone.
@@ -17,45 +19,32 @@ error) through a broadcast.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import time
 from pathlib import Path
 
 from .. import _dist
+from .._outputs import TMP_SUFFIX
 from .._progress import log
 from .._validate import InputError
+from .runlock import LOCK, HeldLock, take_lock
 
-LOCK = ".energy-ood.lock"
 RUN_FILES = ("checkpoint.pt", "run.json", "metrics.json")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 class RunLock:
     """The lock of a claimed folder; :meth:`release` (or leaving the ``with``) removes it."""
 
-    def __init__(self, path: Path | None):
-        self.path = path
+    def __init__(self, held: HeldLock | None):
+        self.held = held
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.held is None else self.held.path
 
     def release(self) -> None:
-        if self.path is not None and _dist.is_main():
-            try:
-                holder = json.loads(self.path.read_text())
-                if holder.get("pid") == os.getpid():
-                    self.path.unlink()
-            except (OSError, ValueError):
-                pass
-            self.path = None
+        if self.held is not None:
+            self.held.release()
+            self.held = None
 
     def __enter__(self) -> RunLock:
         return self
@@ -64,38 +53,17 @@ class RunLock:
         self.release()
 
 
-def _take_lock(folder: Path) -> Path:
-    lock = folder / LOCK
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    for _ in range(3):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = json.loads(lock.read_text())
-                pid, host = int(holder["pid"]), str(holder["host"])
-            except (OSError, ValueError, KeyError, TypeError):
-                holder, pid, host = None, None, None
-            if holder is not None and (host != me["host"] or _alive(pid)):
-                raise InputError(
-                    f"{folder}: in use by another energy-ood process (pid {pid} on {host}); "
-                    f"wait for it to finish, or remove {lock} if that process is gone"
-                ) from None
-            what = f"pid {pid} on {host}" if holder else "an unreadable lock"
-            log(f"{folder}: taking over a stale lock left by {what}")
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        return lock
-    raise InputError(f"{folder}: could not take the lock {lock}")
+def _own_temp_files(folder: Path) -> list[Path]:
+    """Temporary files of this package's atomic writers for the run's own files (never a
+    user's ``.draft.tmp``)."""
+    return [p for name in RUN_FILES for p in folder.glob(f".{name}.*{TMP_SUFFIX}")]
 
 
 def _contents(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != LOCK)
 
 
-def _claim_here(folder: Path, resume: bool, overwrite: bool) -> Path:
+def _claim_here(folder: Path, resume: bool, overwrite: bool) -> HeldLock:
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: exists and is not a folder; choose another --out")
     try:
@@ -106,9 +74,9 @@ def _claim_here(folder: Path, resume: bool, overwrite: bool) -> Path:
         raise InputError(f"{folder}: cannot create the run folder ({e.strerror})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{folder}: permission denied (the run folder is not writable)")
-    lock = _take_lock(folder)
+    lock = take_lock(folder)
     try:
-        for tmp in folder.glob(".*.tmp"):
+        for tmp in _own_temp_files(folder):
             tmp.unlink(missing_ok=True)
             log(f"{folder}: removed {tmp.name}, left by an interrupted write")
         held = _contents(folder)
@@ -127,13 +95,17 @@ def _claim_here(folder: Path, resume: bool, overwrite: bool) -> Path:
                 "choose an empty --out"
             )
     except BaseException:
-        lock.unlink(missing_ok=True)
+        lock.release()
         raise
     return lock
 
 
 def claim(folder, *, resume: bool = False, overwrite: bool = False) -> RunLock:
     """Claim ``folder`` for one run (see the module docstring); use as a context manager."""
+    if resume and overwrite:
+        raise InputError(
+            "--resume continues the run in --out, --overwrite replaces it: give one of them"
+        )
     return RunLock(_dist.on_main(_claim_here, Path(folder), resume, overwrite))
 
 

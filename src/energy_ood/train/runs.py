@@ -9,7 +9,7 @@ part is what margins and detector thresholds are chosen on, never a test OOD set
 from __future__ import annotations
 
 import contextlib
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import torch
 
 from .. import _dist
 from .._device import Runtime, cpu_runtime
+from .._files import check_bytes
 from .._progress import log
 from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
@@ -29,6 +30,7 @@ from .checkpoint import load_model_from_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .loop import Trainer, accuracy
 from .margins import choose_margins
+from .record import check_against_checkpoint, read_run_json
 from .rundir import claim, same_folder
 
 # configuration fields that do not change what a run computes (left out of its identity)
@@ -57,7 +59,23 @@ def identity(meta: dict) -> dict:
         out["skipped_images"] = _files_of(data["skipped_images"])
     # derived from the above: named last so that a message names the cause
     out.update(n_train=data.get("n_train"), n_test=data.get("n_test"))
+    return _flat(out)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """Nested tables as dotted keys (``arch.num_classes``), so a difference names its field."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
     return out
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _start_run_json(out: Path, meta: dict, resume: bool) -> None:
@@ -71,11 +89,14 @@ def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
     if resume and path.is_file():
         old = read_run(out)
         before, now = identity(old), identity(meta)
-        diff = [k for k in now if before.get(k) != now[k]]
+        nested = (k for k in before if "." in k and not k.startswith("train."))
+        keys = dict.fromkeys([*now, *nested])  # a nested field dropped counts too
+        diff = [k for k in keys if before.get(k) != now.get(k)]
         if diff:
             k = diff[0]
             raise InputError(
-                f"{out}: cannot resume, {k} was {before.get(k)!r} and is now {now[k]!r}"
+                f"{out}: cannot resume, {k} was {_short(before.get(k))} and is now "
+                f"{_short(now.get(k))}"
                 + (f" (and {len(diff) - 1} more field(s) differ)" if len(diff) > 1 else "")
             )
         old.setdefault("resumed", []).append(
@@ -160,34 +181,19 @@ def pretrain(
 def read_run(path: str | Path) -> dict:
     """The run.json of a run folder; a missing, unreadable or malformed one is an InputError."""
     p = Path(path) / "run.json"
-    if not p.is_file():
+    if not os.path.lexists(p):
         raise InputError(
             f"{path}: not a run folder (no run.json); train one with "
             "`energy-ood train --out DIR` first"
         )
-    try:
-        run = json.loads(p.read_text(encoding="utf-8"))
-    except PermissionError:
-        raise InputError(f"{p}: permission denied") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise InputError(f"{p}: unreadable run.json ({type(e).__name__})") from None
-    ok = (
-        isinstance(run, dict)
-        and isinstance(run.get("config"), dict)
-        and isinstance(run["config"].get("train"), dict)
-        and isinstance(run.get("data"), dict)
-        and isinstance(run["data"].get("dataset"), str)
-        and isinstance(run["config"]["train"].get("seed"), int)
-    )
-    if not ok:
-        raise InputError(f"{p}: not an energy-ood run.json (missing config.train / data fields)")
-    return run
+    return read_run_json(p)
 
 
 def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_mode="auto"):
     """(model, IDData, run.json) of a finished run folder, data split exactly as in training."""
     run = read_run(path)
     model, ck = load_model_from_checkpoint(Path(path) / "checkpoint.pt")
+    check_against_checkpoint(run, ck["arch"], Path(path) / "run.json")
     if data is None:
         tr, rd = run["config"]["train"], run["data"]
         pp = (ck["arch"].get("preprocess") or {}) if isinstance(ck["arch"], dict) else {}
@@ -241,8 +247,10 @@ def aux_outliers(
     """(fine-tuning outliers, held-out outliers for margin choice), normalised like the ID data.
     Refuses a source that is also an OOD test set of the same run."""
     pool = AuxiliaryPool(sources, test_sets)
+    total = n + max(256, n // 10)
+    check_bytes(total * data.channels * data.size**2 * 4, f"--n-aux {n} auxiliary outliers")
     x = pool.sample(
-        n + max(256, n // 10),
+        total,
         size=data.size,
         channels=data.channels,
         seed=seed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .._validate import InputError
+from .._validate import MAX_SEED, InputError
 from ..evaluate.schema import RunOptions, Section, option
 
 
@@ -50,9 +50,10 @@ class ZeroShotSection(Section):
     taus: list[float] = option(factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0], gt=0, min_len=1)
 
     def check(self, where: str) -> None:
+        from .zeroshot import check_template
+
         for i, t in enumerate(self.templates):
-            if t.count("{}") != 1:
-                raise InputError(f"{where}.templates[{i}]: needs exactly one '{{}}'")
+            check_template(t, f"{where}.templates[{i}]:")
 
 
 @dataclass(kw_only=True)
@@ -87,7 +88,7 @@ class VLMConfig(RunOptions):
     kind: Literal["vlm"] = "vlm"
     title: str = "WordNet gloss benchmark"
     config_file: str = ""
-    seed: int = option(0, min=0)
+    seed: int = option(0, min=0, max=MAX_SEED)
     data: VLMData
     encoder: EncoderSection = option(factory=EncoderSection)
     zeroshot: ZeroShotSection = option(factory=ZeroShotSection)

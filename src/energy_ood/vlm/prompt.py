@@ -18,6 +18,7 @@ from torch import nn
 
 from .._files import regular_file
 from .._runinfo import atomic_torch_save
+from .._torchload import load_failure
 from .._validate import InputError
 from .encoders import Encoder, check_texts
 
@@ -89,7 +90,7 @@ def load_context(path: str | Path) -> dict:
     except FileNotFoundError:
         raise
     except Exception as e:  # unpickling errors come in several types
-        raise InputError(f"{path}: not a readable prompt-context checkpoint ({e})") from e
+        raise load_failure(path, e, "prompt-context checkpoint") from e
     if not isinstance(obj, dict) or obj.get("format") != CKPT_FORMAT:
         raise InputError(f"{path}: not a prompt-context checkpoint ({CKPT_FORMAT})")
     if not isinstance(obj.get("ctx"), torch.Tensor) or obj["ctx"].ndim != 2:

@@ -17,16 +17,29 @@ from .encoders import Encoder, check_texts, normalize
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
 
 
+def check_template(t, where: str = "template") -> str:
+    """A prompt template: text with exactly one ``{}`` (the class name) and no other brace.
+    Templates are filled by replacement, never by ``str.format``: ``{0}``, ``{.__class__}``
+    or a lone ``{`` are refused, not evaluated."""
+    if (
+        not isinstance(t, str)
+        or t.count("{}") != 1
+        or t.replace("{}", "").count("{")
+        or (t.replace("{}", "").count("}"))
+    ):
+        raise InputError(
+            f"{where} {t!r}: needs exactly one '{{}}' for the class name and no other braces"
+        )
+    return t
+
+
 def build_prompts(classnames: list[str], templates=DEFAULT_TEMPLATES) -> list[list[str]]:
     """``prompts[k][j]`` = template j filled with class k."""
     classnames = check_texts(classnames)
-    templates = check_texts(templates)
+    templates = [check_template(t) for t in check_texts(templates)]
     if len(set(classnames)) != len(classnames):
         raise InputError("class names must be distinct")
-    for t in templates:
-        if t.count("{}") != 1:
-            raise InputError(f"template {t!r} must contain exactly one '{{}}' for the class name")
-    return [[t.format(c) for t in templates] for c in classnames]
+    return [[t.replace("{}", c) for t in templates] for c in classnames]
 
 
 def similarity(features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
