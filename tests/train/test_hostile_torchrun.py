@@ -57,7 +57,7 @@ CASES = {
     "unknown dataset": (["--dataset", "nosuch"], ["unknown data set 'nosuch'"]),
     "out a file": (["--dataset", "digits"], ["exists and is not a folder"]),
     "cuda": (["--dataset", "digits", "--device", "cuda"], ["CUDA is not available"]),
-    "bad images": ([], ["3.png", "cannot decode image"]),
+    "bad images": ([], ["3.png", "text named .png"]),
 }
 
 
