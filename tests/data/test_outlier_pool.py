@@ -12,6 +12,7 @@ from PIL import Image
 from energy_ood._validate import InputError
 from energy_ood.data.crops import distinct_crops
 from energy_ood.data.id_classes import id_class_reason
+from energy_ood.data.outliers import kept_pictures
 from energy_ood.data.packaged import PACKAGES, load_named_pictures
 from energy_ood.data.splits import AuxiliaryPool, _allocate
 
@@ -151,6 +152,7 @@ def test_the_cifar10_pool():
     assert len(_digest(x)) == 3000 and len(rec["families"]) == 3
     assert rec["pictures"] >= 500 and rec["pictures_used"] >= 400
     left = rec["sources"][0]["left_out"]
-    assert len(left) >= 80 and left["animals/mammals/cats/tiger.png"].startswith("cat")
+    assert len(left) == 90 and left["animals/mammals/cats/tiger.png"].startswith("cat")  # README
+    assert len(kept_pictures("tuxpaint-stamps", id_dataset="fashion-mnist")[1]) == 5
     assert "animals/mammals/equines/horse.png" in left and "vehicles/ship/walnutBoat.png" in left
     assert rec["sources"][0]["crops"] > 10 * rec["sources"][1]["crops"]
