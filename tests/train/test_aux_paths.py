@@ -75,3 +75,21 @@ def test_finetune_checks_the_id_family_and_records_the_pool(tmp_path, capsys):
     assert pool["n_train"] == 40 and pool["n_held_out"] == 256 and pool["n"] == 296
     # 270 training images, batch 64: 5 steps of 256 outliers, 1 epoch
     assert pool["draws"] == 5 * 256 and pool["reuse"] == pytest.approx(5 * 256 / 40)
+
+
+def test_aux_outliers_check_the_id_family():
+    """The path every fine-tuning takes refuses outliers of the ID data's family and draws
+    without the ID classes' pictures (here: digits data under CIFAR-10's name)."""
+    import dataclasses
+
+    from energy_ood._validate import InputError
+    from energy_ood.data.prepare import prepare_id
+    from energy_ood.train.runs import aux_outliers
+
+    data = dataclasses.replace(prepare_id("digits", None, 0), name="cifar10")
+    with pytest.raises(InputError, match="in-distribution data's family \\(cifar10\\)"):
+        aux_outliers(["cifar10-train-grey"], [], 10, data, 0)
+    x, held, rec = aux_outliers(["scenes", "sklearn-photos"], [], 20, data, 0)
+    assert x.shape == (20, 1, 8, 8) and len(held) == 256 and rec["n"] == 276
+    scenes = next(r for r in rec["sources"] if r["source"] == "scenes")
+    assert scenes["left_out"] == {"chelsea": "cat (chelsea)"} and scenes["pictures"] == 4
