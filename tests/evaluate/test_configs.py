@@ -26,7 +26,7 @@ def test_bundled_configs_present():
 def test_config_loads_typed(name):
     cfg = load_config(name)
     assert isinstance(cfg, get_protocol(cfg.kind).config_cls)
-    assert cfg.device == ("cuda" if name == "cifar10_gpu" else "auto")
+    assert cfg.device == {"cifar10_gpu": "cuda", "cifar10_cpu": "cpu"}.get(name, "auto")
     assert cfg.amp in ("auto", "bf16", "fp16", "off")
     assert load_config(name).to_dict() == cfg.to_dict()  # plain values, deterministic
     if isinstance(cfg, OODConfig):
@@ -34,6 +34,9 @@ def test_config_loads_typed(name):
         aux_families = {ood_family(a) for a in cfg.data.aux}
         natural = [s for s in cfg.data.ood_sets if source_info(s).kind == "natural"]
         assert not aux_families & {ood_family(s) for s in cfg.data.ood_sets}
+        if cfg.sweeps.margins is not None:  # validation outliers of a family of their own
+            val = {ood_family(v) for v in cfg.data.margin_val}
+            assert val and not val & (aux_families | {ood_family(s) for s in cfg.data.ood_sets})
         # >= 3 natural-image OOD sets unrelated to the auxiliary data, without --data-root
         packaged = [s for s in natural if s not in ("mnist", "cifar10-grey")]
         assert len(packaged) >= 3, natural
@@ -55,6 +58,25 @@ def test_full_benchmarks_are_faithful_where_claimed():
     assert {m.params["T"] for m in odin} == {1000.0}
     h = load_config("holdout_fmnist")
     assert h.train.epochs >= 30 and h.train.center_mask and h.train.rotation_lambda == 0.5
+
+
+def test_cifar10_cpu_config():
+    """The CPU CIFAR-10 benchmark: the energy paper's protocol at the size 2 cores allow."""
+    c = load_config("cifar10_cpu")
+    assert (c.model.name, c.pretrain.epochs, c.pretrain.augment) == ("resnet9", 15, "crop-flip")
+    assert (c.device, c.amp, c.seeds) == ("cpu", "bf16", [0, 1, 2])
+    assert c.finetune.epochs == 3 and c.finetune.methods == ["oe", "energy", "single-margin"]
+    assert [m.to_plain() for m in c.posthoc.methods] == [
+        m.to_plain() for m in load_config("cifar10").posthoc.methods
+    ]  # every post-hoc scorer of the full-size config
+    natural = c.natural_sets()
+    assert {"mnist", "scenes", "textures", "mate-nature", "gimp-textures",
+            "sklearn-photos"} <= set(natural)  # fmt: skip
+    new = {ood_family(s) for s in natural} - {ood_family(s) for s in load_config("fmnist")
+                                              .data.ood_sets}  # fmt: skip
+    assert len(new) >= 2  # natural-image families of its own, from Debian packages
+    assert len({ood_family(a) for a in c.data.aux}) >= 3
+    assert len(c.sweeps.margins.offsets) == 3 and len(c.sweeps.temperatures) > 1
 
 
 def test_overrides():

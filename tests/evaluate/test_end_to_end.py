@@ -2,12 +2,14 @@
 files exist and their numbers are consistent with each other."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from energy_ood.cli.main import main
+from energy_ood.data.packaged import PACKAGES
 from energy_ood.metrics import average_precision
 
 pytestmark = pytest.mark.slow
@@ -21,6 +23,7 @@ skip_missing = true
 dataset = "digits"
 ood_sets = ["sklearn-photos", "gimp-textures", "gaussian", "uniform"]
 aux = ["scenes-aux", "textures-aux"]
+margin_val = ["mate-nature"]
 n_ood = 400
 [model]
 name = "cnn"
@@ -113,10 +116,13 @@ def test_dataset_vs_dataset_protocol(tmp_path):
     assert any(t.startswith("ODIN's input perturbation helps") for t in texts)
     for m in ("oe", "energy", "single-margin"):
         assert len(res.id_error[m]) == 2 and all(0.0 < v < 0.6 for v in res.id_error[m])
-    # the margin sweep chose on validation FPR95 only, and every seed used that offset
+    # the margin sweep chose on validation figures only (against mate-nature, a family of
+    # neither the outliers nor a test), said how, and every seed used that offset
     ms = res.margin_sweep
-    vals = [(p.val_fpr95, p.val_error) for p in ms.points]
+    vals = [(p.val_fpr95, -p.val_auroc, p.val_error) for p in ms.points]
     assert ms.chosen == min(range(3), key=lambda i: (*vals[i], i)) and ms.seed == 0
+    assert ms.val_sets == ["mate-nature"] and ms.val_pool["families"] == ["mate-backgrounds"]
+    assert ms.choice_text() in text and ms.choice["tied"]
     off = ms.points[ms.chosen].offset
     for m in res.margins["energy"]:
         assert m["m_in"] == pytest.approx(m["base"]["m_in"] + off[0], abs=2e-3)
@@ -316,3 +322,48 @@ def test_time_budget_is_measured_once_and_kept_on_resume(tmp_path, monkeypatch):
     assert main(["--quiet", "bench", str(cfg), "--out", str(out)]) == 0
     (out / "seed0" / "budget.json").write_text("[]")
     assert main(["--quiet", "bench", str(cfg), "--out", str(out)]) == 2
+
+
+SHARED = Path(os.environ.get("ENERGY_OOD_DATA_ROOT") or "/work/shared/data")
+CIFAR_CPU_SETS = ("tuxpaint-stamps", "ukui-wallpapers", "mypaint-paper", "lxqt-photos",
+                  "lomiri-photos")  # fmt: skip
+TINY_CIFAR = [
+    "data.train_limit=400", "data.test_limit=200", "data.n_ood=100",
+    "data.ood_sets=['lomiri-photos', 'gaussian']", "pretrain.epochs=1", "finetune.epochs=1",
+    "finetune.n_aux=200", "seeds=[0]", "posthoc.methods=[{name='msp'}, {name='energy'}]",
+    "eval.n_draws=2", "eval.fit_samples=100", "sweeps.temperatures=[1, 10]",
+]  # fmt: skip
+
+
+@pytest.mark.skipif(
+    not (SHARED / "cifar10-jpeg.tar.gz").is_file()
+    or not all(Path(PACKAGES[s].system).is_dir() for s in CIFAR_CPU_SETS),
+    reason="shared CIFAR-10 copy or a Debian picture package (scripts/setup.sh) absent",
+)
+def test_cifar10_cpu_config_end_to_end(tmp_path):
+    """`bench cifar10_cpu` cut down with --set: ResNet-9, the three-family pool without CIFAR-10
+    classes, the margin sweep on lxqt-photos; a second call resumes and changes nothing."""
+    out = tmp_path / "out"
+    argv = ["--quiet", "bench", "cifar10_cpu", "--data-root", str(SHARED), "--out", str(out)]
+    for s in TINY_CIFAR:
+        argv += ["--set", s]
+    assert main(argv) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["run"]["config"]["model"]["name"] == "resnet9"
+    assert res["timings"]["runtime"]["amp"] == "bf16"
+    pool = res["aux_pool"]
+    assert pool["families"] == ["mypaint", "tuxpaint", "ukui-wallpapers"] and pool["distinct"]
+    # 360 training images, batch 128: 3 steps of 256 outliers for 1 epoch, over 200 outliers
+    assert pool["n_train"] == 200 and pool["draws"] == 3 * 256 and pool["reuse"] == 3.84
+    left = res["sources"]["tuxpaint-stamps"]["left_out"]
+    assert left["animals/mammals/dogs/dog.png"].startswith("dog")
+    ms = res["margin_sweep"]
+    assert ms["val_sets"] == ["lxqt-photos"] and len(ms["points"]) == 3
+    assert all(p["val_auroc"] is not None for p in ms["points"])
+    text = (out / "report.md").read_text()
+    assert "3.8 times on average" in text and "against lxqt-photos outliers" in text
+    assert "| margin validation only" in text and "| epochs: 1, lr 0.001" in text
+    before = {k: res[k] for k in ("id_error", "evaluations", "margins")}
+    assert main(argv) == 0  # resumes: every run folder is complete, the numbers are the same
+    again = json.loads((out / "results.json").read_text())
+    assert {k: again[k] for k in before} == before

@@ -34,6 +34,25 @@ def test_small_models_feature_dim():
     assert create_model("wrn40_2").feature_dim == 128
 
 
+def test_resnet9_width_and_blocks():
+    m = create_model("resnet9").eval()  # width 16: the CPU size of the cifar10_cpu benchmark
+    assert m.feature_dim == 128 and sum(p.numel() for p in m.parameters()) == 412_954
+    assert create_model("resnet9", width=64).feature_dim == 512  # Page's original width
+    outs = {}
+    for name in m.block_names:
+        getattr(m, name).register_forward_hook(lambda _m, _i, o, n=name: outs.setdefault(n, o))
+    with torch.no_grad():
+        z = m.features(torch.randn(3, 3, 32, 32))
+    shapes = {n: tuple(o.shape) for n, o in outs.items()}
+    assert shapes == {"prep": (3, 16, 32, 32), "layer1": (3, 32, 16, 16),
+                      "layer2": (3, 64, 8, 8), "layer3": (3, 128, 4, 4)}  # fmt: skip
+    assert all(float(o.min()) >= 0 for o in outs.values())  # after ReLU (and residual sums)
+    torch.testing.assert_close(z, outs["layer3"].mean(dim=(2, 3)))
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(InputError, match="width must be a positive integer"):
+            create_model("resnet9", width=bad)
+
+
 def test_train_step_gives_grads():
     m = create_model("cnn", in_channels=1, rotation_head=True)
     lo, rot = m.forward_both(torch.randn(4, 1, 28, 28))
@@ -60,6 +79,7 @@ def test_rotation_head_only_when_asked():
         ("wrn40_2", {}),
         ("resnet18", {}),
         ("allconv", {}),
+        ("resnet9", {"width": 8}),
     ],
 )
 def test_arch_config_round_trip(name, kwargs):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,3 +48,48 @@ def test_finetune_with_an_aux_folder(folders, capsys):
     assert main([*argv, "--n-aux", "30", "--epochs", "1", "--out", str(folders / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "family" in err
+
+
+SHARED = Path(os.environ.get("ENERGY_OOD_DATA_ROOT") or "/work/shared/data")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (SHARED / "cifar10-jpeg.tar.gz").is_file(), reason="shared CIFAR-10 copy absent"
+)
+def test_finetune_checks_the_id_family_and_records_the_pool(tmp_path, capsys):
+    """Plain `finetune` (no config) refuses auxiliary outliers of the ID data's family, and
+    records the pool it drew: families, pictures, and how often each outlier was drawn."""
+    base = tmp_path / "base"
+    root = ["--data-root", str(SHARED)]
+    argv = ["--quiet", "train", "--dataset", "cifar10", "--train-limit", "300", *root]
+    assert main([*argv, "--epochs", "1", "--batch-size", "64", "--out", str(base)]) == 0
+    ft = ["--quiet", "finetune", "--method", "oe", "--from", str(base), *root, "--epochs", "1"]
+    ft += ["--batch-size", "64", "--n-aux", "40"]
+    assert main([*ft, "--aux", "cifar10-train-grey", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "in-distribution data's family (cifar10)" in err
+    assert main([*ft, "--aux", "scenes-aux,sklearn-photos", "--out", str(tmp_path / "ft")]) == 0
+    pool = json.loads((tmp_path / "ft" / "metrics.json").read_text())["aux_pool"]
+    assert pool["families"] == ["scikit-image", "scikit-learn-images"] and pool["distinct"]
+    assert pool["n_train"] == 40 and pool["n_held_out"] == 256 and pool["n"] == 296
+    # 270 training images, batch 64: 5 steps of 256 outliers, 1 epoch
+    assert pool["draws"] == 5 * 256 and pool["reuse"] == pytest.approx(5 * 256 / 40)
+
+
+def test_aux_outliers_check_the_id_family():
+    """The path every fine-tuning takes refuses outliers of the ID data's family and draws
+    without the ID classes' pictures (here: digits data under CIFAR-10's name)."""
+    import dataclasses
+
+    from energy_ood._validate import InputError
+    from energy_ood.data.prepare import prepare_id
+    from energy_ood.train.runs import aux_outliers
+
+    data = dataclasses.replace(prepare_id("digits", None, 0), name="cifar10")
+    with pytest.raises(InputError, match="in-distribution data's family \\(cifar10\\)"):
+        aux_outliers(["cifar10-train-grey"], [], 10, data, 0)
+    x, held, rec = aux_outliers(["scenes", "sklearn-photos"], [], 20, data, 0)
+    assert x.shape == (20, 1, 8, 8) and len(held) == 256 and rec["n"] == 276
+    scenes = next(r for r in rec["sources"] if r["source"] == "scenes")
+    assert scenes["left_out"] == {"chelsea": "cat (chelsea)"} and scenes["pictures"] == 4

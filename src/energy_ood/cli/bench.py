@@ -2,6 +2,7 @@
 
 energy-ood bench fmnist                        dataset-vs-dataset, sweeps, ablations (3 seeds)
 energy-ood bench cifar10                       the same with CIFAR-10 as ID (GPU advised)
+energy-ood bench cifar10_cpu                   CIFAR-10 on 2 CPU cores (ResNet-9, ~90 min)
 energy-ood bench holdout --dataset fashion-mnist   hold-out-class AP, with/without rotation
 energy-ood bench vlm_wordnet                   WordNet gloss benchmark (vision-language scores)
 energy-ood bench walkthrough                   README's train / finetune / evaluate numbers

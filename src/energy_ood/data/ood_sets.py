@@ -30,8 +30,9 @@ import torch
 from .._progress import log
 from .._validate import InputError
 from . import transforms as T
+from .crops import CROP_FRACTIONS, random_crops  # noqa: F401  (CROP_FRACTIONS re-exported)
 from .datasets import load_dataset
-from .packaged import PACKAGES, load_pictures
+from .packaged import PACKAGES, load_named_pictures
 
 SKIMAGE_SETS = {
     "scenes": ("astronaut", "camera", "chelsea", "coffee", "rocket"),
@@ -49,7 +50,6 @@ DATASET_SETS = {  # name: (data set, split, grey)
 }
 PACKAGED_SETS = (*PACKAGES, "sklearn-photos")
 NOISE_SETS = ("gaussian", "uniform", "rademacher")
-CROP_FRACTIONS = (1 / 8, 1 / 6, 1 / 4, 1 / 3, 1 / 2)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,31 @@ SOURCES: dict[str, Source] = {
     "sklearn-photos": Source("scikit-learn-images", "natural", "crops of 2 photos (china "
                              "temple, flower)", "PyPI scikit-learn (load_sample_images)",
                              "CC BY 2.0"),
+    "lomiri-photos": Source("lomiri-wallpapers", "natural", "crops of 12 photographs "
+                            "(mountains, a river, a sunset, dandelions, brushes, a fig, wine, "
+                            "a dragonfly, ...; two with dogs or a bird and one rendered "
+                            "gradient left out)", "Debian lomiri-wallpapers-16.04 "
+                            "(/usr/share/backgrounds)", "CC BY 4.0, CC BY-SA 4.0, CC0 1.0 "
+                            "(per file)"),
+    "lxqt-photos": Source("lxqt-themes", "natural", "crops of 11 nature photographs (clouds, "
+                          "mountains, fog, a meadow, butterflies, blossoms, a water drop; the "
+                          "rendered wallpapers left out)", "Debian lxqt-themes "
+                          "(/usr/share/lxqt/wallpapers)", "CC BY-SA 3.0 (wallpapers/License)"),
+    "tuxtype-space": Source("tuxtype-data", "natural", "crops of 5 space photographs (a "
+                            "barred spiral galaxy, the Helix nebula, the Sombrero galaxy, "
+                            "Saturn, a sunset on Mars)", "Debian tuxtype-data "
+                            "(/usr/share/tuxtype/images/backgrounds)", "GPL-2 (package)"),
+    "tuxpaint-stamps": Source("tuxpaint", "natural", "crops of 626 stamps: photos and "
+                              "drawings of animals, plants, food, tools, buildings, signs, "
+                              "coins (cut out, on white; alphabet glyphs and mirrored copies "
+                              "left out)", "Debian tuxpaint-stamps-default "
+                              "(/usr/share/tuxpaint/stamps)", "GPL-2"),
+    "ukui-wallpapers": Source("ukui-wallpapers", "natural", "crops of 12 rendered wallpapers "
+                              "(abstract shapes and gradients, a goldfish, a mouse)",
+                              "Debian ukui-wallpapers (/usr/share/backgrounds)", "CC BY-SA 3.0"),
+    "mypaint-paper": Source("mypaint", "natural", "crops of 17 scanned paper and canvas "
+                            "textures", "Debian mypaint-data-extras "
+                            "(/usr/share/mypaint/backgrounds)", "CC0 1.0"),
     "gaussian": Source("pixel-noise", "noise", "N(0.5, 0.25^2) per pixel, clipped", "generated",
                        "-"),
     "uniform": Source("pixel-noise", "noise", "U(0, 1) per pixel", "generated", "-"),
@@ -178,26 +203,22 @@ def _skimage(name: str) -> torch.Tensor | None:
 
 
 @functools.cache
-def _packaged(name: str, data_root: str | None) -> tuple[torch.Tensor, ...]:
-    return tuple(load_pictures(name, data_root))
+def _packaged(name: str, data_root: str | None) -> tuple[tuple[str, torch.Tensor], ...]:
+    return tuple(load_named_pictures(name, data_root))
 
 
-def _crops(imgs, n: int, size: int, g: torch.Generator) -> torch.Tensor:
-    pick = torch.randint(len(imgs), (n,), generator=g)
-    frac = torch.randint(len(CROP_FRACTIONS), (n,), generator=g)
-    out = torch.empty(n, 3, size, size)
-    for i, im in enumerate(imgs):
-        h, w = im.shape[1:]
-        for j, f in enumerate(CROP_FRACTIONS):
-            sel = torch.nonzero((pick == i) & (frac == j)).flatten()
-            if len(sel):  # a crop of side s resized to size == a size crop of the image scaled
-                scale = size / min(min(h, w), max(size, int(f * min(h, w))))
-                small = T.resize(
-                    im[None], (max(size, round(h * scale)), max(size, round(w * scale)))
-                )
-                crops = T.random_crop(small.expand(len(sel), -1, -1, -1), size, generator=g)
-                out[sel] = T.to_rgb(crops)
-    return out
+def named_pictures(name: str, data_root=None) -> list[tuple[str, torch.Tensor]]:
+    """``(name, picture)`` of every picture a crop source (scikit-image or packaged) holds."""
+    if name in SKIMAGE_SETS:
+        named = [(n, _skimage(n)) for n in SKIMAGE_SETS[name]]
+        named = [(n, im) for n, im in named if im is not None]
+        if not named:
+            names = ", ".join(SKIMAGE_SETS[name])
+            raise InputError(f"none of the scikit-image pictures {names} loaded")
+        return named
+    if name in PACKAGED_SETS:
+        return list(_packaged(name, None if data_root is None else str(data_root)))
+    raise InputError(f"{name}: not a set of pictures to crop")
 
 
 def ood_set_size(name: str, data_root=None, cache_dir=None) -> int | None:
@@ -245,15 +266,9 @@ def load_ood_set(
         return torch.rand(shape, generator=g)
     if name == "rademacher":
         return (torch.rand(shape, generator=g) < 0.5).float()
-    if name in SKIMAGE_SETS:
-        names = SKIMAGE_SETS[name]
-        imgs = [im for im in map(_skimage, names) if im is not None]
-        if not imgs:
-            raise InputError(f"none of the scikit-image pictures {', '.join(names)} loaded")
-        return T.to_channels(_crops(imgs, n, size, g), channels)
-    if name in PACKAGED_SETS:
-        imgs = _packaged(name, None if data_root is None else str(data_root))
-        return T.to_channels(_crops(imgs, n, size, g), channels)
+    if name in SKIMAGE_SETS or name in PACKAGED_SETS:
+        imgs = [im for _, im in named_pictures(name, data_root)]
+        return T.to_channels(random_crops(imgs, n, size, g), channels).clamp_(0.0, 1.0)
     ds, split, grey = DATASET_SETS[name]
     data = load_dataset(ds, split, data_root=data_root, cache_dir=cache_dir)
     if n > len(data):

@@ -6,17 +6,20 @@ the package's system path; a source whose files are absent raises InputError nam
 package to install (``scripts/setup.sh`` installs them).
 
 Only regular files inside the folder are read (a symlink whose target leaves the folder, a FIFO
-or a device is skipped); a picture over ``MAX_PIXELS`` or ``MAX_BYTES`` is skipped with a note.
+or a device is skipped); a picture over ``MAX_PIXELS`` or ``MAX_BYTES`` is skipped with a note,
+and so is a byte-for-byte copy of an earlier file (one picture, counted once). A package whose
+folder is shared with other packages (``/usr/share/backgrounds``) names its files (``only``).
 Large JPEGs are decoded at a reduced scale (at least ``DECODE_SIDE`` pixels on the shorter side),
-which is plenty for crops that end at 28 or 32 pixels.
+which is plenty for crops that end at 28 or 32 pixels. A picture with transparency (a cut-out
+stamp) is cropped to its opaque part and composited on white.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,38 +28,11 @@ from PIL import Image
 
 from .._progress import log
 from .._validate import InputError
+from .package_list import PACKAGES, Package  # noqa: F401  (re-exported)
 
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 64 * 1024 * 1024
 DECODE_SIDE = 512
-
-
-@dataclass(frozen=True)
-class Package:
-    """Where a packaged picture source lives and what may be read from it."""
-
-    folder: str  # name under a data root
-    system: str  # the package's install path
-    install: str  # how to get it
-    extensions: tuple[str, ...]
-    exclude_dirs: tuple[str, ...] = ()
-
-
-PACKAGES = {
-    "mate-nature": Package(
-        "mate-nature",
-        "/usr/share/backgrounds/mate/nature",
-        "apt-get install mate-backgrounds",
-        (".jpg", ".jpeg", ".png"),
-    ),
-    "gimp-textures": Package(
-        "gimp-patterns",
-        "/usr/share/gimp/2.0/patterns",
-        "apt-get install gimp-data",
-        (".pat",),
-        exclude_dirs=("Legacy",),  # drawn geometric patterns, not photographed surfaces
-    ),
-}
 
 
 def _sklearn_images_dir() -> str:
@@ -123,11 +99,23 @@ def _decode(data: bytes, where: str) -> np.ndarray:
             if im.format == "JPEG" and side > 2 * DECODE_SIDE:
                 scale = side / DECODE_SIDE
                 im.draft("RGB", (int(im.width / scale), int(im.height / scale)))
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                im = _on_white(im, where)
             im = im.convert("L" if im.mode in ("1", "L", "I;16", "I") else "RGB")
             a = np.asarray(im)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise InputError(f"{where}: cannot decode image ({e})") from None
     return a[..., None] if a.ndim == 2 else a
+
+
+def _on_white(im: Image.Image, where: str) -> Image.Image:
+    """A picture with transparency cropped to its opaque part and composited on white."""
+    im = im.convert("RGBA")
+    box = im.getchannel("A").getbbox()
+    if box is None:
+        raise InputError(f"{where}: fully transparent picture")
+    im = im.crop(box)
+    return Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im)
 
 
 def _to_tensor(a: np.ndarray) -> torch.Tensor:
@@ -141,14 +129,15 @@ def _to_tensor(a: np.ndarray) -> torch.Tensor:
     return t.contiguous()
 
 
-def load_pictures(name: str, data_root=None) -> list[torch.Tensor]:
-    """Every picture of packaged source ``name`` as float (C, H, W) in [0, 1]."""
+def load_named_pictures(name: str, data_root=None) -> list[tuple[str, torch.Tensor]]:
+    """``(name, picture)`` of every picture of packaged source ``name``: its path inside the
+    package's folder and the picture as float (C, H, W) in [0, 1]."""
     if name == "sklearn-photos":
         root = package_root(name)
         files = [root / "china.jpg", root / "flower.jpg"]
         if not all(f.is_file() for f in files):
             raise InputError(f"sklearn-photos: china.jpg / flower.jpg not found in {root}")
-        return [_to_tensor(_decode(f.read_bytes(), str(f))) for f in files]
+        return [(f.name, _to_tensor(_decode(f.read_bytes(), str(f)))) for f in files]
     pkg = PACKAGES[name]
     root = package_root(name, data_root)
     if root is None:
@@ -156,18 +145,31 @@ def load_pictures(name: str, data_root=None) -> list[torch.Tensor]:
             f"{name}: pictures not found (looked for <data-root>/{pkg.folder} and "
             f"{pkg.system}); {pkg.install}"
         )
-    pics = []
+    pics, seen = [], set()
     for f in list_files(root, pkg.extensions, pkg.exclude_dirs):
+        rel = f.relative_to(root).as_posix()
+        if not pkg.wants(rel):
+            continue
         if f.stat().st_size > MAX_BYTES:
             log(f"{name}: {f} skipped (over {MAX_BYTES // 2**20} MB)")
             continue
         data = f.read_bytes()
+        digest = hashlib.sha256(data).digest()
+        if digest in seen:
+            log(f"{name}: {rel} skipped (a copy of an earlier file)")
+            continue
+        seen.add(digest)
         try:
             a = read_gimp_pattern(data, str(f)) if f.suffix == ".pat" else _decode(data, str(f))
         except InputError as e:
             log(f"{name}: skipped ({e})")
             continue
-        pics.append(_to_tensor(a))
+        pics.append((rel, _to_tensor(a)))
     if not pics:
         raise InputError(f"{name}: no readable pictures in {root}")
     return pics
+
+
+def load_pictures(name: str, data_root=None) -> list[torch.Tensor]:
+    """Every picture of packaged source ``name`` as float (C, H, W) in [0, 1]."""
+    return [pic for _, pic in load_named_pictures(name, data_root)]

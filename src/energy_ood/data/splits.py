@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from .._validate import InputError
-from .ood_sets import id_family, load_ood_set, ood_family, ood_set_size
+from .ood_sets import id_family, ood_family
+from .outliers import is_crop_source, picture_count, pool_record, sample_outliers
 
 
 def holdout_class_split(y, held_out_class: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,15 +41,20 @@ def validation_split(n: int, frac: float, seed: int = 0) -> tuple[np.ndarray, np
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _allocate(n: int, caps: list[int | None]) -> list[int]:
-    """Split ``n`` evenly over sources, capped sources giving their excess to the others."""
-    counts, open_ = [0] * len(caps), list(range(len(caps)))
+def _allocate(n: int, caps: list[int | None], weights: list[int] | None = None) -> list[int]:
+    """Split ``n`` over sources in proportion to ``weights`` (evenly without), largest
+    remainders first; capped sources give their excess to the others."""
+    weights = weights or [1] * len(caps)
+    counts, open_ = [0] * len(caps), [i for i in range(len(caps)) if weights[i] > 0]
     left = n
     while left and open_:
-        share, extra = divmod(left, len(open_))
-        for j, i in enumerate(list(open_)):
-            want = share + (j < extra)
-            room = want if caps[i] is None else min(want, caps[i] - counts[i])
+        total = sum(weights[i] for i in open_)
+        raw = [left * weights[i] / total for i in open_]
+        share = [int(r) for r in raw]
+        for k in sorted(range(len(open_)), key=lambda k: share[k] - raw[k])[: left - sum(share)]:
+            share[k] += 1  # sorted() is stable: among equal remainders, the first sources
+        for k, i in enumerate(list(open_)):
+            room = share[k] if caps[i] is None else min(share[k], caps[i] - counts[i])
             counts[i] += room
             left -= room
             if caps[i] is not None and counts[i] >= caps[i]:
@@ -76,16 +82,19 @@ def check_families(aux, test_sets=(), id_dataset: str | None = None) -> None:
 class AuxiliaryPool:
     """Auxiliary outliers from ``source_names``, refused if any shares a *family* (the same
     distribution: crops of one photo or package, splits of one data set, pixel noise) with an
-    OOD test set or the ID data.
+    OOD test set or the ID data; pictures of the ID data's classes are left out
+    (:mod:`.id_classes`) and crops are distinct (:mod:`.outliers`).
 
     ``cifar10-train-grey`` with a ``cifar10-grey`` test set is refused (one data set), and so is
     ``scenes-aux`` with ``scenes`` (one package's pictures); ``cifar10-train-grey`` with
-    ``scenes`` is fine.
+    ``scenes`` is fine. After :meth:`sample`, ``record`` says what the pool is made of.
     """
 
     def __init__(self, source_names, test_set_names=(), id_dataset: str | None = None):
         self.sources = list(dict.fromkeys(source_names))
         self.test_sets = list(test_set_names)
+        self.id_dataset = id_dataset
+        self.record: dict | None = None
         if not self.sources:
             raise InputError("the auxiliary pool needs at least one source")
         check_families(self.sources, self.test_sets, id_dataset)
@@ -100,16 +109,27 @@ class AuxiliaryPool:
         cache_dir=None,
         transform=None,
     ) -> torch.Tensor:
-        """``n`` outliers (float32 (n, C, size, size) in [0, 1]) spread evenly over the sources,
-        shuffled, deterministic given ``seed``."""
+        """``n`` outliers (float32 (n, C, size, size) in [0, 1]) spread over the sources in
+        proportion to the distinct pictures (or images) each holds, so every source picture is
+        equally likely (evenly when a source has no count, e.g. noise); shuffled,
+        deterministic given ``seed``."""
         if int(n) < 1:
             raise InputError(f"need n >= 1 auxiliary outliers, got {n}")
-        caps = [ood_set_size(s, data_root, cache_dir) for s in self.sources]
-        counts = _allocate(int(n), caps)
-        parts = [
-            load_ood_set(s, k, size, channels, seed + 1009 * i, data_root, cache_dir, transform)
-            for i, (s, k) in enumerate(zip(self.sources, counts))
-            if k
-        ]
+        counts_ = [picture_count(s, data_root, cache_dir, self.id_dataset) for s in self.sources]
+        for s, c in zip(self.sources, counts_):
+            if c == 0:
+                raise InputError(f"auxiliary source {s!r}: no picture left (every one shows a "
+                                 f"class of {self.id_dataset})")  # fmt: skip
+        caps = [None if is_crop_source(s) else c for s, c in zip(self.sources, counts_)]
+        weights = None if None in counts_ else counts_
+        counts = _allocate(int(n), caps, weights)
+        parts, records = [], []
+        for i, (s, k) in enumerate(zip(self.sources, counts)):
+            if k:
+                x, rec = sample_outliers(s, k, size, channels, seed + 1009 * i, data_root,
+                                         cache_dir, transform, self.id_dataset)  # fmt: skip
+                parts.append(x)
+                records.append(rec)
+        self.record = pool_record(records)
         x = torch.cat(parts)
         return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))]

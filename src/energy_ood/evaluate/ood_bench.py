@@ -3,10 +3,12 @@
 For every seed of the config: pretrain (or resume) the classifier; score every post-hoc method
 on the ID test set and each OOD test set (``n_draws`` seeded draws of len(ID)//5); fine-tune
 with Outlier Exposure, the energy objective and the single-margin ablation (auxiliary outliers
-of no test set's family); the temperature sweep; the noise diagnostics. The margin sweep trains
-energy fine-tuning at offsets from the data-chosen margins on one seed and keeps the offset with
-the lowest VALIDATION FPR95 (ID validation vs held-out auxiliary outliers), never a test number;
-every seed's energy fine-tuning then uses it. Results are typed (:mod:`.results`), per seed.
+of no test set's family, without pictures of the ID classes); the temperature sweep; the noise
+diagnostics. The margin sweep trains energy fine-tuning at offsets from the data-chosen margins
+on one seed and keeps the offset with the lowest VALIDATION FPR95: ID validation vs outliers of
+``data.margin_val``, a family used neither for training outliers nor for tests (ties and their
+tie-break are recorded, :mod:`.margin_choice`), never a test number; every seed's energy
+fine-tuning then uses it. Results are typed (:mod:`.results`), per seed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from ..train.loop import accuracy, predict_logits
 from ..train.margins import choose_margins
 from ..train.runs import aux_outliers, finetune, load_run, prepare_id, pretrain
 from .gate import GateResult, enforce
+from .margin_choice import RULE as SWEEP_RULE
+from .margin_choice import choose
 from .ood_claims import departures, ood_claims
 from .ood_config import OODConfig
 from .protocols import dataset_vs_dataset
@@ -39,10 +43,6 @@ from .schema import ScorerSpec
 from .scoring import method_label, score_on_sets
 
 FT_SCORES = (ScorerSpec("msp"), ScorerSpec("energy"))
-SWEEP_RULE = (
-    "lowest validation FPR95 (energy score, ID validation split vs held-out auxiliary "
-    "outliers); ties: lower validation error, then the earlier offset"
-)
 
 
 def bench_runtime(cfg):
@@ -209,6 +209,18 @@ class _Seed:
                 atomic_write_json(path, budget)
         return _dist.broadcast_object(budget)
 
+    def margin_val(self, cfg: OODConfig, data_root) -> tuple[torch.Tensor, dict]:
+        """As many margin-validation outliers as ID validation images (distinct crops, no
+        picture of an ID class), normalised like the ID data, and their record."""
+        from ..data.splits import AuxiliaryPool
+
+        d = cfg.data
+        pool = AuxiliaryPool(d.margin_val, [*self.oods, *d.aux], id_dataset=self.data.name)
+        x = pool.sample(len(self.data.x_val), size=self.data.size, channels=self.data.channels,
+                        seed=self.seed + 4099, data_root=data_root,
+                        transform=self.data.transform)  # fmt: skip
+        return self.data.normalize(x), pool.record
+
     def aux_val(self, cfg: OODConfig, data_root) -> torch.Tensor:
         if self._aux_val is None:
             ft = cfg.finetune
@@ -227,9 +239,11 @@ def _finetune(cfg: OODConfig, sd: _Seed, tcfg, dest: Path, data_root, resume, rt
 
 
 def _margin_sweep(cfg, sd: _Seed, base: dict, headline, data_root, resume, rt) -> tuple:
-    """Energy fine-tuning at every offset; the choice on validation FPR95 only."""
+    """Energy fine-tuning at every offset; the choice on validation figures only (ID
+    validation vs the margin-validation outliers)."""
     ms, points, runs = cfg.sweeps.margins, [], []
-    x_val, aux_val = sd.data.x_val, sd.aux_val(cfg, data_root)
+    x_val = sd.data.x_val
+    out_val, val_pool = sd.margin_val(cfg, data_root) if _dist.is_main() else (None, None)
     for i, (d_in, d_out) in enumerate(ms.offsets):
         m_in, m_out = round(base["m_in"] + d_in, 3), round(base["m_out"] + d_out, 3)
         if not m_in < m_out:
@@ -244,26 +258,34 @@ def _margin_sweep(cfg, sd: _Seed, base: dict, headline, data_root, resume, rt) -
         if draws is None:  # another process of a torchrun job
             continue
         val = ood_metrics(-free_energy(predict_logits(model, x_val)).numpy(),
-                          -free_energy(predict_logits(model, aux_val)).numpy())  # fmt: skip
+                          -free_energy(predict_logits(model, out_val)).numpy())  # fmt: skip
         (dv, _), = draws.values()  # fmt: skip
         points.append(MarginPoint(
             [d_in, d_out], m_in, m_out, val["fpr95"],
             1 - accuracy(model, x_val, sd.data.y_val),
             float(np.mean([dv[s]["mean"]["fpr95"] for s in headline])),
-            res["metrics"]["test_error"],
+            res["metrics"]["test_error"], val["auroc"],
         ))  # fmt: skip
     if not points:  # another process: rank 0 decides and tells
-        from .. import _dist
-
         best = _dist.broadcast_object(None)
         return None, runs[best]
-    order = sorted(range(len(points)), key=lambda i: (points[i].val_fpr95, points[i].val_error, i))
+    best, choice = choose(points)
     sweep = MarginSweep(sd.seed, {k: base[k] for k in ("m_in", "m_out", "margin", "rule")},
-                        points, order[0], SWEEP_RULE, cfg.finetune.epochs)  # fmt: skip
-    from .. import _dist
+                        points, best, SWEEP_RULE, cfg.finetune.epochs, list(cfg.data.margin_val),
+                        choice, val_pool)  # fmt: skip
+    log(f"margin sweep: {sweep.choice_text()}")
+    _dist.broadcast_object(best)
+    return sweep, runs[best]
 
-    _dist.broadcast_object(order[0])
-    return sweep, runs[order[0]]
+
+def _sources(sets: list[str], cfg: OODConfig, aux_pool, sweep) -> dict:
+    """Family, kind, content, origin and licence of every source the run used, with the
+    pictures left out of each outlier source (pictures of the ID classes) and why."""
+    out = {s: dict(source_info(s).__dict__) for s in [*sets, *cfg.data.aux, *cfg.data.margin_val]}
+    pools = [p for p in (aux_pool, sweep.val_pool if sweep else None) if p]
+    for rec in (r for p in pools for r in p["sources"]):
+        out[rec["source"]]["left_out"] = rec["left_out"]
+    return out
 
 
 def run_ood_benchmark(
@@ -342,6 +364,7 @@ def run_ood_benchmark(
                 stages[f"finetune_{method}_epoch_s"] = _median_epoch(res["metrics"])
                 d2, _ = _score(res["model"], sd.data, sd.oods, FT_SCORES, cfg, seed, 1, rt)
                 rec["id_error"][method] = res["metrics"]["test_error"]
+                rec.setdefault("aux_pool", res["metrics"].get("aux_pool"))
                 chosen = {k: base[k] for k in ("m_in", "m_out", "margin")}
                 rec["margins"][method] = {**extra, "base": chosen} if extra else None
                 if not main:
@@ -369,7 +392,8 @@ def run_ood_benchmark(
         if "noise" in rec:
             noise = noise or {"sets": noise_sets, "per_seed": []}
             noise["per_seed"].append(rec["noise"])
-    sources = {s: source_info(s).__dict__ for s in [*sets, *cfg.data.aux]}
+    aux_pool = per_seed_out[cfg.seeds[0]].get("aux_pool")
+    sources = _sources(sets, cfg, aux_pool, sweep)
     res = OODResults(
         title=cfg.title, convention=convention(),
         protocol={"ood_num": f"len(ID test) // 5 = {len(sd.data.x_test) // 5}",
@@ -379,7 +403,7 @@ def run_ood_benchmark(
                   "n_val": len(sd.data.x_val), "n_test": len(sd.data.x_test)},
         seeds=list(cfg.seeds), ood_sets=sets, headline_sets=headline, noise_sets=noise_sets,
         sources=sources, aux=list(cfg.data.aux), id_error=id_error, margins=margins_used,
-        evaluations=list(evals.values()), margin_sweep=sweep, noise=noise,
+        evaluations=list(evals.values()), margin_sweep=sweep, noise=noise, aux_pool=aux_pool,
         temperature_sweep=TemperatureSweep(list(map(float, cfg.sweeps.temperatures)), **temps)
         if cfg.sweeps.temperatures else None,
         run=run_metadata(seed=cfg.seeds[0], config=cfg.to_dict(), data=sd.data.describe(),

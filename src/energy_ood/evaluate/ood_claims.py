@@ -121,18 +121,37 @@ def _pretrain_text(tr: dict, timings: dict | None) -> str:
     )
 
 
+def _pool_text(pool: dict | None) -> str:
+    """The auxiliary pool's size, make-up and reuse, from its record ("" without one)."""
+    if not pool:
+        return ""
+    kind = "distinct " if pool.get("distinct") else ""
+    text = (f"; {pool['n_train']:,} {kind}outliers for fine-tuning and {pool['n_held_out']:,} "
+            f"held out for the data-chosen margins")  # fmt: skip
+    if pool.get("pictures_used"):
+        text += (f", crops of {pool['pictures_used']:,} of the {pool['pictures']:,} pictures "
+                 f"of {len(pool['families'])} families")  # fmt: skip
+    left = sum(len(r["left_out"]) for r in pool["sources"])
+    if left:
+        text += f" ({left} pictures of ID classes left out)"
+    if "reuse" in pool:
+        text += (f"; {pool['draws']:,} outlier draws in fine-tuning: each outlier drawn "
+                 f"{pool['reuse']:.1f} times on average")  # fmt: skip
+    return text
+
+
 def departures(cfg, res: OODResults) -> list[list[str]]:
     """Rows (what, paper, this run) of everything that differs from the energy paper."""
     ft = cfg.finetune
     fam = res.sources
     aux = ", ".join(f"{a} ({fam[a]['family']})" for a in res.aux) or "none"
+    aux += _pool_text(res.aux_pool)
     if res.margin_sweep is not None:
         ms = res.margin_sweep
-        p = ms.points[ms.chosen]
+        val = f" against {', '.join(ms.val_sets)} outliers" if ms.val_sets else ""
         margins = (f"data-chosen (mean ID / outlier validation energies, seed {ms.seed}: "
-                   f"{ms.base['m_in']}, {ms.base['m_out']}) plus the offset chosen on "
-                   f"validation FPR95 among {len(ms.points)}: "
-                   f"{p.offset[0]:+g} / {p.offset[1]:+g}")  # fmt: skip
+                   f"{ms.base['m_in']}, {ms.base['m_out']}) plus an offset among "
+                   f"{len(ms.points)}{val}: {ms.choice_text()}")  # fmt: skip
     elif ft is not None and ft.m_in is not None:
         margins = f"fixed: m_in = {ft.m_in}, m_out = {ft.m_out}"
     else:

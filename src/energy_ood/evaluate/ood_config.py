@@ -1,8 +1,9 @@
 """The typed config of a dataset-vs-dataset benchmark (``kind = "ood"``, e.g. configs/fmnist.toml).
 
 Families are checked on load: an auxiliary source that shares a family with an OOD test set or
-with the ID data, and an OOD test set of the ID data's family, are refused before anything
-trains.
+with the ID data, an OOD test set of the ID data's family, and a margin-validation source
+(``data.margin_val``, the outliers the margin sweep chooses on) of the family of a test set,
+an auxiliary source or the ID data are refused before anything trains.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class DataSection(Section):
     dataset: str
     ood_sets: list[str] = option(min_len=1)
     aux: list[str] = option(factory=list)
+    # the margin sweep's validation outliers: a family used neither for aux nor for ood_sets
+    margin_val: list[str] = option(factory=list)
     n_ood: int | None = option(None, min=1)  # OOD pool per set (default: len(ID test))
     train_limit: int | None = option(None, min=10)
     test_limit: int | None = option(None, min=1)
@@ -42,7 +45,8 @@ class DataSection(Section):
                 f"{where}.dataset: unknown data set {self.dataset!r}; "
                 f"one of {', '.join(available_datasets())}"
             )
-        for key, names in (("ood_sets", self.ood_sets), ("aux", self.aux)):
+        for key, names in (("ood_sets", self.ood_sets), ("aux", self.aux),
+                           ("margin_val", self.margin_val)):  # fmt: skip
             _distinct(names, f"{where}.{key}")
             for n in names:
                 if n not in ood_set_names():
@@ -59,6 +63,21 @@ class DataSection(Section):
             check_families(self.aux, self.ood_sets, self.dataset)
         except InputError as e:
             raise InputError(f"{where}.aux: {e}") from None
+        self._check_margin_val(where)
+
+    def _check_margin_val(self, where: str) -> None:
+        used = {id_family(self.dataset): "the ID data"}
+        for what, names in (("OOD test set", self.ood_sets), ("auxiliary source", self.aux)):
+            for t in names:
+                used.setdefault(ood_family(t), f"{what} {t!r}")
+        for v in self.margin_val:
+            fam = ood_family(v)
+            if fam in used:
+                raise InputError(
+                    f"{where}.margin_val: {v!r} is of the family of {used[fam]} ({fam}); "
+                    "margin-validation outliers must be of a family used neither for training "
+                    "outliers nor for tests"
+                )
 
 
 @dataclass(kw_only=True)
@@ -189,7 +208,8 @@ class EvalSection(Section):
 @dataclass(kw_only=True)
 class MarginSweepSection(Section):
     """Energy fine-tuning at margins offset from the data-chosen ones, ``[[d_in, d_out], ...]``;
-    the offset with the lowest validation FPR95 is used for every seed's energy fine-tuning."""
+    the offset with the lowest validation FPR95 against ``data.margin_val`` (ties broken as
+    :mod:`.margin_choice` says) is used for every seed's energy fine-tuning."""
 
     offsets: list[list[float]] = option(min_len=1)
     seed: int | None = option(None, min=0, max=MAX_SEED)  # default: the first seed
@@ -243,6 +263,12 @@ class OODConfig(RunOptions):
                                  "drop finetune.m_in / m_out")  # fmt: skip
             if m.seed is not None and m.seed not in self.seeds:
                 raise InputError(f"sweeps.margins.seed: {m.seed} is not one of seeds")
+            if not self.data.margin_val:
+                raise InputError(
+                    "sweeps.margins: needs data.margin_val, validation outliers of a family "
+                    "used neither for data.aux nor for data.ood_sets (held-out auxiliary "
+                    "outliers cannot tell the offsets apart)"
+                )
 
     @property
     def sweep_seed(self) -> int:

@@ -97,16 +97,37 @@ def _per_set_verdicts(res: OODResults) -> str:
                            "energy fine-tuning beats OE, FPR95"], rows)  # fmt: skip
 
 
+def _role(res: OODResults, name: str) -> str:
+    if name in res.aux:
+        return "auxiliary (fine-tuning only)"
+    if res.margin_sweep is not None and name in res.margin_sweep.val_sets:
+        return "margin validation only"
+    return "OOD test, headline" if name in res.headline_sets else "OOD test (noise)"
+
+
+def _left_out(s: dict) -> str:
+    """How many pictures of ID classes were left out of an outlier source, per reason (the
+    pictures are named in results.json, sources.<name>.left_out)."""
+    counts: dict[str, int] = {}
+    for reason in (s.get("left_out") or {}).values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return "; ".join(f"{r}: {k}" for r, k in sorted(counts.items())) or "-"
+
+
+def _val_outliers(ms) -> str:
+    if ms.val_sets:
+        return f"{', '.join(ms.val_sets)} (of neither the training outliers' family nor a test's)"
+    return (
+        "held-out auxiliary outliers (the training outliers' family; results written before "
+        "data.margin_val)"
+    )
+
+
 def _sources(res: OODResults) -> str:
-    rows = []
-    for name, s in res.sources.items():
-        role = (
-            "auxiliary (fine-tuning only)"
-            if name in res.aux
-            else ("OOD test, headline" if name in res.headline_sets else "OOD test (noise)")
-        )
-        rows.append([name, role, s["family"], s["content"], s["origin"], s["licence"]])
-    return markdown_table(["source", "role", "family", "content", "ships in", "licence"], rows)
+    rows = [[name, _role(res, name), s["family"], s["content"], s["origin"], s["licence"],
+             _left_out(s)] for name, s in res.sources.items()]  # fmt: skip
+    return markdown_table(["source", "role", "family", "content", "ships in", "licence",
+                           "left out (ID classes)"], rows)  # fmt: skip
 
 
 def _noise_section(res: OODResults) -> str:
@@ -209,6 +230,7 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
                 f"{p.m_out:g}",
                 f"{p.m_out - p.m_in:.2f}",
                 f"{100 * p.val_fpr95:.2f}",
+                "-" if p.val_auroc is None else f"{100 * p.val_auroc:.2f}",
                 f"{100 * p.val_error:.2f}",
                 f"{100 * p.test_fpr95:.2f}",
                 f"{100 * p.test_error:.2f}",
@@ -219,8 +241,9 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
         secs.append(
             (
                 f"Margin sweep (energy fine-tuning, seed {ms.seed}, epochs: {ms.epochs})",
-                f"Offsets added to the data-chosen margins ({ms.base['rule']}). Chosen by "
-                f"{ms.rule}; test numbers are shown, never used.\n\n"
+                f"Offsets added to the data-chosen margins ({ms.base['rule']}). Rule: "
+                f"{ms.rule}; validation outliers: {_val_outliers(ms)}. Here "
+                f"{ms.choice_text()}. Test numbers are shown, never used.\n\n"
                 + markdown_table(
                     [
                         "offset (m_in / m_out)",
@@ -228,6 +251,7 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
                         "m_out",
                         "gap",
                         "val FPR95",
+                        "val AUROC",
                         "val error",
                         "test FPR95",
                         "test error",

@@ -152,7 +152,7 @@ def margin_sweep(labels: list[str], val: list[float], test: list[float], chosen:
     """Validation FPR95 (what chooses) and test FPR95 (reported only) per margin point."""
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(labels) + 2), 3.6))
     x = np.arange(len(labels))
-    ax.plot(x, [100 * v for v in val], marker="o", label="validation FPR95 (chooses)")
+    ax.plot(x, [100 * v for v in val], marker="o", label="validation FPR95 (the criterion)")
     ax.plot(x, [100 * v for v in test], marker="s", label="test FPR95, natural sets (reported)")
     ax.axvline(chosen, color="grey", ls="--", lw=0.8, label="chosen")
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)

@@ -84,10 +84,11 @@ class MarginPoint:
     offset: list[float]
     m_in: float
     m_out: float
-    val_fpr95: float  # energy score, ID validation vs held-out auxiliary outliers
+    val_fpr95: float  # energy score, ID validation vs the margin-validation outliers
     val_error: float  # ID validation error
     test_fpr95: float  # mean over the headline OOD sets (reported, never used to choose)
     test_error: float
+    val_auroc: float | None = None  # None in results written before it was recorded
 
 
 @dataclass
@@ -98,6 +99,15 @@ class MarginSweep:
     chosen: int
     rule: str
     epochs: int
+    val_sets: list[str] = field(default_factory=list)  # the margin-validation outlier sources
+    choice: dict | None = None  # margin_choice.choose's record: tied points, tie-breaks used
+    val_pool: dict | None = None  # what the validation outliers are made of
+
+    def choice_text(self) -> str:
+        """The generated sentence: what chose the offset, and any tie and its tie-break."""
+        from .margin_choice import choice_text
+
+        return choice_text(self.points, self.chosen, self.choice)
 
     @classmethod
     def from_plain(cls, d: dict) -> MarginSweep:
@@ -134,6 +144,7 @@ class OODResults:
     temperature_sweep: TemperatureSweep | None = None
     margin_sweep: MarginSweep | None = None
     noise: dict | None = None
+    aux_pool: dict | None = None  # what the auxiliary outliers are, and how often each is drawn
     run: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     kind: str = "ood"

@@ -9,7 +9,8 @@ program -- with a local weights file: ``load_model(spec, checkpoint=...)`` retur
 :class:`LoadedModel` (module, head name, :class:`Preprocess`, ``arch`` record).
 """
 
-from . import allconv, cnn, densenet, resnet, wrn  # noqa: F401  (register the architectures)
+# importing the modules registers the architectures
+from . import allconv, cnn, densenet, resnet, resnet9, wrn  # noqa: F401
 from .base import OODNet, init_weights
 from .external import replace_head
 from .loader import LoadedModel, load_model, load_program, rebuild_model

@@ -28,7 +28,7 @@ from ..models import create_model
 from ..models.preprocess import Preprocess
 from .checkpoint import load_model_from_checkpoint
 from .config import NEEDS_AUX, TrainConfig
-from .loop import Trainer, accuracy
+from .loop import Trainer, accuracy, steps_per_epoch
 from .margins import choose_margins
 from .record import check_against_checkpoint, read_run_json
 from .rundir import claim, same_folder
@@ -241,16 +241,27 @@ def _same_skipped(path, then: list[str], now: list[str]) -> None:
         )
 
 
+_POOL_CACHE: dict = {}  # the last pool drawn: every fine-tuning of a seed draws the same one
+
+
 def aux_outliers(
     sources: list[str], test_sets: list[str], n: int, data: IDData, seed: int, data_root=None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(fine-tuning outliers, held-out outliers for margin choice), normalised like the ID data.
-    Refuses a source that is also an OOD test set of the same run."""
-    pool = AuxiliaryPool(sources, test_sets)
-    total = n + max(256, n // 10)
-    check_bytes(total * data.channels * data.size**2 * 4, f"--n-aux {n} auxiliary outliers")
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(fine-tuning outliers, held-out outliers for margin choice, the pool's record),
+    normalised like the ID data. Refuses a source of an OOD test set's family or of the ID
+    data's own; pictures of the ID classes are left out (:class:`~..data.splits.AuxiliaryPool`).
+    The same arguments give the same pool (kept in memory, so the fine-tunings of one seed
+    draw it once)."""
+    held = max(256, n // 10)
+    key = (tuple(sources), tuple(test_sets), n, seed, str(data_root), data.name, data.size,
+           data.channels, tuple(map(float, data.mean)), tuple(map(float, data.std)),
+           data.transform)  # fmt: skip
+    if key in _POOL_CACHE:
+        return _POOL_CACHE[key]
+    pool = AuxiliaryPool(sources, test_sets, id_dataset=data.name)
+    check_bytes((n + held) * data.channels * data.size**2 * 4, f"--n-aux {n} auxiliary outliers")
     x = pool.sample(
-        total,
+        n + held,
         size=data.size,
         channels=data.channels,
         seed=seed,
@@ -258,7 +269,18 @@ def aux_outliers(
         transform=data.transform,  # path sources go through the ID recipe (a model's)
     )
     x = data.normalize(x)
-    return x[:n], x[n:]
+    record = {**pool.record, "n_train": n, "n_held_out": held}
+    _POOL_CACHE.clear()
+    _POOL_CACHE[key] = (x[:n], x[n:], record)
+    return _POOL_CACHE[key]
+
+
+def aux_reuse(record: dict, n_train: int, cfg: TrainConfig) -> dict:
+    """How often fine-tuning draws each auxiliary outlier: draws = epochs x steps x aux batch,
+    reuse = draws / the distinct outliers it draws from (each draw is augmented anew)."""
+    steps = steps_per_epoch(n_train, cfg.batch_size, _dist.world())
+    draws = cfg.epochs * steps * cfg.aux_batch_size
+    return {**record, "draws": draws, "reuse": draws / record["n_train"]}
 
 
 @dataclass(frozen=True)
@@ -349,7 +371,9 @@ def finetune(
             base_cfg["base_run"] = str(base)
         model = (model if model is not None else base_model).to(runtime.device)
         cfg.method = method
-        aux_train, aux_val = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed, data_root)
+        aux_train, aux_val, pool = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed,
+                                                data_root)  # fmt: skip
+        pool = aux_reuse(pool, len(d.x_train), cfg)
         margins = None
         if method in ("energy", "single-margin"):
             margins = choose_margins(model, d.x_val, aux_val)
@@ -383,5 +407,5 @@ def finetune(
         trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime,
                           preprocess=d.preprocess.to_dict())  # fmt: skip
         hist = trainer.fit(d.x_train, d.y_train, aux=aux_train, resume=resume)
-        metrics = _finish(model, d, out, hist, runtime, {"margins": margins})
+        metrics = _finish(model, d, out, hist, runtime, {"margins": margins, "aux_pool": pool})
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
