@@ -63,7 +63,7 @@ def test_full_benchmarks_are_faithful_where_claimed():
 def test_cifar10_cpu_config():
     """The CPU CIFAR-10 benchmark: the energy paper's protocol at the size 2 cores allow."""
     c = load_config("cifar10_cpu")
-    assert (c.model.name, c.pretrain.epochs, c.pretrain.augment) == ("resnet9", 15, "crop-flip")
+    assert (c.model.name, c.pretrain.epochs, c.pretrain.augment) == ("resnet9", 20, "crop-flip")
     assert (c.device, c.amp, c.seeds) == ("cpu", "bf16", [0, 1, 2])
     assert c.finetune.epochs == 3 and c.finetune.methods == ["oe", "energy", "single-margin"]
     assert [m.to_plain() for m in c.posthoc.methods] == [

@@ -332,6 +332,7 @@ TINY_CIFAR = [
     "data.ood_sets=['lomiri-photos', 'gaussian']", "pretrain.epochs=1", "finetune.epochs=1",
     "finetune.n_aux=200", "seeds=[0]", "posthoc.methods=[{name='msp'}, {name='energy'}]",
     "eval.n_draws=2", "eval.fit_samples=100", "sweeps.temperatures=[1, 10]",
+    "strict=false",  # one epoch on 400 images sits near chance: the gate would stop it
 ]  # fmt: skip
 
 
