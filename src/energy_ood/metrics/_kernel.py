@@ -1,32 +1,27 @@
-"""Every metric at once from two sorted score arrays, and the sort itself.
+"""Every metric at once from the two sorted score arrays (numba).
 
-* ``sorted_keys(a)``: the scores as order-preserving unsigned integer keys (IEEE-754 trick: a
-  positive float gets its sign bit set, a negative one becomes the sign bit minus its magnitude
-  bits, so -0.0 maps to +0.0 and trailing zero bits stay zero for both signs),
-  sorted by an LSD radix sort with 11-bit digits. Passes whose digit is the same for every key
-  are skipped (float64 scores computed in float32 have 29 constant low bits). On the 2-core
-  machine of BENCHMARKS.md this is several times faster than ``np.sort`` of the floats, but
-  numpy's SIMD sort (x86-simd-sort, on CPUs where numpy dispatches it) can beat it, so the sort
-  is chosen per process by measurement (``sort_method``): the first time keys of a given layout
-  (key width, number of digits that vary) arrive in an array of at least ``CALIBRATE_MIN``,
-  both sorts are timed on a sample of ``CALIBRATE_ROWS`` of them and the faster is kept for
-  that layout. Both give the same sorted keys, so the metrics are bit-identical either way.
-  ``ENERGY_OOD_METRICS_SORT=radix|numpy`` forces one (benchmarks, reproducing a timing).
-* ``merge_metrics(pos, neg, tpr)``: one linear merge of two ascending key (or float) arrays
-  that yields AUROC, both average precisions and the four FPR operating points.
+``merge_metrics(pos, neg, tpr)`` takes the ID (``pos``) and OOD (``neg``) scores sorted
+ascending, each followed by a sentinel above every score (``_sort.padded_sort``: floats or
+order-preserving integer keys), and returns the 7 slots below. It computes exactly what a walk
+down the merged order, one group of equal scores at a time, computes (``_reference`` in the
+tests keeps that walk: bit for bit the same numbers, ties included), in three linear passes
+without a branch that depends on how the two classes interleave:
 
-Compiled with numba (a core dependency). Without numba ``functional`` falls back to
-``np.sort`` and the pure-numpy ``curve``, which is also the reference the tests compare with.
+1. ``_cross_counts``: R[j] = #(pos <= neg[j]) and NL[i] = #(neg < pos[i]) for every element,
+   by a branch-free merge run as two independent walkers over the two halves of the merged
+   order (so their load-compare-advance chains overlap);
+2. ``_pos_pass`` / ``_neg_pass``: AUPR-In adds a * tp / (tp + fp) per group of equal ID scores,
+   AUPR-Out b * c_ood / (c_ood + c_id) and the AUROC area b * (tp_prev + tp) / 2 per group of
+   equal OOD scores, from the top score down: the same terms in the same order as the walk,
+   so the floating-point sums are identical;
+3. ``_fpr_points``: the FPR operating points from a few binary searches (the walk's rules:
+   "first" = first threshold reaching the target TPR, "closest" = closest TPR, later point on
+   ties, never past the first point with TPR 1).
 """
 
 from __future__ import annotations
 
-import os
-import time
-
 import numpy as np
-
-from .._validate import InputError
 
 try:  # pragma: no cover - exercised whenever numba is present
     from numba import njit
@@ -37,216 +32,155 @@ except ImportError:  # pragma: no cover
 AUROC, AP_IN, AP_OUT, FPR_ID_FIRST, FPR_ID_CLOSEST, FPR_OOD_FIRST, FPR_OOD_CLOSEST = range(7)
 
 
-def _merge_metrics(pos, neg, tpr):
-    """``pos`` / ``neg``: ascending ID / OOD scores. Returns the 7 slots above as fractions."""
-    n_id = pos.size
-    n_ood = neg.size
-    i = n_id - 1
-    j = n_ood - 1
-    tp = 0
-    fp = 0
-    area = 0.0
-    ap_in = 0.0
-    ap_out = 0.0
-    fpr_id_first = -1.0
-    best_id = 2.0
-    fpr_id_closest = 0.0
-    fpr_ood_first = -1.0
-    best_ood = 2.0
-    fpr_ood_closest = 0.0
-    while i >= 0 or j >= 0:
-        if j < 0:
-            v = pos[i]
-        elif i < 0:
-            v = neg[j]
+def _step(P, Q, R, NL, i, j):
+    """One step of the merge: take P[i] if P[i] <= Q[j], else Q[j]; both counts are written
+    (the one that does not advance is overwritten by a later step)."""
+    take = P[i] <= Q[j]
+    R[j] = i
+    NL[i] = j
+    return i + take, j + (not take)
+
+
+def _split(P, Q, n1, d):
+    """Smallest j with j + #(P[:n1] <= Q[j]) >= d: where the merged order reaches d."""
+    lo, hi = 0, Q.size - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mid + np.searchsorted(P[:n1], Q[mid], side="right") >= d:
+            hi = mid
         else:
-            v = pos[i] if pos[i] > neg[j] else neg[j]
-        a = 0
-        while i >= 0 and pos[i] == v:
-            a += 1
-            i -= 1
-        b = 0
-        while j >= 0 and neg[j] == v:
-            b += 1
-            j -= 1
-        tp_prev = tp
-        fp_prev = fp
-        tp += a
-        fp += b
-        # OOD-positive view: samples at or below v.
-        c_ood = n_ood - fp_prev
-        c_id = n_id - tp_prev
+            lo = mid + 1
+    return lo
+
+
+def _cross_counts(P, Q, R, NL):
+    """R[j] = #(P <= Q[j]) for j < m; NL[i] = #(Q < P[i]) for i < n1 (P, Q padded)."""
+    n1, m = P.size - 1, Q.size - 1
+    e0 = _split(P, Q, n1, (n1 + m) // 2)  # walker 0: Q[:e0]; walker 1: Q[e0:m]
+    i0, j0, j1 = 0, 0, e0
+    i1 = np.searchsorted(P[:n1], Q[e0 - 1], side="right") if e0 > 0 else 0
+    start1 = i1
+    while j0 < e0 and j1 < m:
+        i0, j0 = _step(P, Q, R, NL, i0, j0)
+        i1, j1 = _step(P, Q, R, NL, i1, j1)
+    while j0 < e0:
+        i0, j0 = _step(P, Q, R, NL, i0, j0)
+    while j1 < m:
+        i1, j1 = _step(P, Q, R, NL, i1, j1)
+    for i in range(i1, n1):  # ID scores above every OOD score
+        NL[i] = m
+    if start1 < n1:  # walker 0's last step wrote NL at walker 1's first element
+        NL[start1] = np.searchsorted(Q[:m], P[start1], side="left")
+
+
+def _pos_pass(P, NL, m):
+    """Sum over groups of equal ID scores, from the top, of a * tp / (tp + fp)."""
+    n1 = P.size - 1
+    ap = 0.0
+    i = n1 - 1
+    while i >= 0:
+        v = P[i]
+        f = i
+        while f > 0 and P[f - 1] == v:
+            f -= 1
+        tp = n1 - f  # ID scores >= v
+        fp = m - NL[f]  # OOD scores >= v
+        ap += (i + 1 - f) * (tp / (tp + fp))
+        i = f - 1
+    return ap
+
+
+def _neg_pass(P, Q, R):
+    """(AUROC area, AUPR-Out sum) over groups of equal OOD scores, from the top."""
+    n1, m = P.size - 1, Q.size - 1
+    area = 0.0
+    ap = 0.0
+    j = m - 1
+    while j >= 0:
+        v = Q[j]
+        g = j
+        while g > 0 and Q[g - 1] == v:
+            g -= 1
+        b = j + 1 - g
+        c_ood = j + 1  # OOD scores <= v
+        c_id = R[g]  # ID scores <= v
+        lt = c_id
+        while lt > 0 and P[lt - 1] == v:
+            lt -= 1
+        tp_prev, tp = n1 - c_id, n1 - lt  # ID scores > v, >= v
         area += b * (tp_prev + tp) * 0.5
-        if a > 0:
-            ap_in += a * (tp / (tp + fp))
-        if b > 0:
-            ap_out += b * (c_ood / (c_ood + c_id))
-        # ID positive, thresholds from strict to lenient.
-        r = tp / n_id
-        if fpr_id_first < 0.0 and r >= tpr:
-            fpr_id_first = fp / n_ood
-        d = abs(r - tpr)
-        if d <= best_id and tp_prev < n_id:  # the curve ends at the first point with TPR 1
-            best_id = d
-            fpr_id_closest = fp / n_ood
-        # OOD positive, thresholds from strict (low scores) to lenient: walked backwards here.
-        r = c_ood / n_ood
-        if r >= tpr:
-            fpr_ood_first = c_id / n_id
-        d = abs(r - tpr)
-        if d < best_ood or (c_ood == n_ood and d <= best_ood):  # TPR 1: the strictest point
-            best_ood = d
-            fpr_ood_closest = c_id / n_id
+        ap += b * (c_ood / (c_ood + c_id))
+        j = g - 1
+    return area, ap
+
+
+def _rate_at_least(n, tpr):
+    """Smallest count t in 1..n with t / n >= tpr (the float test of the walk)."""
+    t = min(max(int(np.ceil(tpr * n)), 1), n)
+    while t > 1 and (t - 1) / n >= tpr:
+        t -= 1
+    while t < n and t / n < tpr:
+        t += 1
+    return t
+
+
+def _fpr_points(P, Q, tpr, out):
+    n1, m = P.size - 1, Q.size - 1
+    p, q = P[:n1], Q[:m]
+    # ID positive: thresholds from the top; the first group reaching T1 ID scores
+    v1 = p[n1 - _rate_at_least(n1, tpr)]
+    tp1 = n1 - np.searchsorted(p, v1, side="left")
+    fp_first = m - np.searchsorted(q, v1, side="left")
+    tp0 = n1 - np.searchsorted(p, v1, side="right")  # the group before it, if any
+    fp0 = m - np.searchsorted(q, v1, side="right")
+    fp1 = fp_first  # the last group with tp1 (OOD-only groups follow) before TPR 1
+    if tp1 < n1:
+        fp1 = m - np.searchsorted(q, p[n1 - tp1 - 1], side="right")
+    out[FPR_ID_FIRST] = fp_first / m
+    if (tp0 > 0 or fp0 > 0) and not abs(tp1 / n1 - tpr) <= abs(tp0 / n1 - tpr):
+        out[FPR_ID_CLOSEST] = fp0 / m
+    else:
+        out[FPR_ID_CLOSEST] = fp1 / m
+    # OOD positive: thresholds from the bottom; w is the U1-th lowest OOD score
+    w = q[_rate_at_least(m, tpr) - 1]
+    out[FPR_OOD_FIRST] = np.searchsorted(p, w, side="right") / n1
+    c1 = np.searchsorted(q, w, side="right")
+    cid1 = np.searchsorted(p, w, side="right")
+    if c1 < m:
+        cid1 = np.searchsorted(p, q[c1], side="left")
+    c0, cid0 = np.searchsorted(q, w, side="left"), np.searchsorted(p, w, side="left")
+    if (c0 > 0 or cid0 > 0) and abs(c0 / m - tpr) < abs(c1 / m - tpr):
+        out[FPR_OOD_CLOSEST] = cid0 / n1
+    else:
+        out[FPR_OOD_CLOSEST] = cid1 / n1
+
+
+def _merge_metrics(pos, neg, tpr, out, R, NL):
+    n1, m = pos.size - 1, neg.size - 1
+    _cross_counts(pos, neg, R, NL)
+    area, ap_out = _neg_pass(pos, neg, R)
+    out[AUROC] = area / (n1 * m)
+    out[AP_IN] = _pos_pass(pos, NL, m) / n1
+    out[AP_OUT] = ap_out / m
+    _fpr_points(pos, neg, tpr, out)
+
+
+def merge_metrics(pos: np.ndarray, neg: np.ndarray, tpr: float) -> np.ndarray:
+    """The 7 slots from ``pos`` / ``neg``: ascending ID / OOD scores (floats or keys of one
+    dtype), each followed by a sentinel above every score."""
+    n1, m = pos.size - 1, neg.size - 1
+    idx = np.int32 if n1 + m < 2**31 - 1 else np.int64  # counts: half the memory of int64
     out = np.empty(7)
-    out[0] = area / (n_id * n_ood)
-    out[1] = ap_in / n_id
-    out[2] = ap_out / n_ood
-    out[3] = fpr_id_first
-    out[4] = fpr_id_closest
-    out[5] = fpr_ood_first
-    out[6] = fpr_ood_closest
-    return out
-
-
-RADIX_BITS = 11
-
-
-def _radix_sort(keys, width):
-    """Sort unsigned integer ``keys`` (``width`` bits) ascending; returns a sorted array (which
-    may be ``keys`` itself, overwritten, or a new buffer)."""
-    n = keys.size
-    nb = 1 << RADIX_BITS
-    mask = np.uint64(nb - 1)
-    n_pass = (width + RADIX_BITS - 1) // RADIX_BITS
-    hist = np.zeros((n_pass, nb), dtype=np.int64)
-    for i in range(n):
-        k = np.uint64(keys[i])
-        for p in range(n_pass):
-            hist[p, (k >> np.uint64(p * RADIX_BITS)) & mask] += 1
-    src = keys
-    dst = np.empty_like(keys)
-    offset = np.empty(nb, dtype=np.int64)
-    for p in range(n_pass):
-        h = hist[p]
-        trivial = False
-        total = 0
-        for b in range(nb):
-            if h[b] == n:
-                trivial = True
-                break
-            offset[b] = total
-            total += h[b]
-        if trivial:  # every key has the same digit here: nothing to move
-            continue
-        shift = np.uint64(p * RADIX_BITS)
-        for i in range(n):
-            k = src[i]
-            d = (np.uint64(k) >> shift) & mask
-            dst[offset[d]] = k
-            offset[d] += 1
-        src, dst = dst, src
-    return src
-
-
-def _keys32(a):
-    u = a.view(np.uint32)
-    out = np.empty(a.size, dtype=np.uint32)
-    sign = np.uint32(0x80000000)
-    for i in range(a.size):
-        k = u[i]
-        # negative: sign - |x| bits (-0.0 -> the key of +0.0); keeps trailing zero bits
-        out[i] = np.uint32(sign - (k ^ sign)) if k & sign else np.uint32(k | sign)
-    return out
-
-
-def _keys64(a):
-    u = a.view(np.uint64)
-    out = np.empty(a.size, dtype=np.uint64)
-    sign = np.uint64(0x8000000000000000)
-    for i in range(a.size):
-        k = u[i]
-        out[i] = np.uint64(sign - (k ^ sign)) if k & sign else np.uint64(k | sign)
+    _merge_metrics_jit(pos, neg, float(tpr), out, np.empty(m, idx), np.empty(n1 + 1, idx))
     return out
 
 
 if njit:
-    merge_metrics = njit(cache=True, nogil=True)(_merge_metrics)
-    _radix_sort_jit = njit(cache=True, nogil=True)(_radix_sort)
-    _keys32_jit = njit(cache=True, nogil=True)(_keys32)
-    _keys64_jit = njit(cache=True, nogil=True)(_keys64)
+    _jit = njit(cache=True, nogil=True)
+    _step = njit(cache=True, nogil=True, inline="always")(_step)
+    _split, _rate_at_least = _jit(_split), _jit(_rate_at_least)
+    _cross_counts, _pos_pass, _neg_pass = _jit(_cross_counts), _jit(_pos_pass), _jit(_neg_pass)
+    _fpr_points = _jit(_fpr_points)
+    _merge_metrics_jit = _jit(_merge_metrics)
 else:  # pragma: no cover
-    merge_metrics = _radix_sort_jit = _keys32_jit = _keys64_jit = None
-
-
-SORTS = ("radix", "numpy")
-SORT_ENV = "ENERGY_OOD_METRICS_SORT"  # "radix" | "numpy" | "auto" (default: measured)
-CALIBRATE_MIN = 100_000  # arrays at least this long settle the choice for their key layout
-CALIBRATE_ROWS = 1 << 17  # keys timed (a strided, shuffled sample), best of CALIBRATE_REPEATS
-CALIBRATE_REPEATS = 3
-LAYOUT_ROWS = 4096  # keys (strided) that tell the layout of an array, on every call
-_CHOICE: dict[tuple[int, int], str] = {}  # (key bits, varying digits) -> the faster sort
-
-
-def sort_keys(keys: np.ndarray, width: int, method: str) -> np.ndarray:
-    """``keys`` sorted ascending by ``method`` (may overwrite ``keys``)."""
-    if method == "radix":
-        return _radix_sort_jit(keys, width)
-    keys.sort()  # numpy's introsort, SIMD-dispatched where the CPU has it
-    return keys
-
-
-def _sample(keys: np.ndarray, rows: int) -> np.ndarray:
-    return np.ascontiguousarray(keys[:: max(1, keys.size // rows)][:rows])
-
-
-def _layout(keys: np.ndarray, width: int) -> tuple[int, int]:
-    """(key width, number of radix digits that vary across a sample of ``keys``)."""
-    sample = _sample(keys, LAYOUT_ROWS)
-    varying = int(np.bitwise_or.reduce(sample) ^ np.bitwise_and.reduce(sample))
-    mask = (1 << RADIX_BITS) - 1
-    digits = sum(1 for p in range(0, width, RADIX_BITS) if (varying >> p) & mask)
-    return width, digits
-
-
-def calibrate(sample: np.ndarray, width: int) -> dict[str, float]:
-    """Best-of-``CALIBRATE_REPEATS`` seconds of each sort on ``sample`` (in a shuffled copy,
-    so a sorted input does not flatter ``np.sort``), interleaved."""
-    sample = np.random.default_rng(0).permutation(sample)
-    best = dict.fromkeys(SORTS, float("inf"))
-    for _ in range(CALIBRATE_REPEATS):
-        for m in SORTS:
-            work = sample.copy()
-            t0 = time.perf_counter()
-            sort_keys(work, width, m)
-            best[m] = min(best[m], time.perf_counter() - t0)
-    return best
-
-
-def sort_method(keys: np.ndarray, width: int) -> str:
-    """The sort for ``keys``: forced by ``ENERGY_OOD_METRICS_SORT``, else the one measured
-    faster for this key layout in this process (radix until an array of ``CALIBRATE_MIN``
-    keys of that layout has been measured)."""
-    forced = os.environ.get(SORT_ENV, "auto").strip().lower() or "auto"
-    if forced in SORTS:
-        return forced
-    if forced != "auto":
-        raise InputError(f"{SORT_ENV} must be one of radix, numpy, auto; got {forced!r}")
-    layout = _layout(keys, width)
-    choice = _CHOICE.get(layout)
-    if choice is None:
-        if keys.size < CALIBRATE_MIN:
-            return "radix"
-        t = calibrate(_sample(keys, CALIBRATE_ROWS), width)
-        choice = _CHOICE[layout] = "radix" if t["radix"] <= t["numpy"] else "numpy"
-    return choice
-
-
-def sorted_keys(a: np.ndarray, method: str | None = None) -> np.ndarray:
-    """Ascending order-preserving integer keys of a finite float32/float64 array (numba);
-    ``method`` ("radix" or "numpy") overrides ``sort_method``."""
-    a = np.ascontiguousarray(a)
-    if a.dtype == np.float32:
-        keys, width = _keys32_jit(a), 32
-    else:
-        keys, width = _keys64_jit(a.astype(np.float64, copy=False)), 64
-    return sort_keys(keys, width, method or sort_method(keys, width))
+    merge_metrics = None  # noqa: F811 - functional falls back to the pure-numpy curve

@@ -16,10 +16,11 @@ Conventions (SPEC section 1):
 * AUROC counts ties as one half. AUPR-In / AUPR-Out are average precision (scikit-learn's
   ``average_precision_score``: sum of precision x recall increments) with ID resp. OOD positive.
 
-All four metrics come from two radix sorts (of order-preserving integer keys of the scores) and
-one compiled linear merge of the sorted arrays (``_kernel``); ``curve`` gives the same counts in
-pure numpy (``np.sort``), for plots, as the fallback without numba and as the reference the tests
-hold the kernel to. Every function returns a fraction.
+All four metrics come from sorting each class's scores once (``np.sort`` or a radix sort of
+integer keys, whichever this machine runs faster: ``_sort``) and three compiled linear passes over
+the sorted arrays (``_kernel``); ``curve`` gives the same counts in pure numpy (``np.sort``), for
+plots, as the fallback without numba and as the reference the tests hold the kernel to. Every
+function returns a fraction.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from .._validate import InputError, as_numpy_1d, check_choice
+from .._validate import InputError, as_numpy_1d, check_choice, real_array
 from . import _kernel as _k
-from ._kernel import merge_metrics, sorted_keys
+from ._kernel import merge_metrics
+from ._sort import all_finite, padded_sort, sort_method
 
 RULES = ("first", "closest")
 POSITIVES = ("id", "ood")
@@ -63,6 +66,21 @@ def _pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
     b = as_numpy_1d(ood_scores, "ood_scores")
     dt = _common_dtype(a, b)
     return a.astype(dt, copy=False), b.astype(dt, copy=False)
+
+
+def _unchecked_1d(x, name: str) -> np.ndarray:
+    """``as_numpy_1d`` without its finiteness pass (``ood_metrics`` reads finiteness off the
+    sorted keys, :func:`_sort.all_finite`, and calls ``as_numpy_1d`` for the message)."""
+    a = real_array(x, name)
+    if hasattr(a, "detach"):
+        a = a.detach().cpu()
+        a = (a.float() if a.dtype in (torch.bfloat16, torch.float16) else a).numpy()
+    if a.ndim != 1 and not (a.ndim == 2 and 1 in a.shape):
+        return as_numpy_1d(a, name)  # its one-line error
+    a = a.reshape(-1)
+    if a.size == 0 or not np.issubdtype(a.dtype, np.floating) or a.dtype == np.float16:
+        return as_numpy_1d(a, name)  # its error or its float64 conversion (and check)
+    return a
 
 
 def _sorted_pair(id_scores, ood_scores) -> tuple[np.ndarray, np.ndarray]:
@@ -218,8 +236,15 @@ def ood_metrics(
     check_options(tpr, rule, positive)
     if merge_metrics is None:
         return _ood_metrics_numpy(id_scores, ood_scores, tpr, rule=rule, positive=positive)
-    a, b = _pair(id_scores, ood_scores)
-    out = merge_metrics(sorted_keys(a), sorted_keys(b), float(tpr))
+    a, b = _unchecked_1d(id_scores, "id_scores"), _unchecked_1d(ood_scores, "ood_scores")
+    dt = _common_dtype(a, b)
+    a, b = (np.ascontiguousarray(x, dtype=dt) for x in (a, b))
+    method = sort_method(a if a.size >= b.size else b)  # one sort for both arrays
+    pos, neg = padded_sort(a, method), padded_sort(b, method)
+    for keys, x, name in ((pos, id_scores, "id_scores"), (neg, ood_scores, "ood_scores")):
+        if not all_finite(keys):
+            as_numpy_1d(x, name)  # raises the one-line error with the count
+    out = merge_metrics(pos, neg, tpr)
     slot = {
         ("id", "first"): _k.FPR_ID_FIRST,
         ("id", "closest"): _k.FPR_ID_CLOSEST,
