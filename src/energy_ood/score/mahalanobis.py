@@ -10,9 +10,13 @@ inputs).
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
+import numpy as np
 import torch
 
-from .._validate import InputError, as_tensor_2d
+from .._validate import InputError, as_tensor_2d, real_array
 from . import _params as P
 from .base import Scorer, register
 from .calibrated import check_labels
@@ -25,14 +29,78 @@ GAUSSIAN_STATE = {
 }
 
 
+FIT_ROWS = 4096  # rows per float64 block of the fit (a 4 MB buffer, in cache)
+
+
+def _features_2d(features, name: str) -> torch.Tensor:
+    """The fit features as a 2-D float tensor, unconverted; finiteness is read off the class
+    sums (:func:`fit_gaussian`), not from a pass of its own."""
+    t = real_array(features, name)
+    if not isinstance(t, torch.Tensor):
+        t = torch.from_numpy(np.array(t) if not t.flags.writeable else t)
+    if t.ndim != 2 or 0 in t.shape or not torch.is_floating_point(t):
+        t = as_tensor_2d(t, name)  # its one-line error, or the float conversion
+    return t.detach()
+
+
+def _blocks(z: torch.Tensor, inv: torch.Tensor, dtype):
+    """(rows, float64 block, class index of each row) over ``z``, FIT_ROWS rows at a time,
+    in one reused buffer (no n x D float64 copy)."""
+    buf = torch.empty(min(FIT_ROWS, z.shape[0]), z.shape[1], dtype=dtype, device=z.device)
+    for s in range(0, z.shape[0], FIT_ROWS):
+        part = buf[: min(FIT_ROWS, z.shape[0] - s)]
+        part.copy_(z[s : s + FIT_ROWS])
+        yield part, inv[s : s + FIT_ROWS]
+
+
+def class_moments(z: torch.Tensor, inv: torch.Tensor, n_classes: int):
+    """(class means, tied covariance) of ``z`` in float64, in two passes of float64 blocks:
+    class sums, then the centred blocks' Gram matrices, accumulated (on the CPU, numpy's
+    ``c.T @ c`` is a symmetric rank-k update: half a general product)."""
+    d64 = torch.float64
+    sums = torch.zeros(n_classes, z.shape[1], dtype=d64, device=z.device)
+    for part, idx in _blocks(z, inv, d64):
+        sums.index_add_(0, idx, part)
+    counts = torch.bincount(inv, minlength=n_classes).to(d64)
+    means = sums / counts[:, None]
+    cov = torch.zeros(z.shape[1], z.shape[1], dtype=d64, device=z.device)
+    cov_np = cov.numpy() if z.device.type == "cpu" else None
+    with _blas_threads(torch.get_num_threads()):
+        for part, idx in _blocks(z, inv, d64):
+            part.sub_(means[idx])
+            if cov_np is not None:
+                c = part.numpy()
+                with np.errstate(invalid="ignore", over="ignore"):  # NaN input: refused below
+                    cov_np += c.T @ c
+            else:
+                cov.addmm_(part.T, part)
+    return means, cov / z.shape[0]
+
+
+_CONTROLLER = []
+
+
+def _blas_threads(n: int):
+    """numpy's BLAS limited to ``n`` threads (torch's count: one setting for both libraries);
+    threadpoolctl comes with scikit-learn, a dependency."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())  # about 1 ms, once
+    return _CONTROLLER[0].limit(limits=n, user_api="blas")
+
+
 def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.Tensor]:
     """Class means and the tied covariance, whitened: the state of both Mahalanobis scorers."""
-    z = as_tensor_2d(features, f"{name} features", torch.float64)
+    z = _features_2d(features, f"{name} features")
     y = check_labels(labels, z.shape[0], None, name, z.device)
-    classes = torch.unique(y)
-    means = torch.stack([z[y == c].mean(0) for c in classes])
-    centered = z - means[torch.searchsorted(classes, y)]
-    cov = centered.T @ centered / z.shape[0]
+    classes, inv = torch.unique(y, return_inverse=True)
+    means, cov = class_moments(z, inv, len(classes))
+    if not bool(torch.isfinite(means).all() and torch.isfinite(cov).all()):
+        as_tensor_2d(z, f"{name} features")  # NaN / inf in the features: its one-line error
+        raise InputError(f"{name}: features too large: their float64 moments overflow")
     eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
     cov += ridge * cov.diagonal().mean().clamp_min(1e-12) * eye
     L, info = torch.linalg.cholesky_ex(cov)
@@ -43,6 +111,26 @@ def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.T
     return {"whiten": w.float(), "means_w": wm, "means_sq": (wm * wm).sum(1), "classes": classes}
 
 
+_BUFFERS = threading.local()  # per thread: score buffers reused from chunk to chunk, call to call
+
+
+def _buffers(rows: int, d: int, c: int, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(rows x d, rows x c, rows, rows) buffers of ``like``'s dtype and device, kept per thread:
+    the same memory every chunk, so a score does not depend on what the allocator did before."""
+    key = (rows, d, c, like.dtype, like.device)
+    if getattr(_BUFFERS, "key", None) != key:
+        new = [(rows, d), (rows, c), (rows,), (rows,)]
+        bufs = [torch.empty(s, dtype=like.dtype, device=like.device) for s in new]
+        bufs[3] = bufs[3].long()
+        _BUFFERS.key, _BUFFERS.bufs = key, bufs
+    return _BUFFERS.bufs
+
+
+def _tracing() -> bool:
+    """Inside ``torch.jit.trace`` / ``torch.export`` (``detect export``): plain expressions."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
 def min_distance(z: torch.Tensor, whiten, means_w, means_sq) -> torch.Tensor:
     """min_c of the squared Mahalanobis distance of each row of ``z`` (in z's dtype).
 
@@ -50,14 +138,22 @@ def min_distance(z: torch.Tensor, whiten, means_w, means_sq) -> torch.Tensor:
     ||Wz||^2, the same for every class) only picks the nearest class: as a distance it cancels
     catastrophically when ||Wz||^2 is far above it (an ill-conditioned covariance, features far
     from the origin). The distance to that class is then computed directly, ||Wz - Wmu_c||^2:
-    one more pass over the (n x D) whitened rows."""
-    zw = z @ whiten.to(z).T
-    means_w = means_w.to(z)
-    with torch.no_grad():  # ||Wz||^2 is the same for every class: the argmin needs the rest
-        near = means_w[torch.addmm(means_sq.to(z), zw, means_w.T, alpha=-2.0).argmin(1)]
-    if zw.requires_grad:  # mahalanobis_pre's input gradient
+    one more pass over the (n x D) whitened rows. Without gradients every step writes into
+    per-thread buffers (``_buffers``)."""
+    whiten, means_w, means_sq = whiten.to(z), means_w.to(z), means_sq.to(z)
+    if z.requires_grad or _tracing():  # mahalanobis_pre's input gradient; an export
+        zw = z @ whiten.T
+        with torch.no_grad():
+            near = means_w[torch.addmm(means_sq, zw, means_w.T, alpha=-2.0).argmin(1)]
         return (zw - near).square().sum(1)
-    return torch.linalg.vector_norm(zw.sub_(near), dim=1).square_()  # zw is ours: in place
+    n = z.shape[0]
+    zw, dc, dist, idx = (b[:n] for b in _buffers(max(n, 1), *means_w.shape[::-1], z))
+    torch.mm(z, whiten.T, out=zw)
+    torch.addmm(means_sq, zw, means_w.T, alpha=-2.0, out=dc)  # without ||Wz||^2
+    torch.argmin(dc, 1, out=idx)
+    zw.sub_(means_w.index_select(0, idx))
+    torch.linalg.vector_norm(zw, dim=1, out=dist)
+    return dist.square()  # a new tensor: the buffers are reused
 
 
 @register("mahalanobis")
@@ -67,6 +163,7 @@ class Mahalanobis(Scorer):
 
     input_kind = "features"
     fit_needs = frozenset({"X", "y"})
+    chunk_rows = 8192  # 4 MB of whitened float32 rows per chunk: reused buffers, in cache
     state_shapes = GAUSSIAN_STATE
     state_ints = ("classes",)
     check_inputs = True
