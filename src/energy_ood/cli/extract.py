@@ -35,7 +35,7 @@ from .._runinfo import (
 )
 from .._validate import InputError
 from ..data import bad_images
-from ..data.ood_files import load_ood_path
+from ..data.ood_files import load_ood_input
 from ..data.ood_sets import ood_set_names
 from ..evaluate.extract import extract
 from ._paths import check_out_file, check_out_folder
@@ -83,8 +83,8 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _inputs(source: str, data, seed: int, data_root):
-    """(images, labels or None) of one set."""
+def _inputs(source: str, data, seed: int, data_root, mode: str = "auto"):
+    """(images, labels or None) of one set; image files stream under ``mode``."""
     if source in SPLITS:
         return getattr(data, f"x_{source}"), getattr(data, f"y_{source}")
     if source in ood_set_names():
@@ -93,8 +93,7 @@ def _inputs(source: str, data, seed: int, data_root):
         x = load_ood_set(source, len(data.x_test), data.size, data.channels, seed, data_root,
                          transform=data.transform)  # fmt: skip
         return data.normalize(x), None
-    x = load_ood_path(source, None, data.size, data.channels, seed, data.transform)
-    return data.normalize(x), None
+    return load_ood_input(source, None, data, seed, mode), None
 
 
 def _gate(preds, y, data, source):
@@ -157,38 +156,55 @@ def run(args) -> int:
     return 0
 
 
+class _NpyAppender:
+    """A float32 ``(n, width)`` .npy file written in order, chunk after chunk, through plain
+    file writes: a memory map of the whole output would keep every written page resident."""
+
+    def __init__(self, path: Path, n: int, width: int):
+        self.f = open(path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                  "fortran_order": False, "shape": (n, width)}  # fmt: skip
+        np.lib.format.write_array_header_1_0(self.f, header)
+
+    def write(self, a: np.ndarray) -> None:
+        self.f.write(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+
+    def close(self) -> None:
+        self.f.close()
+
+
 def _extract_sets(args, sets: dict, src, rt, folder: Path | None):
     """Logits and features of every set: in ``arrays`` (lists of chunks) for an .npz, or
     written chunk by chunk as .npy files into ``folder``; what each set was; and the
     ID-accuracy gate's warning (or None), checked on the first labelled set."""
     arrays, shapes, warning, data = {}, {}, None, src.data
     for name, source in sets.items():
-        x, y = _inputs(source, data, args.seed, args.data_root)
+        x, y = _inputs(source, data, args.seed, args.data_root, rt.data_mode)
         step = args.batch_size * args.chunk
         files, preds = None, []
-        for a in range(0, len(x), step):
-            b = min(len(x), a + step)
-            lo, z = extract(src.model, _slice(x, a, b), args.batch_size, rt, src.head,
-                            f"{name} {a}")  # fmt: skip
-            if not _dist.is_main():
-                continue
-            preds.append(lo.argmax(1) if lo.shape[1] == len(data.classes) else None)
-            if folder is None:
-                arrays.setdefault(f"{name}/logits", []).append(lo.numpy())
-                arrays.setdefault(f"{name}/features", []).append(z.numpy())
-                continue
-            if files is None:
-                files = {
-                    k: np.lib.format.open_memmap(
-                        folder / f"{name}.{k}.npy", "w+", np.float32, (len(x), v.shape[1])
-                    )
-                    for k, v in (("logits", lo), ("features", z))
-                }
-            files["logits"][a:b], files["features"][a:b] = lo.numpy(), z.numpy()
+        try:
+            for a in range(0, len(x), step):
+                b = min(len(x), a + step)
+                lo, z = extract(src.model, _slice(x, a, b), args.batch_size, rt, src.head,
+                                f"{name} {a}")  # fmt: skip
+                if not _dist.is_main():
+                    continue
+                if y is not None:  # the gate's predictions: labelled ID sets only
+                    preds.append(lo.argmax(1) if lo.shape[1] == len(data.classes) else None)
+                if folder is None:
+                    arrays.setdefault(f"{name}/logits", []).append(lo.numpy())
+                    arrays.setdefault(f"{name}/features", []).append(z.numpy())
+                    continue
+                if files is None:
+                    files = {k: _NpyAppender(folder / f"{name}.{k}.npy", len(x), v.shape[1])
+                             for k, v in (("logits", lo), ("features", z))}  # fmt: skip
+                files["logits"].write(lo.numpy())
+                files["features"].write(z.numpy())
+        finally:
+            for f in (files or {}).values():
+                f.close()
         if not _dist.is_main():
             continue
-        for f in (files or {}).values():
-            f.flush()
         if y is not None:
             if folder is None:
                 arrays[f"{name}/labels"] = [y.numpy()]

@@ -23,7 +23,15 @@ from .arrays import check_held, read_npz
 from .idx import idx_header, read_idx
 from .images import what_bytes
 from .sources import LIST_SUFFIXES
-from .streaming import ImageTransform, image_source, materialize, screen, to_unit
+from .streaming import (
+    ImageTransform,
+    StreamSplit,
+    fits_in_memory,
+    image_source,
+    materialize,
+    screen,
+    to_unit,
+)
 
 ACCEPTED = (
     "an image folder, a .tar shard (or a folder of them), a file list (.txt, .lst, .csv), "
@@ -113,6 +121,22 @@ def load_ood_path(
         top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
         x = x[..., top : top + size, left : left + size]
     return x.contiguous()
+
+
+def load_ood_input(path, n: int | None, data, seed: int = 0, mode: str = "auto"):
+    """The OOD images at ``path`` as model inputs normalised like the ID ``data`` (an IDData):
+    a tensor, or for image files that ``mode`` streams (``"stream"``, or ``"auto"`` beyond the
+    memory limit) a :class:`StreamSplit` whose batches are decoded as they are used, so
+    memory does not grow with the number of images. The same draw of ``n`` images either way."""
+    path = Path(path).expanduser()
+    if path.exists() and _is_images(path):
+        transform = data.transform or ImageTransform(int(data.size), int(data.channels))
+        ds = screen(image_source(path, transform, flat=_flat(path)))
+        idx = _draw(len(ds), n, torch.Generator().manual_seed(int(seed)), path)
+        if not fits_in_memory(ds, mode):
+            return StreamSplit(ds, idx, data.mean, data.std)
+        return data.normalize(to_unit(materialize(ds, idx)[0]))  # as load_ood_path
+    return data.normalize(load_ood_path(path, n, data.size, data.channels, seed, data.transform))
 
 
 def _draw(total: int, n: int | None, g: torch.Generator, path) -> np.ndarray:

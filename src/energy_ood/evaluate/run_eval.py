@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .._validate import InputError
 from ..data import bad_images
-from ..data.ood_files import load_ood_path
+from ..data.ood_files import load_ood_input
 from ..metrics import ood_metrics
 from ..train.runs import load_run
 from .gate import DEFAULT_RATIO, enforce, id_accuracy
@@ -47,8 +47,8 @@ def evaluate_model(
     for name, path in (ood_paths or {}).items():
         if name in oods:
             raise InputError(f"OOD set name {name!r} given twice")
-        x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1, data.transform)
-        oods[name] = data.normalize(x)
+        mode = runtime.data_mode if runtime is not None else "auto"
+        oods[name] = load_ood_input(path, n_ood, data, seed + 1, mode)
     gate = {}
 
     def check(scored):

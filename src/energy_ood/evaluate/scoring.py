@@ -103,24 +103,65 @@ class ScoredModel:
             std=self.std,
         )
 
+    def fitted(self, spec: dict):
+        """The scorer of the method ``spec`` ({"name": ..., params...}), fitted."""
+        params = {k: v for k, v in spec.items() if k not in ("name", "label")}
+        return fit_scorer(create_scorer(spec["name"], **params), self.source())
+
     def scores(self, spec: dict, names: list[str]) -> dict[str, np.ndarray]:
         """{set name: ID-ness scores} of the method ``spec`` ({"name": ..., params...})."""
-        params = {k: v for k, v in spec.items() if k not in ("name", "label")}
-        sc = fit_scorer(create_scorer(spec["name"], **params), self.source())
+        sc = self.fitted(spec)
         return {n: sc.score(self.data(n, sc.input_kind)) for n in names}
+
+    def streamed(self, name: str) -> bool:
+        """A set served in batches (a StreamSplit) whose outputs are not held: scored chunk by
+        chunk (:meth:`stream_scores`) so memory does not grow with its size."""
+        return hasattr(self.inputs[name], "batches") and name not in self._cache
+
+    def stream_scores(self, name: str, scorers: dict) -> dict[str, np.ndarray]:
+        """{label: scores of the set ``name``} of fitted ``scorers`` ({label: scorer}): logits
+        and features are extracted ``STREAM_ROWS`` images at a time, scored by every scorer,
+        and dropped; only the scores are kept."""
+        x = self.inputs[name]
+        parts: dict[str, list] = {label: [] for label in scorers}
+        for a in range(0, len(x), STREAM_ROWS):
+            xs = x[np.arange(a, min(len(x), a + STREAM_ROWS))]
+            lo, z = extract(self.model, xs, self.batch_size, self.runtime, self.head_name,
+                            f"features {name} {a}")  # fmt: skip
+            kinds = {"logits": lo, "features": z, "inputs": xs}
+            for label, sc in scorers.items():
+                data = kinds[sc.input_kind]
+                parts[label].append(sc.score(check_features(data) if data is z else data))
+        return {label: np.concatenate(p) for label, p in parts.items()}
+
+
+STREAM_ROWS = 32768  # images per chunk of a streamed set (outputs held: one chunk's)
 
 
 def score_methods(
     scored: ScoredModel, methods: list[dict], id_name: str, ood_names: list[str]
 ) -> dict[str, dict]:
-    """{method label: {"id": scores, "ood": {set: scores}}}."""
-    out = {}
+    """{method label: {"id": scores, "ood": {set: scores}}}. Streamed sets
+    (:meth:`ScoredModel.streamed`) are scored after every method is fitted, chunk by chunk."""
+    names = [id_name, *ood_names]
+    streamed = [n for n in names if scored.streamed(n)]
+    out, fitted = {}, {}
     for spec in methods:
         label = method_label(spec)
         log(f"scoring {label}")
-        s = scored.scores(spec, [id_name, *ood_names])
-        out[label] = {"id": s[id_name], "ood": {n: s[n] for n in ood_names}, "spec": spec}
-    return out
+        sc = scored.fitted(spec)
+        if streamed:
+            fitted[label] = sc
+        s = {n: sc.score(scored.data(n, sc.input_kind)) for n in names if n not in streamed}
+        out[label] = {"s": s, "spec": spec}
+    for n in streamed:
+        for label, scores in scored.stream_scores(n, fitted).items():
+            out[label]["s"][n] = scores
+    return {
+        label: {"id": r["s"][id_name], "ood": {n: r["s"][n] for n in ood_names},
+                "spec": r["spec"]}  # fmt: skip
+        for label, r in out.items()
+    }
 
 
 def score_on_sets(

@@ -23,6 +23,9 @@ except ImportError:  # pragma: no cover
     njit = None
 
 
+CHUNK = 64  # values counted against the root at once (a vector compare) before any is merged
+
+
 def _sift_down(h, k):
     pos = 0
     v = h[0]
@@ -46,13 +49,30 @@ def _merge_rows(heap, rows, sims, skip_lo, skip_hi):
     m = sims.shape[1]
     for i in range(rows.shape[0]):
         h = heap[rows[i]]
+        row = sims[i]
         lo, hi = skip_lo[i], skip_hi[i]
         for a, b in ((0, lo), (hi, m)):
-            for j in range(a, b):
-                v = sims[i, j]
-                if v > h[0]:
+            j = a
+            t = h[0]  # the root, held in a register: the heap cannot alias ``sims``
+            while j + CHUNK <= b:
+                seg = row[j : j + CHUNK]
+                hits = 0
+                for u in range(CHUNK):  # vectorized: most chunks hold nothing above the root
+                    hits += seg[u] > t
+                if hits:
+                    for u in range(CHUNK):
+                        v = seg[u]
+                        if v > t:
+                            h[0] = v
+                            _sift_down(h, k)
+                            t = h[0]
+                j += CHUNK
+            for u in range(j, b):
+                v = row[u]
+                if v > t:
                     h[0] = v
                     _sift_down(h, k)
+                    t = h[0]
 
 
 if njit is not None:
