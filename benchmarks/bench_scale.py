@@ -91,8 +91,9 @@ def run_cli(argv: list[str], threads: int | None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     if threads:
         argv = [*argv, "--threads", str(threads)]
-    p = subprocess.run([sys.executable, "-c", _WRAPPER, "--quiet", *argv], capture_output=True,
-                       text=True, env=env)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, "--quiet", *argv], capture_output=True, text=True, env=env
+    )
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("@@")]
     if p.returncode != 0 or not lines or lines[-1].split()[1] != "0":
         raise RuntimeError(f"{' '.join(argv[:2])} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
@@ -102,16 +103,54 @@ def run_cli(argv: list[str], threads: int | None) -> dict:
 
 def train_run(out: Path, threads: int | None) -> Path:
     run = out / "run"
-    run_cli(["train", "--dataset", "fashion-mnist", "--model", "cnn", "--epochs", "1",
-             "--out", str(run)], threads)  # fmt: skip
+    run_cli(
+        [
+            "train",
+            "--dataset",
+            "fashion-mnist",
+            "--model",
+            "cnn",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+        ],
+        threads,
+    )
     return run
 
 
 def measure(run: Path, folder: Path, n: int, work: Path, threads: int | None) -> dict:
-    ex = run_cli(["extract", "--run-dir", str(run), "--set", f"big={folder}", "--out",
-                  str(work / f"feats{n}"), "--data-mode", "stream"], threads)  # fmt: skip
-    ev = run_cli(["evaluate", "--run-dir", str(run), "--ood", f"big={folder}", "--score", SCORES,
-                  "--data-mode", "stream", "--json", str(work / f"eval{n}.json")], threads)  # fmt: skip
+    ex = run_cli(
+        [
+            "extract",
+            "--run-dir",
+            str(run),
+            "--set",
+            f"big={folder}",
+            "--out",
+            str(work / f"feats{n}"),
+            "--data-mode",
+            "stream",
+        ],
+        threads,
+    )
+    ev = run_cli(
+        [
+            "evaluate",
+            "--run-dir",
+            str(run),
+            "--ood",
+            f"big={folder}",
+            "--score",
+            SCORES,
+            "--data-mode",
+            "stream",
+            "--json",
+            str(work / f"eval{n}.json"),
+        ],
+        threads,
+    )
     ex["images_per_s"] = n / ex["seconds"]
     ev["images_per_s"] = n / ev["seconds"]  # OOD images; the ID test set (10k) is scored too
     return {"n": n, "pil": pil_loop(folder), "extract": ex, "evaluate": ev}
@@ -136,9 +175,15 @@ def main(argv=None) -> None:
             subset(work / f"img{sizes[-1]}", work / f"img{n}", n)
         run = Path(a.run_dir) if a.run_dir else train_run(work, a.threads)
         rows = [measure(run, work / f"img{n}", n, work, a.threads) for n in sizes]
-    out = {"sizes": sizes, "rows": rows, "generate_s": gen_s, "scores": SCORES,
-           "load_before": load0, "load_after": os.getloadavg(),
-           "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    out = {
+        "sizes": sizes,
+        "rows": rows,
+        "generate_s": gen_s,
+        "scores": SCORES,
+        "load_before": load0,
+        "load_after": os.getloadavg(),
+        "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

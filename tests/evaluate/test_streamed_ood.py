@@ -74,7 +74,8 @@ def test_evaluate_scores_a_streamed_folder_chunk_by_chunk(world, tmp_path, monke
         path = tmp_path / f"{mode}.npz"
         argv = ["--quiet", "evaluate", "--run-dir", str(world / "run"), "--ood",
                 f"mine={world / 'ood'}", "--score", "energy,mahalanobis,knn", "--data-mode",
-                mode, "--save-scores", str(path), "--json", str(tmp_path / f"{mode}.json")]  # fmt: skip
+                mode, "--save-scores", str(path), "--json",
+                str(tmp_path / f"{mode}.json")]  # fmt: skip
         assert main(argv) == 0
         res[mode] = dict(np.load(path))
         res[mode + "_metrics"] = json.loads((tmp_path / f"{mode}.json").read_text())
