@@ -202,11 +202,16 @@ def time_call(fn: Callable[[], object], trace: bool = False) -> dict:
 
 
 def measure_in_subprocess(
-    script: str, args: list[str], timeout: float = 600, python: str | None = None
+    script: str,
+    args: list[str],
+    timeout: float = 600,
+    python: str | None = None,
+    extra_env: dict | None = None,
 ) -> dict:
-    """Run ``python script --child ARGS`` and parse the JSON line it prints last."""
+    """Run ``python script --child ARGS`` (with ``extra_env`` set) and parse the JSON line it
+    prints last."""
     cmd = [python or sys.executable, script, "--child", *args]
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     env.setdefault("PYTHONHASHSEED", "0")
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if p.returncode != 0:
@@ -236,6 +241,7 @@ def run_rounds(
     repeats: int,
     slow_cap: float,
     extra: list[str] | None = None,
+    env_for=None,
 ) -> dict:
     """Measure every (method, threads) config at every size, interleaved round by round.
 
@@ -254,7 +260,7 @@ def run_rounds(
                 args = ["--method", m, "--n", str(n), *(extra or [])]
                 if th:
                     args += ["--threads", str(th)]
-                r = measure_in_subprocess(script, args)
+                r = measure_in_subprocess(script, args, extra_env=env_for(m) if env_for else None)
                 r["threads"] = th
                 first.setdefault((n, m, th), r["seconds"])
                 old = best.get((n, m))
@@ -312,12 +318,62 @@ def machine() -> str:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# numpy's CPU dispatch and the SIMD sort (what BENCHMARKS.md calls the machine's limit)
+# ---------------------------------------------------------------------------------------------
+NPY_ENV = "NPY_DISABLE_CPU_FEATURES"
+
+
+def numpy_dispatch() -> dict:
+    """numpy's SIMD targets: baseline, dispatched targets found on this CPU, and those among
+    them that are AVX-512 (what ``NPY_DISABLE_CPU_FEATURES`` can switch off at start-up)."""
+    try:
+        from numpy._core import _multiarray_umath as mu
+    except ImportError:  # numpy 1.x
+        from numpy.core import _multiarray_umath as mu
+    found = [f for f in mu.__cpu_dispatch__ if mu.__cpu_features__.get(f)]
+    avx512 = [f for f in found if "AVX512" in f or f == "X86_V4"]
+    return {"baseline": list(mu.__cpu_baseline__), "found": found, "avx512": avx512,
+            "disabled_by_env": os.environ.get(NPY_ENV, "")}  # fmt: skip
+
+
+def avx512_off_env() -> dict | None:
+    """The environment that makes numpy skip its AVX-512 targets (its AVX2 sort instead):
+    None when this CPU has none."""
+    off = numpy_dispatch()["avx512"]
+    return {NPY_ENV: " ".join(off)} if off else None
+
+
+def write_json(path: str | None, results, markdown: str, figures: list[dict]) -> None:
+    """The machine-readable output of a benchmark (``--json``): its structured results, the
+    markdown it printed, and its headline figures ({key, label, value, unit})."""
+    if not path:
+        return
+    doc = {"results": results, "markdown": markdown, "figures": figures}
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, default=float)
+
+
+def figure(key: str, value, unit: str, label: str = "") -> dict:
+    return {"key": key, "value": None if value is None else float(value), "unit": unit,
+            "label": label or key}  # fmt: skip
+
+
+def available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def command_line() -> str:
+    """The command as a reader would type it (without ``--json PATH``, the runner's own)."""
     rel = os.path.relpath(sys.argv[0], os.getcwd())
     py = os.path.relpath(sys.executable, os.getcwd()) if sys.executable else "python"
     if py.startswith(".."):
         py = sys.executable
-    return " ".join([py, rel, *sys.argv[1:]])
+    args = list(sys.argv[1:])
+    if "--json" in args:
+        i = args.index("--json")
+        del args[i : i + 2]
+    return " ".join([py, rel, *args])
 
 
 def fmt_s(x: float | None) -> str:

@@ -504,6 +504,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="splits at 1/4 size")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="write the rows and the verdict counts here")
     a = p.parse_args()
     B.set_threads(a.threads)
     t0 = time.perf_counter()
@@ -529,6 +530,8 @@ def main() -> int:
     print(f"Not compared: {NOT_IN_POOD}.")
     counts = {v: sum(r.verdict == v for r in rows) for v in dict.fromkeys(r.verdict for r in rows)}
     print("Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".")
+    figs = [B.figure(f"agreement/{v}", n, "rows", f"rows: {v}") for v, n in counts.items()]
+    B.write_json(a.json, [r.__dict__ for r in rows], None, figs)
     return 1 if counts.get("error") else 0
 
 

@@ -50,7 +50,12 @@ METHODS = {
     "ours_numpy": "energy-ood without numba (pure-numpy fallback `_ood_metrics_numpy`)",
     "pood": "pytorch-ood 0.4.0 OODMetrics",
     "sklearn": "scikit-learn: roc_auc + 2x average_precision + roc_curve",
+    # numpy's AVX-512 targets switched off at start-up (NPY_DISABLE_CPU_FEATURES): its AVX2 sort
+    "np.sort@avx2": "np.sort of N float32, numpy's AVX-512 targets off (its AVX2 SIMD sort)",
+    "ours@avx2": "energy-ood ood_metrics (float32), numpy's AVX-512 targets off",
 }
+VARIANT = "@avx2"  # methods run with B.avx512_off_env(); dropped where the CPU has no AVX-512
+NEEDS = {"pood": "pytorch_ood", "sklearn": "sklearn"}  # baselines run where installed
 
 
 def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -63,19 +68,20 @@ def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def build(method: str, id_s: np.ndarray, ood_s: np.ndarray):
     """Inputs in each library's own form (not timed) and the call to time."""
+    method = method.removesuffix(VARIANT)  # the variant differs by environment only
     if method in ("np.sort", "np.argsort"):
         s = np.concatenate([id_s, ood_s])
         f = np.sort if method == "np.sort" else np.argsort
         return lambda: (f(s), None)[1]
     if method.startswith("ours"):
-        from energy_ood.metrics import _kernel
+        from energy_ood.metrics import _sort
         from energy_ood.metrics import functional as F
 
         forced = {"radix": "radix", "npsort": "numpy"}.get(method.rsplit("_", 1)[-1])
         if forced:  # read at every call
-            os.environ[_kernel.SORT_ENV] = forced
+            os.environ[_sort.SORT_ENV] = forced
         else:
-            os.environ.pop(_kernel.SORT_ENV, None)
+            os.environ.pop(_sort.SORT_ENV, None)
         if method.startswith("ours_f64"):
             id_s, ood_s = id_s.astype(np.float64), ood_s.astype(np.float64)
         fn = F._ood_metrics_numpy if method == "ours_numpy" else F.ood_metrics
@@ -107,10 +113,10 @@ def child(argv: list[str]) -> None:
     B.set_threads(a.threads)
     build(a.method, *make_data(2000, seed=1))()  # numba cache load, lazy imports
     calib = {}
-    if a.method in ("ours", "ours_f64"):
+    if a.method.removesuffix(VARIANT) in ("ours", "ours_f64"):
         # the one-time sort measurement happens at the first call of >= 1e5 scores: a warm-up
         # call of that size runs twice; the difference is what the measurement cost
-        from energy_ood.metrics import _kernel
+        from energy_ood.metrics import _sort
 
         warm = build(a.method, *make_data(min(a.n, 200_000), seed=1))
         t0 = time.perf_counter()
@@ -118,7 +124,7 @@ def child(argv: list[str]) -> None:
         t1 = time.perf_counter()
         warm()
         t2 = time.perf_counter()
-        choice = {f"{w}-bit keys, {d} varying digits": c for (w, d), c in _kernel._CHOICE.items()}
+        choice = {f"{w}-bit keys, {d} varying digits": c for (w, d), c in _sort._CHOICE.items()}
         calib = {"calib_s": max(0.0, (t1 - t0) - (t2 - t1)), "choice": choice}
     fn = build(a.method, *make_data(a.n))
     r = B.time_call(fn, trace=a.trace)
@@ -148,22 +154,49 @@ def main() -> None:
         help="a method whose first call takes longer than this many seconds runs once",
     )
     p.add_argument("--quick", action="store_true", help="N = 1e5,1e6 and 2 rounds")
+    p.add_argument("--json", help="write the results, the report and its figures here")
     a = p.parse_args()
     if a.quick:
         a.sizes, a.repeats = "1e5,1e6", 2
     sizes = [int(float(x)) for x in a.sizes.split(",")]
-    methods = [m for m in a.methods.split(",") if m]
+    off = B.avx512_off_env()
+    methods = [
+        m
+        for m in a.methods.split(",")
+        if m and (m not in NEEDS or B.available(NEEDS[m])) and (VARIANT not in m or off)
+    ]
     threads = [int(t) for t in a.threads.split(",") if t]
     configs = [(m, th) for m in methods for th in (threads if m in TORCH_METHODS else [None])]
     script = os.path.abspath(__file__)
     load0 = B.loadavg()
-    best = B.run_rounds(script, configs, sizes, a.repeats, a.slow_cap)
+    best = B.run_rounds(script, configs, sizes, a.repeats, a.slow_cap,
+                        env_for=lambda m: off if VARIANT in m else None)  # fmt: skip
     if "ours" in methods:  # numpy-side allocations of our call, by tracemalloc
         for n in sizes:
             r = B.measure_in_subprocess(script, ["--method", "ours", "--n", str(n), "--trace"])
             best[(n, "ours")]["tracemalloc_mb"] = r["tracemalloc_mb"]
     a.load = f"{load0} before, {B.loadavg()} after"
-    print(report(sizes, methods, best, a))
+    a.off = off
+    md = report(sizes, methods, best, a)
+    print(md)
+    B.write_json(a.json, {f"{n}|{m}": r for (n, m), r in best.items()}, md, figures(sizes, best))
+
+
+def figures(sizes, best) -> list[dict]:
+    """Every time, and the ratios the targets are about (ours / np.sort, peers / ours)."""
+    out = []
+    for (n, m), r in best.items():
+        out.append(B.figure(f"metrics/{n:.0e}/{m}", r["seconds"], "s", f"{METHODS[m]}, N={n:.0e}"))
+    for n in sizes:
+        for ours, srt in (("ours", "np.sort"), ("ours@avx2", "np.sort@avx2")):
+            o, q = best.get((n, ours)), best.get((n, srt))
+            if o and q:
+                label = f"ood_metrics / np.sort, N={n:.0e}" + (
+                    " (AVX2 sort)" if "@" in ours else ""
+                )
+                out.append(B.figure(f"metrics/{n:.0e}/{ours}/vs_sort", o["seconds"] / q["seconds"],
+                                    "x", label))  # fmt: skip
+    return out
 
 
 def report(sizes, methods, best, a) -> str:
@@ -175,7 +208,8 @@ def report(sizes, methods, best, a) -> str:
         "call run once); one call per fresh subprocess. Extra peak = increase of peak RSS "
         "during the call (all allocations, torch and C included); tracemalloc = numpy-only peak. "
         "Threads: torch threads of the best pytorch-ood call (— = single-threaded numpy/numba "
-        f"code). Load average (1/5/15 min): {a.load}."
+        "code). vs np.sort: against np.sort in the same numpy configuration. Load average "
+        f"(1/5/15 min): {a.load}."
     )
     out.append("")
     out.append(
@@ -190,7 +224,8 @@ def report(sizes, methods, best, a) -> str:
             if r is None:
                 continue
             speed = (r["seconds"] / ours["seconds"]) if ours and m != "ours" else None
-            vs_sort = r["seconds"] / srt["seconds"] if srt else None
+            ref = best.get((n, "np.sort" + VARIANT)) if VARIANT in m else srt  # same numpy
+            vs_sort = r["seconds"] / ref["seconds"] if ref else None
             mem = f"{r['peak_mb']:.0f} MB"
             if r.get("tracemalloc_mb") is not None:
                 mem += f" (tracemalloc {r['tracemalloc_mb']:.0f} MB)"
@@ -238,6 +273,22 @@ def report(sizes, methods, best, a) -> str:
                 gap = abs(o["metrics"]["auroc"] - pd["metrics"]["auroc"])
                 line += f"; |AUROC ours - pytorch-ood| = {gap:.1e}"
             out.append(line + "  ")
+    out.append("")
+    # the issue-22 target: ood_metrics within 1.5x one np.sort of the same float32 scores
+    out.append("Sort targets (ood_metrics / one np.sort of the same N float32 scores <= 1.5x):")
+    for n in sizes:
+        for ours, srt, what in (
+            ("ours", "np.sort", "numpy as installed"),
+            ("ours@avx2", "np.sort@avx2", f"numpy's AVX-512 targets off ({B.NPY_ENV}="
+             f"'{(a.off or {}).get(B.NPY_ENV, '')}'): its AVX2 SIMD sort"),
+        ):  # fmt: skip
+            o, q = best.get((n, ours)), best.get((n, srt))
+            if o and q:
+                x = o["seconds"] / q["seconds"]
+                out.append(
+                    f"- N={n:.0e}, {what}: {B.fmt_s(o['seconds'])} / {B.fmt_s(q['seconds'])} "
+                    f"= {x:.2f}x: {'met' if x <= 1.5 else 'NOT met'}"
+                )
     out.append("")
     # targets
     n_t = max(sizes)

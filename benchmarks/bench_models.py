@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import platform
+import sys
 import time
 
 import torch
@@ -31,6 +33,9 @@ from energy_ood.train.losses import (
     outlier_exposure_loss,
     single_margin_loss,
 )
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _baselines as B  # noqa: E402
 
 MODES = ("fp32", "channels_last", "bf16", "bf16+cl")
 CL = torch.channels_last
@@ -160,11 +165,14 @@ def main(argv=None) -> None:
     p.add_argument("--epoch-images", type=int, default=60_000)
     p.add_argument("--objective-reps", type=int, default=10, help="steps per objective (best)")
     p.add_argument("--objective-mode", default="channels_last", choices=MODES[:2])
+    p.add_argument("--json", help="write the measurements and their figures here")
     a = p.parse_args(argv)
+    results, figs = {"peak": None, "steps": {}, "objectives": {}}, []
     if a.threads:
         torch.set_num_threads(a.threads)
     peak = measure_peak()
     bf_peak = measure_peak(torch.bfloat16, reps=1) if any("bf16" in m for m in a.modes) else None
+    results["peak"], results["bf16_peak"] = peak, bf_peak
     print(
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, batch {a.batch}, 28x28x1, 10 classes\n"
@@ -187,6 +195,9 @@ def main(argv=None) -> None:
         steps = a.steps if name == "cnn" else a.big_steps
         for mode in a.modes:
             r = bench(name, mode, a.batch, steps, a.max_s)
+            results["steps"][f"{name}|{mode}"] = r
+            figs.append(B.figure(f"models/{name}/{mode}", r["img_s"], "img/s",
+                                 f"{name} {mode} training images/s"))  # fmt: skip
             print(
                 f"| {name} | {mode} | {r['steps']} | {r['step_s']:.3f} | {r['img_s']:.0f} | "
                 f"{r['gflop_step']:.2f} | {r['gflops']:.1f} | "
@@ -205,6 +216,10 @@ def main(argv=None) -> None:
         b = objective_steps(name, 128, 256, reps, a.objective_mode)
         cells = " | ".join(f"{1000 * v:.1f} ms" for v in b.values())
         print(f"| {name} | {cells} | {b['energy'] / b['ce (all 384)']:.3f}x |", flush=True)
+        results["objectives"][name] = b
+        figs.append(B.figure(f"models/{name}/energy_vs_ce", b["energy"] / b["ce (all 384)"], "x",
+                             f"{name}: energy step / ce step"))  # fmt: skip
+    B.write_json(a.json, results, None, figs)
 
 
 if __name__ == "__main__":

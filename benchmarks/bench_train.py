@@ -157,7 +157,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--skip", nargs="*", default=(), choices=("overhead", "processes", "data"))
+    p.add_argument("--json", help="write the tables and their figures here")
     a = p.parse_args()
+    tables = {}
     set_quiet(True)
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
@@ -168,20 +170,28 @@ def main() -> None:
         print(
             f"## Trainer vs a plain loop ({a.model}, {a.n} images, batch 128, best of {a.rounds})\n"
         )
-        print(
-            table(["loop", "images/s", "epoch", "vs plain"], overhead(a.model, a.n, 128, a.rounds))
-        )
+        tables["overhead"] = overhead(a.model, a.n, 128, a.rounds)
+        print(table(["loop", "images/s", "epoch", "vs plain"], tables["overhead"]))
     if "processes" not in a.skip:
         print(f"\n## 1 vs 2 processes ({a.model}, {a.n} images, {a.epochs} epochs, best epoch)\n")
-        print(
-            table(
-                ["processes", "threads", "images/s", "speed-up"], processes(a.model, a.n, a.epochs)
-            )
-        )
+        tables["processes"] = processes(a.model, a.n, a.epochs)
+        print(table(["processes", "threads", "images/s", "speed-up"], tables["processes"]))
     if "data" not in a.skip:
         print(f"\n## In memory vs streamed PNG folder ({a.model}, {a.n} images, best epoch)\n")
-        print(table(["data mode", "images/s", "vs memory"], data_paths(a.model, a.n, a.epochs)))
+        tables["data"] = data_paths(a.model, a.n, a.epochs)
+        print(table(["data mode", "images/s", "vs memory"], tables["data"]))
     print(f"\nLoad average after: {os.getloadavg()}")
+    if a.json:  # images/s of every row (the column after the row's name, or the third)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import _baselines as B
+
+        figs = []
+        for name, rows in tables.items():
+            for r in rows:
+                col = 2 if name == "processes" else 1
+                value = float(r[col].replace(",", ""))
+                figs.append(B.figure(f"train/{name}/{r[0]}", value, "img/s", f"{name}: {r[0]}"))
+        B.write_json(a.json, tables, None, figs)
 
 
 if __name__ == "__main__":
