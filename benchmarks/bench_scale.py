@@ -11,8 +11,10 @@ generated images, peak memory at two sizes, throughput against a bare PIL decode
 4. ``evaluate``: ``energy-ood evaluate --run-dir RUN --ood big=FOLDER --score
    energy,mahalanobis,knn --data-mode stream`` (the run's ID test set against the folder).
 
-Each command runs in a fresh process that reports its own peak resident memory (``VmHWM``)
-and the largest of its DataLoader workers' (``RUSAGE_CHILDREN``). RUN is a run folder; without
+Each command runs in a fresh process that reports its own peak resident memory (``VmHWM``;
+its DataLoader workers are forked copies and not counted). Throughput is marginal: the extra
+images of the larger folder over the extra seconds, so start-up and the run's own data
+loading drop out. RUN is a run folder; without
 ``--run-dir`` one is trained first (``energy-ood train --dataset fashion-mnist --model cnn
 --epochs 1``, about 15 s on 2 quiet cores; its time is not part of any figure).
 
@@ -22,9 +24,7 @@ and the largest of its DataLoader workers' (``RUSAGE_CHILDREN``). RUN is a run f
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 SIDE = 28
 SCORES = "energy,mahalanobis,knn"
 
@@ -74,20 +75,18 @@ def pil_loop(folder: Path) -> dict:
 
 
 _WRAPPER = """
-import resource, sys, time
+import sys, time
 from energy_ood.cli.main import main
 t0 = time.perf_counter()
 rc = main(sys.argv[1:])
 dt = time.perf_counter() - t0
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print("@@", rc, dt, int(hwm) / 1024, kids / 1024, flush=True)
+print("@@", rc, dt, int(hwm) / 1024, flush=True)
 """
 
 
 def run_cli(argv: list[str], threads: int | None) -> dict:
-    """One energy-ood command in a fresh process: wall time inside it, peak RSS (MB) of the
-    process and of its largest child (DataLoader workers)."""
+    """One energy-ood command in a fresh process: wall time inside it, its peak RSS (MB)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     if threads:
         argv = [*argv, "--threads", str(threads)]
@@ -97,8 +96,8 @@ def run_cli(argv: list[str], threads: int | None) -> dict:
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("@@")]
     if p.returncode != 0 or not lines or lines[-1].split()[1] != "0":
         raise RuntimeError(f"{' '.join(argv[:2])} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
-    _, _, dt, hwm, kids = lines[-1].split()
-    return {"seconds": float(dt), "peak_rss_mb": float(hwm), "worker_peak_rss_mb": float(kids)}
+    _, _, dt, hwm = lines[-1].split()
+    return {"seconds": float(dt), "peak_rss_mb": float(hwm)}
 
 
 def train_run(out: Path, threads: int | None) -> Path:
@@ -151,9 +150,60 @@ def measure(run: Path, folder: Path, n: int, work: Path, threads: int | None) ->
         ],
         threads,
     )
-    ex["images_per_s"] = n / ex["seconds"]
-    ev["images_per_s"] = n / ev["seconds"]  # OOD images; the ID test set (10k) is scored too
     return {"n": n, "pil": pil_loop(folder), "extract": ex, "evaluate": ev}
+
+
+def derived(rows: list[dict]) -> dict:
+    """Marginal images/s and peak-RSS growth between the smallest and the largest folder."""
+    a, b = rows[0], rows[-1]
+    dn = b["n"] - a["n"]
+    out = {}
+    for k in ("pil", "extract", "evaluate"):
+        dt = b[k]["seconds"] - a[k]["seconds"]
+        out[k] = {"images_per_s": dn / dt if dt > 0 else None}
+        if k != "pil":
+            out[k]["rss_growth_mb"] = b[k]["peak_rss_mb"] - a[k]["peak_rss_mb"]
+    return out
+
+
+def report(res: dict) -> str:
+    rows, d = res["rows"], res["derived"]
+    import _baselines as B
+
+    out = ["### Scale: extract and evaluate on a streamed folder of generated PNGs", ""]
+    out.append(f"Machine: {B.machine()}  ")
+    out.append(f"Command: `{B.command_line()}`  ")
+    out.append(f"{res['sizes'][-1]} 28x28 grey PNGs generated in {res['generate_s']:.0f} s; "
+               f"scorers {res['scores']}; load average {res['load_before']} before, "
+               f"{res['load_after']} after.")  # fmt: skip
+    out += ["", "| images | bare PIL decode | extract | extract peak RSS | evaluate | "
+            "evaluate peak RSS |", "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        ex, ev = r["extract"], r["evaluate"]
+        out.append(f"| {r['n']:,} | {B.fmt_s(r['pil']['seconds'])} | "
+                   f"{B.fmt_s(ex['seconds'])} | {ex['peak_rss_mb']:.0f} MB | "
+                   f"{B.fmt_s(ev['seconds'])} | {ev['peak_rss_mb']:.0f} MB |")  # fmt: skip
+    pil = d["pil"]["images_per_s"] or float("nan")
+    out.append("")
+    for k in ("extract", "evaluate"):
+        ips = d[k]["images_per_s"] or float("nan")
+        out.append(f"- {k}: {ips:,.0f} images/s over the extra {rows[-1]['n'] - rows[0]['n']:,} "
+                   f"images ({ips / pil:.2f}x the bare PIL loop's {pil:,.0f}/s); peak RSS "
+                   f"{d[k]['rss_growth_mb']:+.0f} MB from {rows[0]['n']:,} to {rows[-1]['n']:,} "
+                   "images")  # fmt: skip
+    return "\n".join(out)
+
+
+def figures(res: dict) -> list[dict]:
+    import _baselines as B
+
+    d, out = res["derived"], []
+    for k, v in d.items():
+        out.append(B.figure(f"scale/{k}/images_per_s", v["images_per_s"], "img/s", f"{k} images/s"))
+        if "rss_growth_mb" in v:
+            out.append(B.figure(f"scale/{k}/rss_growth", v["rss_growth_mb"], "MB",
+                                f"{k} peak RSS growth, smallest to largest folder"))  # fmt: skip
+    return out
 
 
 def main(argv=None) -> None:
@@ -180,13 +230,16 @@ def main(argv=None) -> None:
         "rows": rows,
         "generate_s": gen_s,
         "scores": SCORES,
-        "load_before": load0,
-        "load_after": os.getloadavg(),
-        "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_before": " ".join(f"{x:.2f}" for x in load0),
+        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+    out["derived"] = derived(rows)
+    md = report(out)
+    print(md)
     if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=1))
-    print(json.dumps(out, indent=1))
+        import _baselines as B
+
+        B.write_json(a.json, out, md, figures(out))
 
 
 if __name__ == "__main__":
