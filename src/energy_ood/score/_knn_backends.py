@@ -48,7 +48,7 @@ import torch
 
 from .._validate import InputError
 from . import _topk
-from ._knn_index import ClusterIndex
+from ._knn_index import ClusterIndex, sample_share
 
 BACKENDS = ("faiss", "torch", "brute", "cluster")
 INDEXES = ("auto", *BACKENDS)
@@ -66,6 +66,10 @@ CLUSTER_MIN_ROWS = 20_000  # CPU banks this big are clustered ...
 # (most torch threads, share) rows, the first that fits the current thread count applies
 CLUSTER_MAX_SHARE = ((2, 0.25), (None, 0.08))
 PROBE_ROWS = 512  # bank rows used at build time as sample queries to measure that share
+# before clustering a whole bank, a sample of it is clustered: a sample share above this many
+# times the limit skips the full build (random or weakly structured banks: the build would be
+# wasted; the sample's estimate runs high, so only clearly unprunable banks are skipped)
+SAMPLE_ROWS, SAMPLE_SKIP = 8192, 2.0
 
 
 def cluster_max_share(threads: int | None = None) -> float:
@@ -310,8 +314,10 @@ def make_search(
         return _EXHAUSTIVE[name](bank, k, buffer_mb)
     fallback_name = "brute" if index == "cluster" else exhaustive_cpu_backend(bank)
     fallback = _EXHAUSTIVE[fallback_name](bank, k, buffer_mb)
-    tree = ClusterIndex(bank)
     probe_share = cluster_max_share() if max_share is None else float(max_share)
+    if index == "auto" and sample_share(bank, k, SAMPLE_ROWS) > SAMPLE_SKIP * probe_share:
+        return fallback  # clearly too little structure: not worth clustering the whole bank
+    tree = ClusterIndex(bank)
     if index == "auto" and not tree.prunes(k, probe_share, PROBE_ROWS):
         return fallback  # too little structure: the pruned search would lose on every chunk
     return ClusterSearch(tree, k, fallback, None if max_share is None else float(max_share))

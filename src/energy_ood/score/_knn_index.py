@@ -138,3 +138,17 @@ class ClusterIndex:
             hi = torch.where(own, self.offsets[nr + 1] - a, 0)
             _topk.merge(heap, rows, sims, lo, hi)
         return heap[:, 0].clone()
+
+
+def sample_share(bank: torch.Tensor, k: int, rows: int = 8192, probe: int = 256) -> float:
+    """The share of pairs the pruned search compares, estimated on a seeded sample of ``rows``
+    bank rows (its own index, ``probe`` of its rows as queries, k scaled to the sample so the
+    k-th neighbour sits at the same quantile): a few percent of the full index's build, to
+    skip that build where the bank has little structure."""
+    n = bank.shape[0]
+    g = torch.Generator().manual_seed(0)
+    sample = bank[torch.randperm(n, generator=g)[: min(rows, n)]]
+    ks = max(1, min(sample.shape[0], round(k * sample.shape[0] / n)))
+    tree = ClusterIndex(sample, n_clusters=max(1, round(n**0.5)))  # as many as the full index
+    tree.prunes(ks, 1.0, probe)
+    return tree.last_share
