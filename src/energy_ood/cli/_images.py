@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._io import load_array
 from .._validate import InputError
 from ..data.ood_files import _flat
 from ..data.streaming import ImageTransform, StreamSplit, image_source, screen
+from ..io.arrays import load_array
 from ..models.preprocess import normalize_inputs
 
 

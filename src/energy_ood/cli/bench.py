@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import _dist
 from ..evaluate.config import load_config, load_raw, merge, parse_overrides
 from ..evaluate.registry import PROTOCOLS, get_protocol
+from ..runtime import dist
 from ._paths import check_not_input, config_inputs
 from ._runtime import add_bad_images_arg, add_runtime_args
 
@@ -75,7 +75,7 @@ def run(args) -> int:
     check_not_input(args, out, "--out", *config_inputs(cfg, path))
     res = proto.run_fn()(cfg, out, data_root=args.data_root, resume=not args.fresh,
                          command=args.command_line)  # fmt: skip
-    if res is None or not _dist.is_main():  # another process of a torchrun job
+    if res is None or not dist.is_main():  # another process of a torchrun job
         return 0
     report = proto.render_fn()(res, out, command=args.command_line)
     print(report.read_text())

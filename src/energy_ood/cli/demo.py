@@ -5,13 +5,13 @@ digits when Fashion-MNIST is not installed."""
 
 from __future__ import annotations
 
-from .._progress import log
 from .._validate import InputError
 from ..data import load_dataset
 from ..evaluate.config import load_config, parse_overrides
 from ..evaluate.ood_bench import run_ood_benchmark
 from ..evaluate.ood_report import render
 from ..evaluate.stats import RULE
+from ..runtime.progress import log
 
 
 def add_parser(sub) -> None:

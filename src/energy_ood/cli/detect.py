@@ -32,13 +32,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import check_bytes, open_regular
-from .._io import load_array
-from .._npz import load_npz
-from .._outputs import atomic_write_bytes
-from .._torchload import load_failure
 from .._validate import InputError
 from ..data import bad_images
+from ..io.arrays import load_array
+from ..io.atomic_write import atomic_write_bytes
+from ..io.npz import load_npz
+from ..io.regular_files import open_regular
+from ..io.size_limits import check_bytes
+from ..io.torch_load import load_failure
 from ..score import Detector, create_scorer
 from ..score.calibrated import check_labels
 from ..score.detector import CONVENTION
@@ -128,7 +129,7 @@ def _add_export(dsub) -> None:
 
 
 def run_export(args) -> int:
-    from .._device import cpu_runtime
+    from ..runtime.device import cpu_runtime
     from ..score._detector_io import base_path
     from ..score.export import SUFFIX, export_detector
 

@@ -7,12 +7,13 @@ import argparse
 
 import numpy as np
 
-from .._io import load_array
-from .._runinfo import atomic_write_json, run_metadata
 from .._validate import InputError, as_numpy_1d
 from ..evaluate.gate import check_ratio
 from ..evaluate.tables import mean_row, metrics_table
+from ..io.arrays import load_array
+from ..io.atomic_write import atomic_write_json
 from ..metrics import convention, ood_metrics
+from ..runtime.provenance import run_metadata
 from ..score import create_scorer
 from ..score.calibrated import check_labels
 from ._paths import check_out_file, check_out_folder
@@ -315,7 +316,7 @@ def save_scores(path: str, raw: dict) -> None:
     """Per-image scores as one .npz: ``METHOD/id`` and ``METHOD/SET`` arrays."""
     import io
 
-    from .._runinfo import atomic_write_bytes
+    from ..io.atomic_write import atomic_write_bytes
 
     arrays = {}
     for label, r in raw.items():

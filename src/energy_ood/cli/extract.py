@@ -24,20 +24,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import _dist
-from .._progress import log
-from .._runinfo import (
-    atomic_write_bytes,
-    atomic_write_json,
-    new_temp_folder,
-    replace_folder,
-    run_metadata,
-)
 from .._validate import InputError
 from ..data import bad_images
 from ..data.ood_files import load_ood_path
 from ..data.ood_sets import ood_set_names
 from ..evaluate.extract import extract
+from ..io.atomic_write import atomic_write_bytes, atomic_write_json, new_temp_folder, replace_folder
+from ..runtime import dist
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
 from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, load_source, seed
@@ -126,10 +121,10 @@ def run(args) -> int:
     rt = runtime_from_args(args)
     src = load_source(args, rt)
     # a folder is filled beside --out and put in place once complete
-    tmp = new_temp_folder(out) if not to_npz and _dist.is_main() else None
+    tmp = new_temp_folder(out) if not to_npz and dist.is_main() else None
     try:
         arrays, shapes, warning = _extract_sets(args, sets, src, rt, tmp)
-        if not _dist.is_main():
+        if not dist.is_main():
             return 0
         meta = {
             "warning": warning,
@@ -170,7 +165,7 @@ def _extract_sets(args, sets: dict, src, rt, folder: Path | None):
             b = min(len(x), a + step)
             lo, z = extract(src.model, _slice(x, a, b), args.batch_size, rt, src.head,
                             f"{name} {a}")  # fmt: skip
-            if not _dist.is_main():
+            if not dist.is_main():
                 continue
             preds.append(lo.argmax(1) if lo.shape[1] == len(data.classes) else None)
             if folder is None:
@@ -185,7 +180,7 @@ def _extract_sets(args, sets: dict, src, rt, folder: Path | None):
                     for k, v in (("logits", lo), ("features", z))
                 }
             files["logits"][a:b], files["features"][a:b] = lo.numpy(), z.numpy()
-        if not _dist.is_main():
+        if not dist.is_main():
             continue
         for f in (files or {}).values():
             f.flush()

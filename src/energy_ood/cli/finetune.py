@@ -3,9 +3,9 @@ ablation of a trained run, with auxiliary outliers."""
 
 from __future__ import annotations
 
-from .. import _dist
 from .._validate import InputError, check_int
 from ..models.normalization import HELP as NORMALIZE_HELP
+from ..runtime import dist
 from ..train import TrainConfig
 from ..train.runs import Pretrained, finetune
 from ._paths import check_not_input
@@ -112,6 +112,6 @@ def run(args) -> int:
         runtime=rt,
         overwrite=args.overwrite,
     )
-    if _dist.is_main():
+    if dist.is_main():
         print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
     return 0

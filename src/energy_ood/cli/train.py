@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import _dist
 from .._validate import check_int
+from ..runtime import dist
 from ..train import TrainConfig
 from ..train.runs import pretrain
 from ._paths import check_not_input
@@ -89,6 +89,6 @@ def run(args) -> int:
         runtime=rt,
         overwrite=args.overwrite,
     )
-    if _dist.is_main():
+    if dist.is_main():
         print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
     return 0

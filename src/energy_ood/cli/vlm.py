@@ -136,9 +136,11 @@ def _load_encoder(kind: str, kw: dict):
 
 
 def run_score(args) -> int:
-    from .._device import resolve_device, set_threads
-    from .._runinfo import atomic_write_json, run_metadata
     from ..evaluate.tables import metrics_table
+    from ..io.atomic_write import atomic_write_json
+    from ..runtime.device import resolve_device
+    from ..runtime.provenance import run_metadata
+    from ..runtime.threads import set_threads
     from ..vlm.apply import class_features, list_images, read_lines, score_sets
     from ..vlm.zeroshot import check_template
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import check_bytes
-from .._npz import load_npz
 from .._validate import InputError, real_array
+from ..io.npz import load_npz
+from ..io.size_limits import check_bytes
 
 KEYS = (("x", "y"), ("images", "labels"))
 # what a byte of uint8 images costs once held as float32 images (4) plus their normalised copy

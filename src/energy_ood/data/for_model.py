@@ -14,8 +14,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from .._files import read_regular
 from .._validate import InputError
+from ..io.regular_files import read_regular
 from ..models.normalization import resolve_normalization
 from .prepare import IDData, is_path, prepare_id
 

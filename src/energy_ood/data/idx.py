@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import check_bytes, max_ratio, open_regular, size_text
-from .._stream import Stream
 from .._validate import InputError, check_int
+from ..io.decompress import Stream
+from ..io.regular_files import open_regular
+from ..io.size_limits import check_bytes, max_ratio, size_text
 
 MAX_DIMS = 8  # images are (N, H, W[, C]); numpy itself stops at 64
 DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

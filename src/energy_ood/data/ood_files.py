@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import open_regular
 from .._validate import InputError
+from ..io.regular_files import open_regular
 from . import transforms as T
 from .arrays import check_held, read_npz
 from .idx import idx_header, read_idx

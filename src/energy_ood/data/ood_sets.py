@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 from . import transforms as T
 from .crops import CROP_FRACTIONS, random_crops  # noqa: F401  (CROP_FRACTIONS re-exported)
 from .datasets import load_dataset

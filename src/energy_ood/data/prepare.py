@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 from . import bad_images
 from .arrays import check_held, read_npz
 from .datasets import IDX_FILES, _idx_pair, available_datasets, load_dataset

@@ -21,8 +21,8 @@ import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from .._files import check_mode, open_regular, read_regular, resolve_inside
 from .._validate import InputError
+from ..io.regular_files import check_mode, open_regular, read_regular, resolve_inside
 from .arrays import MAX_CLASSES
 from .images import EXTENSIONS, image_files
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._device import available_cpus
-from .._env import env_number
-from .._files import open_regular, os_error, read_regular
 from .._validate import InputError
+from ..io.regular_files import open_regular, os_error, read_regular
+from ..runtime.env import env_number
+from ..runtime.threads import available_cpus
 from .checked import Checked, checked_batches
 from .images import decode_image, max_pixels
 from .sources import LIST_SUFFIXES, folder_items, list_items, shards_in, tar_items

@@ -15,8 +15,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._runinfo import new_temp_folder, replace_folder, run_metadata
+from ..io.atomic_write import new_temp_folder, replace_folder
+from ..runtime.provenance import run_metadata
 from . import plots
 from .report import convention_text, write_report
 from .tables import metrics_table

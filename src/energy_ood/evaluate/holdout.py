@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._progress import log
-from .._runinfo import run_metadata
 from .._validate import InputError
 from ..data.splits import holdout_class_split
 from ..metrics import average_precision
 from ..models import create_model
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
 from ..score import create_scorer
 from ..train import Trainer
 from ..train.loop import predict_logits

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._runinfo import atomic_write_json, describe_machine
 from .._validate import InputError
+from ..io.atomic_write import atomic_write_json
+from ..runtime.provenance import describe_machine
 from ..train import TrainConfig
 from ..train.augment import center_mask_at
 from ..train.schedule import cosine_lr

@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import _dist
-from .._progress import log
-from .._runinfo import atomic_write_json, run_metadata
 from .._validate import InputError
 from ..data import bad_images, load_ood_set
 from ..data.ood_sets import source_info
+from ..io.atomic_write import atomic_write_json
 from ..metrics import convention, ood_metrics
+from ..runtime import dist
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
 from ..score.functional import free_energy
 from ..train.loop import accuracy, predict_logits
 from ..train.margins import choose_margins
@@ -49,13 +50,10 @@ def bench_runtime(cfg):
     """The config's device / amp / threads as a Runtime, and its bad-images policy (the CLI's
     flags override the config's keys before this); joins the torchrun process group when
     launched by torchrun."""
-    from .. import _dist
-    from .._device import Runtime
+    from ..runtime.device import start_runtime
 
     bad_images.set_policy(getattr(cfg, "bad_images", "error"))  # a key of ood configs
-    rt = Runtime.create(device=cfg.device, amp=cfg.amp, threads=cfg.threads)
-    dev = _dist.init(rt.device)
-    return rt if dev == rt.device else Runtime(dev, rt.amp, rt.threads, rt.compile, rt.data_mode)
+    return start_runtime(device=cfg.device, amp=cfg.amp, threads=cfg.threads)
 
 
 def _median_epoch(metrics: dict) -> float:
@@ -197,7 +195,7 @@ class _Seed:
 
         path = self.dir / "budget.json"
         budget = None
-        if _dist.is_main():
+        if dist.is_main():
             if resume and path.is_file():
                 budget = _read_budget(path)
             else:
@@ -207,7 +205,7 @@ class _Seed:
                 budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
                                            rt, cfg.pretrain.time_budget_s)  # fmt: skip
                 atomic_write_json(path, budget)
-        return _dist.broadcast_object(budget)
+        return dist.broadcast_object(budget)
 
     def margin_val(self, cfg: OODConfig, data_root) -> tuple[torch.Tensor, dict]:
         """As many margin-validation outliers as ID validation images (distinct crops, no
@@ -243,7 +241,7 @@ def _margin_sweep(cfg, sd: _Seed, base: dict, headline, data_root, resume, rt) -
     validation vs the margin-validation outliers)."""
     ms, points, runs = cfg.sweeps.margins, [], []
     x_val = sd.data.x_val
-    out_val, val_pool = sd.margin_val(cfg, data_root) if _dist.is_main() else (None, None)
+    out_val, val_pool = sd.margin_val(cfg, data_root) if dist.is_main() else (None, None)
     for i, (d_in, d_out) in enumerate(ms.offsets):
         m_in, m_out = round(base["m_in"] + d_in, 3), round(base["m_out"] + d_out, 3)
         if not m_in < m_out:
@@ -267,14 +265,14 @@ def _margin_sweep(cfg, sd: _Seed, base: dict, headline, data_root, resume, rt) -
             res["metrics"]["test_error"], val["auroc"],
         ))  # fmt: skip
     if not points:  # another process: rank 0 decides and tells
-        best = _dist.broadcast_object(None)
+        best = dist.broadcast_object(None)
         return None, runs[best]
     best, choice = choose(points)
     sweep = MarginSweep(sd.seed, {k: base[k] for k in ("m_in", "m_out", "margin", "rule")},
                         points, best, SWEEP_RULE, cfg.finetune.epochs, list(cfg.data.margin_val),
                         choice, val_pool)  # fmt: skip
     log(f"margin sweep: {sweep.choice_text()}")
-    _dist.broadcast_object(best)
+    dist.broadcast_object(best)
     return sweep, runs[best]
 
 
@@ -304,7 +302,7 @@ def run_ood_benchmark(
     order = [cfg.sweep_seed, *[s for s in cfg.seeds if s != cfg.sweep_seed]]
     per_seed_out = {}
     rt = bench_runtime(cfg)
-    main = _dist.is_main()
+    main = dist.is_main()
     for seed in order:
         t0 = time.perf_counter()
         log(f"seed {seed} ({order.index(seed) + 1}/{len(order)})")
@@ -347,7 +345,7 @@ def run_ood_benchmark(
                                                   rt)  # fmt: skip
             if sweep is not None:
                 offset = tuple(sweep.points[sweep.chosen].offset)
-            offset = _dist.broadcast_object(offset)  # every process trains the same margins
+            offset = dist.broadcast_object(offset)  # every process trains the same margins
             m_in = ft.m_in if ft.m_in is not None else round(base["m_in"] + offset[0], 3)
             m_out = ft.m_out if ft.m_out is not None else round(base["m_out"] + offset[1], 3)
             for method in ft.methods:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._runinfo import describe_machine
+from ..runtime.provenance import describe_machine
 from .results import Claim, OODResults
 from .stats import paired_verdict
 

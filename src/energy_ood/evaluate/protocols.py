@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._progress import log
 from ..metrics import ood_metrics
+from ..runtime.progress import log
 from .tables import METRIC_COLUMNS
 
 KEYS = [k for k, _ in METRIC_COLUMNS]

@@ -8,8 +8,9 @@ import base64
 import html
 from pathlib import Path
 
-from .._runinfo import atomic_write_json, atomic_write_text, describe_machine
+from ..io.atomic_write import atomic_write_json, atomic_write_text
 from ..metrics import convention
+from ..runtime.provenance import describe_machine
 from .stats import mean_std
 from .tables import markdown_table
 

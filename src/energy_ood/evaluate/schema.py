@@ -268,7 +268,7 @@ class RunOptions(Section):
     threads: int | None = option(None, min=1, max=1024)
 
     def check(self, where: str) -> None:
-        from .._device import check_device_spec
+        from ..runtime.device import check_device_spec
 
         try:
             check_device_spec(self.device)

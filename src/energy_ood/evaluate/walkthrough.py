@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .._runinfo import run_metadata
 from .._validate import InputError
 from ..metrics import convention
+from ..runtime.provenance import run_metadata
 from ..train import TrainConfig
 from ..train.runs import finetune, pretrain
 from .ood_config import ModelSection, TrainSection

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .._files import one_line
-from .._validate import InputError
+from .._validate import InputError, one_line
 from .base import OODNet
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, INTERPOLATIONS, Preprocess
 

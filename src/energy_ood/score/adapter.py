@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._progress import progress
 from .._validate import InputError
+from ..runtime.progress import progress
 
 
 def _find_head(model: nn.Module, head: str | None) -> nn.Linear:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._progress import log
+from ..runtime.progress import log
 from .base import Scorer
 
 

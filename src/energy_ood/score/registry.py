@@ -12,8 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._files import one_line
-from .._validate import InputError
+from .._validate import InputError, one_line
 
 if TYPE_CHECKING:
     from .base import Scorer

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from .._files import read_regular, regular_file
-from .._torchload import safe_load
 from .._validate import InputError
+from ..io.regular_files import read_regular, regular_file
+from ..io.torch_load import safe_load
 from ..models.weights import check_finite
 
 RESUME_KEYS = (
@@ -52,18 +52,18 @@ def _first_line(e: BaseException) -> str:
 def load_checkpoint(path: str | Path, broadcast_device=None) -> dict:
     """Read and check a checkpoint. With ``broadcast_device`` (inside a torchrun job) rank 0
     reads the file and sends its bytes to every rank."""
-    from .. import _dist
+    from ..runtime import dist
 
     path = Path(path)
     if broadcast_device is not None:
-        problem = _dist.broadcast_object(_problem(path) if _dist.is_main() else None)
+        problem = dist.broadcast_object(_problem(path) if dist.is_main() else None)
     else:
         problem = _problem(path)
     if problem is not None:
         raise InputError(problem)
     if broadcast_device is not None:
         try:
-            data = _dist.broadcast_bytes(read_regular(path, "checkpoint") if _dist.is_main()
+            data = dist.broadcast_bytes(read_regular(path, "checkpoint") if dist.is_main()
                                          else None, broadcast_device)  # fmt: skip
         except PermissionError:
             raise InputError(f"{path}: permission denied") from None

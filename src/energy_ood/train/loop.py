@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import _dist
-from .._device import Runtime, autocast, cpu_runtime, model_device
-from .._progress import log, progress
-from .._runinfo import atomic_torch_save
 from .._validate import InputError
+from ..io.atomic_write import atomic_torch_save
+from ..runtime import dist
+from ..runtime.device import Runtime, autocast, cpu_runtime, model_device
+from ..runtime.progress import log, progress
 from . import augment
 from .batches import as_source, eval_batches
 from .checkpoint import check_compatible, load_checkpoint
@@ -143,7 +143,7 @@ class Trainer:
     def _wrap(self) -> nn.Module:
         """The module the steps call: DDP across processes, compiled when asked."""
         net: nn.Module = _Heads(self.model)
-        if _dist.world() > 1:
+        if dist.world() > 1:
             rot = getattr(self.model, "rot_head", None) is not None
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(
@@ -154,7 +154,7 @@ class Trainer:
         return net
 
     def _save(self, epoch: int, step: int) -> None:
-        if not _dist.is_main():
+        if not dist.is_main():
             return
         state = {
             "model": self.model.state_dict(),
@@ -235,10 +235,8 @@ class Trainer:
                 raise InputError("single-margin fine-tuning needs margin")
         if cfg.method == "rotation" and getattr(self.model, "rot_head", None) is None:
             raise InputError("rotation training needs a model built with rotation_head=True")
-        if len(source) < 2 * _dist.world():
-            raise InputError(
-                f"need at least {2 * _dist.world()} training images, got {len(source)}"
-            )
+        if len(source) < 2 * dist.world():
+            raise InputError(f"need at least {2 * dist.world()} training images, got {len(source)}")
         k = getattr(self.model, "num_classes", None)
         if k is not None and source.labels is not None:
             check_labels(source.labels, k, "training")
@@ -261,13 +259,13 @@ class Trainer:
         source = as_source(x, y, self.device)
         self._check(source, aux)
         aux_src = as_source(aux, None, self.device) if cfg.method in NEEDS_AUX else None
-        rank, world = _dist.rank(), _dist.world()
+        rank, world = dist.rank(), dist.world()
         n = len(source)
         steps = steps_per_epoch(n, cfg.batch_size, world)
         total = steps * cfg.epochs
-        has_ck = _dist.broadcast_object(self.checkpoint_path.exists() if _dist.is_main() else None)
+        has_ck = dist.broadcast_object(self.checkpoint_path.exists() if dist.is_main() else None)
         step = self._resume() if resume and has_ck else 0
-        if _dist.is_main():
+        if dist.is_main():
             self.out.mkdir(parents=True, exist_ok=True)
         self._net = self._wrap()
         for epoch in range(self.start_epoch, cfg.epochs):
@@ -321,7 +319,7 @@ class Trainer:
                 f"epoch {epoch + 1}/{cfg.epochs}: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch")
             )
-        _dist.barrier()
+        dist.barrier()
         return self.history
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from .._files import read_regular
-from .._json import parse_json
 from .._validate import MAX_INPUT_SIZE, MAX_SEED, InputError
 from ..evaluate.schema import Section, build, option
+from ..io.bounded_json import parse_json
+from ..io.regular_files import read_regular
 
 MAX_RUN_JSON = 64 << 20  # a run.json is a few KB
 

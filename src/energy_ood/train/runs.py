@@ -15,17 +15,19 @@ from pathlib import Path
 
 import torch
 
-from .. import _dist
-from .._device import Runtime, cpu_runtime
-from .._files import check_bytes
-from .._progress import log
-from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
 from ..data import bad_images
 from ..data.prepare import IDData, prepare_id
 from ..data.splits import AuxiliaryPool
+from ..io.atomic_write import atomic_write_json
+from ..io.size_limits import check_bytes
 from ..models import create_model
 from ..models.preprocess import Preprocess
+from ..runtime import dist
+from ..runtime.device import Runtime, cpu_runtime
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
+from ..runtime.seeds import seed_everything
 from .checkpoint import load_model_from_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .loop import Trainer, accuracy, steps_per_epoch
@@ -81,7 +83,7 @@ def _short(v) -> str:
 def _start_run_json(out: Path, meta: dict, resume: bool) -> None:
     """Write run.json for a new run; on resume check the run's identity against it instead
     (any change is refused, naming the field, on every torchrun rank) and record it."""
-    _dist.on_main(_write_run_json, out, meta, resume)
+    dist.on_main(_write_run_json, out, meta, resume)
 
 
 def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
@@ -110,7 +112,7 @@ def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
 def _finish(model, d: IDData, out: Path, hist: list, runtime: Runtime, extra=None) -> dict:
     acc = accuracy(model, d.x_test, d.y_test, runtime=runtime)
     metrics = {"test_accuracy": acc, "test_error": 1 - acc, "history": hist, **(extra or {})}
-    if _dist.is_main():
+    if dist.is_main():
         atomic_write_json(out / "metrics.json", metrics)
     log(f"test accuracy {100 * acc:.2f}%")
     return metrics
@@ -278,7 +280,7 @@ def aux_outliers(
 def aux_reuse(record: dict, n_train: int, cfg: TrainConfig) -> dict:
     """How often fine-tuning draws each auxiliary outlier: draws = epochs x steps x aux batch,
     reuse = draws / the distinct outliers it draws from (each draw is augmented anew)."""
-    steps = steps_per_epoch(n_train, cfg.batch_size, _dist.world())
+    steps = steps_per_epoch(n_train, cfg.batch_size, dist.world())
     draws = cfg.epochs * steps * cfg.aux_batch_size
     return {**record, "draws": draws, "reuse": draws / record["n_train"]}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import read_regular, regular_file, resolve_inside
 from .._validate import InputError
+from ..io.regular_files import read_regular, regular_file, resolve_inside
 from ..metrics import ood_metrics
 from ..score.base import create_scorer
 from .encoders import Encoder

@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._device import resolve_device, set_threads
-from .._progress import log
-from .._runinfo import run_metadata, seed_everything
 from .._validate import InputError
 from ..metrics import convention, ood_metrics
+from ..runtime.device import resolve_device
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
+from ..runtime.seeds import seed_everything
+from ..runtime.threads import set_threads
 from .bench_config import VLMConfig
 from .bench_data import (
     category_splits,

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._progress import log, progress
-from .._runinfo import atomic_torch_save
 from .._validate import InputError
+from ..io.atomic_write import atomic_torch_save
+from ..runtime.progress import log, progress
 from .ebm import mask_words
 from .encoders import Encoder
 from .wordnet import load_noun_synsets

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._runinfo import describe_machine
 from ..evaluate.results import Claim
 from ..evaluate.schema import to_plain
 from ..evaluate.stats import paired_verdict
+from ..runtime.provenance import describe_machine
 
 DE = "DeltaE(c=1,floor=0)"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from .._progress import is_quiet
 from .._validate import InputError
+from ..runtime.progress import is_quiet
 from .encoders import Encoder, check_texts, normalize, require
 
 

@@ -1,34 +1,19 @@
-"""What every run records in its output folder: seed, versions, data, configuration.
-
-The atomic writers and output checks live in :mod:`energy_ood._outputs` (re-exported here).
-"""
+"""What every run records in its output folder: seed, versions, machine, data, configuration
+and command (``run.json``, and ``run`` inside ``results.json``)."""
 
 from __future__ import annotations
 
 import os
 import platform
-import random
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import _outputs
-from ._outputs import (  # noqa: F401 - the writers' historical home
-    atomic_torch_save,
-    atomic_write_bytes,
-    atomic_write_text,
-    check_new_file,
-    check_new_folder,
-    new_temp_folder,
-    replace_folder,
-)
-
 
 def versions() -> dict[str, str]:
-    from . import __version__
+    from .. import __version__
 
     out = {
         "energy_ood": __version__,
@@ -109,16 +94,6 @@ def describe_machine(m: dict | None = None) -> str:
     return cpu + (", GPU: " + ", ".join(gpus) if gpus else ", no GPU")
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return a torch generator for data order."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g
-
-
 def run_metadata(
     *, seed: int | None, config: dict, data: dict | None = None, command: str | None = None
 ) -> dict:
@@ -132,20 +107,3 @@ def run_metadata(
         "command": command if command is not None else " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    """``obj`` as indented JSON (numpy and torch values as lists), written atomically."""
-    _outputs.atomic_write_json(path, obj, default=_json_default)

@@ -7,8 +7,8 @@ import lzma
 import os
 import zlib
 
-from ._files import max_bytes, max_ratio, size_text
-from ._validate import InputError
+from .._validate import InputError
+from .size_limits import max_bytes, max_ratio, size_text
 
 CHUNK = 1 << 20
 

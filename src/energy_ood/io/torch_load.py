@@ -13,8 +13,7 @@ import warnings
 
 import torch
 
-from ._files import one_line
-from ._validate import InputError
+from .._validate import InputError, one_line
 
 _GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 _REASON = re.compile(r"WeightsUnpickler error: ([^\n]+)")

@@ -8,9 +8,9 @@ import zlib
 import numpy as np
 import pytest
 
-from energy_ood._files import open_regular
-from energy_ood._stream import Stream
 from energy_ood._validate import InputError
+from energy_ood.io.decompress import Stream
+from energy_ood.io.regular_files import open_regular
 
 PAYLOAD = np.random.default_rng(0).integers(0, 16, 1 << 18).astype(np.uint8).tobytes()
 

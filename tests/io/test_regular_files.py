@@ -4,8 +4,9 @@ import os
 
 import pytest
 
-from energy_ood._files import max_bytes, open_regular, read_regular, regular_file
 from energy_ood._validate import InputError
+from energy_ood.io.regular_files import open_regular, read_regular, regular_file
+from energy_ood.io.size_limits import max_bytes
 
 
 def test_max_bytes_env(monkeypatch):

@@ -1,14 +1,15 @@
 """Environment variables that size things (``ENERGY_OOD_WORKERS``, ``..._MEMORY_LIMIT_MB``,
 ``..._MAX_BYTES``, ``..._MAX_RATIO``, ``..._MAX_PIXELS``): read strictly, so a value that is no
 number, or out of range, is one line naming the variable, never ignored and never a traceback
-deep inside a DataLoader. :func:`check_environment` reads them all (the CLI does, at start)."""
+deep inside a DataLoader. ``energy_ood.data.environment.check_environment`` reads them all
+(the CLI does, at start)."""
 
 from __future__ import annotations
 
 import math
 import os
 
-from ._validate import InputError
+from .._validate import InputError
 
 
 def env_number(name: str, default: float, low: float, high: float, integral: bool = False):
@@ -24,13 +25,3 @@ def env_number(name: str, default: float, low: float, high: float, integral: boo
     if not (low <= v <= high) or (integral and not v.is_integer()):
         raise InputError(f"{name} must be {kind} in [{low:g}, {high:g}], got {raw!r}")
     return int(v) if integral else v
-
-
-def check_environment() -> None:
-    """Read every sizing variable once; the first bad one is an InputError."""
-    from ._files import max_bytes, max_ratio
-    from .data.images import max_pixels
-    from .data.streaming import default_workers, memory_limit_bytes
-
-    for read in (default_workers, memory_limit_bytes, max_bytes, max_ratio, max_pixels):
-        read()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ._validate import InputError
+from .._validate import InputError
 
 MAX_INT_DIGITS = 20  # 2**64 has 20 digits: larger integers are no count, size or seed of ours
 

@@ -1,4 +1,4 @@
-"""Where and how computation runs: device choice, mixed precision, CPU threads.
+"""Where and how computation runs: device choice and mixed precision.
 
 * ``resolve_device("auto" | "cpu" | "cuda" | "cuda:N" | "mps")``: ``auto`` takes CUDA, then
   MPS, then the CPU. Asking for a device this machine lacks is an :class:`InputError` (the CLI
@@ -7,22 +7,20 @@
   float16 on CUDA, and float32 (off) on the CPU and MPS; ``"bf16"``/``"fp16"``/``"off"`` are
   taken as asked (fp16 on the CPU is refused: no GradScaler there). fp16 training uses a
   GradScaler (``energy_ood.train.loop``).
-* ``default_threads()``: intra-op threads for one process: the CPUs this process may use
-  (its affinity mask, not the host's count) divided by the processes started on this node by
-  torchrun. torch's own default can oversubscribe a shared machine badly.
+* :class:`Runtime`: device, precision, threads (:mod:`.threads`), torch.compile and data path
+  of one command; :func:`start_runtime` makes one and joins torchrun's process group.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 
-from ._validate import InputError, check_int
+from .._validate import InputError
+from .threads import set_threads
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")
-MAX_THREADS = 1024
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default auto: CUDA, then MPS, then CPU)"
 
 
@@ -110,30 +108,6 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def default_threads() -> int:
-    """CPUs this process may use, shared among the processes torchrun started on this node."""
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    return max(1, available_cpus() // max(1, local))
-
-
-def set_threads(n: int | None) -> int:
-    """Set torch's intra-op threads (``None``: :func:`default_threads`); returns the value.
-    At most :data:`MAX_THREADS` (torch crashes with SIGSEGV on 100,000)."""
-    if n is None:
-        n = default_threads()
-    n = check_int(n, "--threads", min=1, max=MAX_THREADS)
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
-
-
 @dataclass(frozen=True)
 class Runtime:
     """How a command runs: device, precision, threads, torch.compile, data path."""
@@ -172,6 +146,16 @@ class Runtime:
 
     def autocast(self):
         return autocast(self.device, self.amp)
+
+
+def start_runtime(device="auto", amp="auto", threads=None, compile=False, data_mode="auto"):
+    """:meth:`Runtime.create`, then torchrun's process group joined when launched by torchrun
+    (each rank on its own CUDA device): how every command and benchmark starts."""
+    from . import dist
+
+    rt = Runtime.create(device, amp, threads, compile, data_mode)
+    dev = dist.init(rt.device)
+    return rt if dev == rt.device else Runtime(dev, rt.amp, rt.threads, rt.compile, rt.data_mode)
 
 
 def cpu_runtime() -> Runtime:

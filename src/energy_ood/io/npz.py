@@ -7,9 +7,10 @@ import zlib
 
 import numpy as np
 
-from ._files import check_bytes, max_ratio, open_regular, size_text
-from ._stream import CHUNK
-from ._validate import InputError
+from .._validate import InputError
+from .decompress import CHUNK
+from .regular_files import open_regular
+from .size_limits import check_bytes, max_ratio, size_text
 
 # what reading a damaged member raises; zipfile refuses another compression method or an
 # encrypted member with NotImplementedError / RuntimeError

@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from energy_ood._npz import load_npz
 from energy_ood._validate import InputError
+from energy_ood.io.npz import load_npz
 
 
 def _npy_member(header: dict, body: bytes) -> bytes:

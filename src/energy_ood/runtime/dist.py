@@ -19,7 +19,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from ._validate import InputError
+from .._validate import InputError
 
 
 def launched() -> bool:
@@ -96,7 +96,7 @@ def broadcast_object(obj=None, src: int = 0):
 def on_main(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` on rank 0 only; an InputError there is raised on every rank
     with the same line (so no rank waits in a collective for one that has failed)."""
-    from ._validate import InputError
+    from .._validate import InputError
 
     result, error = None, None
     if is_main():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import energy_ood
-from energy_ood._progress import log, progress
+from energy_ood.runtime.progress import log, progress
 from energy_ood.score import ModelAdapter
 
 SRC = Path(energy_ood.__file__).resolve().parents[1]
@@ -52,12 +52,12 @@ def test_switch_silences_bars_and_status_lines_used_from_python(capsys):
 
 
 def test_only_rank_zero_prints(monkeypatch, capsys):
-    from energy_ood import _progress
+    from energy_ood.runtime import progress as P
 
-    monkeypatch.setattr(_progress, "_ENABLED", True)
+    monkeypatch.setattr(P, "_ENABLED", True)
     monkeypatch.setenv("RANK", "1")
-    _progress.log("from rank 1")
-    assert _progress.progress(range(3)).disable
+    P.log("from rank 1")
+    assert P.progress(range(3)).disable
     monkeypatch.setenv("RANK", "0")
-    _progress.log("from rank 0")
+    P.log("from rank 0")
     assert capsys.readouterr().err == "from rank 0\n"

@@ -1,27 +1,20 @@
-"""Outputs: new paths or regular files, never an input of the same command, written atomically.
+"""Outputs: new paths or regular files, never an input of the same command.
 
-- :func:`check_new_file` / :func:`check_new_folder`, called before any work: an output is a
-  new path, or an existing regular file (folder) replaced only with ``overwrite``; a device
-  node, FIFO or socket is never replaced; an output that is, or contains, one of ``inputs``
-  (the run, the detector, the data, the config) is refused whatever ``overwrite`` says.
-- :func:`atomic_write_bytes` (and the JSON/text/torch variants): a temporary file beside the
-  target, then a rename; a failed write (ENOSPC, EFBIG, EIO, ...) is one InputError and
-  leaves the old file as it was. Temporary names end in :data:`TMP_SUFFIX`, so a clean-up
-  removes only files this package made.
+:func:`check_new_file` / :func:`check_new_folder`, called before any work: an output is a new
+path, or an existing regular file (folder) replaced only with ``overwrite``; a device node,
+FIFO or socket is never replaced; an output that is, or contains, one of ``inputs`` (the run,
+the detector, the data, the config) is refused whatever ``overwrite`` says. The writing itself
+is :mod:`.atomic_write`.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 
-from ._validate import InputError
+from .._validate import InputError
 
-TMP_SUFFIX = ".energy-ood.tmp"
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",
     stat.S_IFSOCK: "a socket",
@@ -41,7 +34,7 @@ def _lstat(path) -> os.stat_result | None:
         raise InputError(f"{path}: cannot be checked ({e.strerror or e})") from None
 
 
-def _stat(path) -> os.stat_result | None:
+def stat_or_none(path) -> os.stat_result | None:
     """``os.stat`` (links followed); None for a missing path or a dangling link."""
     try:
         return os.stat(path)
@@ -89,7 +82,7 @@ def check_new_file(path, overwrite: bool = False, flag: str = "", inputs=()) -> 
     path = Path(path)
     what = f"{flag} {path}" if flag else str(path)
     refuse_inputs(path, inputs, what, folder=False)
-    lst, st = _lstat(path), _stat(path)
+    lst, st = _lstat(path), stat_or_none(path)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise InputError(f"{what}: is a folder, expected a file path")
     if st is not None and not stat.S_ISREG(st.st_mode):
@@ -110,7 +103,7 @@ def check_new_folder(path, overwrite: bool = False, flag: str = "", inputs=()) -
     path = Path(path)
     what = f"{flag} {path}" if flag else str(path)
     refuse_inputs(path, inputs, what, folder=True)
-    st = _stat(path)
+    st = stat_or_none(path)
     if st is None and _lstat(path) is not None:
         raise InputError(f"{what}: a symbolic link leading nowhere; remove it or choose another")
     if st is not None and not stat.S_ISDIR(st.st_mode):
@@ -118,78 +111,3 @@ def check_new_folder(path, overwrite: bool = False, flag: str = "", inputs=()) -
     if st is not None and any(path.iterdir()) and not overwrite:
         raise InputError(f"{what}: holds files; pass --overwrite to replace it, or choose another")
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_error(path, e: OSError) -> InputError:
-    return InputError(f"{path}: cannot write ({e.strerror or e}); nothing was written there")
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """``data`` at ``path`` as a whole or not at all (a temporary file, fsync, rename)."""
-    path = Path(path)
-    st = _stat(path)
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{path}: not a regular file, not replaced")
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise write_error(path, e) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_json(path: str | os.PathLike, obj, default=None) -> None:
-    text = json.dumps(obj, indent=2, default=default, allow_nan=False)
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` to memory, then :func:`atomic_write_bytes`."""
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def new_temp_folder(out: Path) -> Path:
-    """A temporary folder beside ``out`` (removed by the caller on failure)."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=TMP_SUFFIX))
-    except OSError as e:
-        raise write_error(out, e) from None
-
-
-def replace_folder(tmp: Path, out: Path) -> None:
-    """Put the finished folder ``tmp`` at ``out`` (beside it, same file system): the old
-    folder is moved aside first and removed only once the new one is in place."""
-    import shutil
-
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}{TMP_SUFFIX}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -16,16 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._files import (
-    check_bytes,
-    max_bytes,
-    one_line,
-    open_regular,
-    os_error,
-    read_regular,
-)
-from ._npz import load_npz
-from ._validate import InputError, real_array
+from .._validate import InputError, one_line, real_array
+from .npz import load_npz
+from .regular_files import open_regular, os_error, read_regular
+from .size_limits import check_bytes, max_bytes
 
 BUNDLES = (".npz", ".pt", ".pth")
 SUFFIXES = (".npy", *BUNDLES, ".csv", ".txt")
