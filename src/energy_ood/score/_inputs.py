@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .._validate import InputError
-from . import _params as P
+from . import param_checks as P
 from .base import Scorer, _check_finite, _check_finite_inputs
 
 

@@ -26,10 +26,11 @@ import torch
 from .. import __version__
 from .._validate import InputError, as_numpy_1d
 from . import _detector_io as io
-from . import _params as P
+from . import param_checks as P
 from .adapter import ModelAdapter, check_features
-from .base import Scorer, create_scorer, scorer_class
+from .base import Scorer
 from .fitting import FitSource, fit_scorer
+from .registry import create_scorer, scorer_class
 
 CONVENTION = (
     "score = ID-ness (higher = more in-distribution); OOD when score < threshold; "

@@ -13,7 +13,8 @@ import torch
 
 from .._validate import InputError, as_tensor_2d
 from ._head import linear
-from .base import Scorer, register
+from .base import Scorer
+from .registry import register
 
 
 @register("fdbd")

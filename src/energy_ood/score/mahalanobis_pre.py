@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from .._validate import InputError
-from . import _params as P
+from . import param_checks as P
 from ._inputs import InputScorer, step_scale
 from .adapter import ModelAdapter
-from .base import register
 from .mahalanobis import GAUSSIAN_STATE, fit_gaussian, min_distance
+from .registry import register
 
 
 @register("mahalanobis_pre")

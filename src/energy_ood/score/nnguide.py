@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from . import _params as P
+from . import param_checks as P
 from ._head import linear
-from .base import Scorer, register
+from .base import Scorer
+from .registry import register
 
 
 def _unit(z: torch.Tensor) -> torch.Tensor:

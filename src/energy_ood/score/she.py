@@ -13,8 +13,9 @@ import torch
 
 from .._validate import InputError, as_tensor_2d
 from ._head import linear
-from .base import Scorer, register
+from .base import Scorer
 from .calibrated import check_labels
+from .registry import register
 
 
 @register("she")

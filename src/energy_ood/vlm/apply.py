@@ -13,8 +13,8 @@ import numpy as np
 from .._validate import InputError
 from ..io.regular_files import read_regular, regular_file, resolve_inside
 from ..metrics import ood_metrics
-from ..score.base import create_scorer
-from .encoders import Encoder
+from ..score.registry import create_scorer
+from .encoder_base import Encoder
 from .prompt import PromptLearner, load_context
 from .zeroshot import ZeroShotClassifier, similarity
 

@@ -73,7 +73,7 @@ def _grid(cfg: VLMConfig, param: str) -> list[float]:
 
 
 def _metrics(name, params, s_id, s_ood) -> dict:
-    from ..score.base import create_scorer
+    from ..score.registry import create_scorer
 
     sc = create_scorer(name, **params)
     return ood_metrics(sc.score(s_id), sc.score(s_ood))
@@ -99,7 +99,7 @@ def evaluate(sims: dict, y_id, specs: dict, cfg: VLMConfig) -> dict:
 def _example_scores(sims, specs, result) -> dict:
     """{label: {"id": [...], "ood": [...]}} for MCM, Energy and the default Delta-Energy, each
     at its validated temperature (first split, for the histogram plot)."""
-    from ..score.base import create_scorer
+    from ..score.registry import create_scorer
 
     out = {}
     for k in ("MCM", "Energy", "DeltaE(c=1,floor=0)"):

@@ -18,7 +18,7 @@ from .._validate import InputError
 from ..io.atomic_write import atomic_torch_save
 from ..runtime.progress import log, progress
 from .ebm import mask_words
-from .encoders import Encoder
+from .encoder_base import Encoder
 from .wordnet import load_noun_synsets
 
 

@@ -20,7 +20,7 @@ from .._validate import InputError
 from ..io.atomic_write import atomic_torch_save
 from ..io.regular_files import regular_file
 from ..io.torch_load import load_failure
-from .encoders import Encoder, check_texts
+from .encoder_base import Encoder, check_texts
 
 CKPT_FORMAT = "energy_ood.vlm.prompt/1"
 

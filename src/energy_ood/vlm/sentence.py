@@ -14,7 +14,7 @@ import torch
 
 from .._validate import InputError
 from ..runtime.progress import is_quiet
-from .encoders import Encoder, check_texts, normalize, require
+from .encoder_base import Encoder, check_texts, normalize, require
 
 
 def bundled_minilm_path() -> Path:
