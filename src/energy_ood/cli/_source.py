@@ -45,7 +45,7 @@ def add_run_dir(p, help_text: str = "a run folder") -> None:
 def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> None:
     g = p.add_argument_group("the model and its in-distribution data")
     if gate:
-        from ..evaluate.gate import DEFAULT_RATIO, HELP_RATIO, HELP_STRICT
+        from ..metrics.accuracy_gate import DEFAULT_RATIO, HELP_RATIO, HELP_STRICT
 
         g.add_argument("--accuracy-gate", type=float, default=DEFAULT_RATIO, metavar="X",
                        help=HELP_RATIO)  # fmt: skip

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluate.config import load_config, load_raw, merge, parse_overrides
-from ..evaluate.registry import PROTOCOLS, get_protocol
+from ..bench.config_files import load_config, load_raw, merge, parse_overrides
+from ..bench.registry import get_protocol, protocols
 from ..runtime import dist
 from ._paths import check_not_input, config_inputs
 from ._runtime import add_bad_images_arg, add_runtime_args
@@ -31,7 +31,7 @@ HOLDOUT = {
 
 
 def add_parser(sub) -> None:
-    kinds = "; ".join(f"{k}: {p.summary}" for k, p in PROTOCOLS.items())
+    kinds = "; ".join(f"{k}: {p.summary}" for k, p in protocols().items())
     p = sub.add_parser(
         "bench",
         help="full benchmarks (fmnist, cifar10, holdout, vlm_wordnet, walkthrough, or a config)",

@@ -6,11 +6,11 @@ digits when Fashion-MNIST is not installed."""
 from __future__ import annotations
 
 from .._validate import InputError
+from ..bench.config_files import load_config, parse_overrides
+from ..bench.ood.report import render
+from ..bench.ood.run import run_ood_benchmark
+from ..bench.stats import RULE
 from ..data import load_dataset
-from ..evaluate.config import load_config, parse_overrides
-from ..evaluate.ood_bench import run_ood_benchmark
-from ..evaluate.ood_report import render
-from ..evaluate.stats import RULE
 from ..runtime.progress import log
 
 
@@ -44,7 +44,7 @@ def _has_fashion_mnist(data_root) -> bool:
 
 
 def run(args) -> int:
-    from ..evaluate.config import find_config
+    from ..bench.config_files import find_config
     from ._paths import check_not_input, config_inputs
 
     name = args.config

@@ -298,7 +298,7 @@ def _gate(src, d, rt, args) -> dict:
     """The ID-accuracy gate on the validation split (before anything is fitted): the warning
     is printed (or, with --strict, the command stops) and recorded in the detector."""
     from ..evaluate.extract import extract
-    from ..evaluate.gate import check_ratio, enforce, id_accuracy
+    from ..metrics.accuracy_gate import check_ratio, enforce, id_accuracy
 
     ratio = check_ratio(args.accuracy_gate)
     if ratio <= 0:

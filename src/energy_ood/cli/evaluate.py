@@ -8,11 +8,11 @@ import argparse
 import numpy as np
 
 from .._validate import InputError, as_numpy_1d
-from ..evaluate.gate import check_ratio
-from ..evaluate.tables import mean_row, metrics_table
 from ..io.arrays import load_array
 from ..io.atomic_write import atomic_write_json
 from ..metrics import convention, ood_metrics
+from ..metrics.accuracy_gate import check_ratio
+from ..reporting.tables import mean_row, metrics_table
 from ..runtime.provenance import run_metadata
 from ..score import create_scorer
 from ..score.calibrated import check_labels
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_folder(args: argparse.Namespace) -> int:
-    from ..evaluate.run_eval import evaluate_model
+    from ..evaluate.model_eval import evaluate_model
 
     sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
     paths = _parse_ood(args.ood or [])
@@ -278,7 +278,7 @@ def run_folder(args: argparse.Namespace) -> int:
         save_scores(args.save_scores, res["raw"])
     where = f"run {args.run}" if args.run else f"model {args.model}"
     if report is not None:
-        from ..evaluate.eval_report import write_eval_report
+        from ..evaluate.report import write_eval_report
 
         conv = convention(args.tpr, args.rule, args.positive)
         path = write_eval_report(report, res, conv, src.record, args.command_line, where)

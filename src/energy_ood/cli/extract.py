@@ -94,7 +94,7 @@ def _inputs(source: str, data, seed: int, data_root):
 
 def _gate(preds, y, data, source):
     """(accuracy, warning line or None) of the model on a labelled ID split."""
-    from ..evaluate.gate import enforce, from_predictions
+    from ..metrics.accuracy_gate import enforce, from_predictions
 
     if not preds or any(p is None for p in preds):
         return None, None  # the model's outputs are not the data set's classes

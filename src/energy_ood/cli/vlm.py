@@ -87,9 +87,9 @@ def _add_score_parser(vsub) -> None:
 
 
 def run_bench(args) -> int:
-    from ..evaluate.config import load_config, merge, parse_overrides
-    from ..vlm.bench import run_vlm_bench
-    from ..vlm.bench_report import render
+    from ..bench.config_files import load_config, merge, parse_overrides
+    from ..bench.vlm.report import render
+    from ..bench.vlm.run import run_vlm_bench
     from .bench import _runtime_overrides
 
     over: dict = {"data": {"splits": args.splits}, "tune": {"epochs": args.epochs}}
@@ -98,7 +98,7 @@ def run_bench(args) -> int:
     elif args.vlm_command == "tune" and args.loss:
         over["tune"]["losses"] = list(dict.fromkeys(args.loss))
     over = merge(merge(over, parse_overrides(args.set)), _runtime_overrides(args))
-    from ..evaluate.config import find_config
+    from ..bench.config_files import find_config
     from ._paths import check_not_input, config_inputs
 
     cfg = load_config(args.config, over, kind="vlm")
@@ -136,8 +136,8 @@ def _load_encoder(kind: str, kw: dict):
 
 
 def run_score(args) -> int:
-    from ..evaluate.tables import metrics_table
     from ..io.atomic_write import atomic_write_json
+    from ..reporting.tables import metrics_table
     from ..runtime.device import resolve_device
     from ..runtime.provenance import run_metadata
     from ..runtime.threads import set_threads

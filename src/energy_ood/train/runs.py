@@ -316,7 +316,7 @@ def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
     )  # fmt: skip
     recipe, norm = lm.preprocess, lm.normalization
     if lm.num_classes == len(d.classes):  # the ID-accuracy gate, on the validation split
-        from ..evaluate.gate import GateResult, enforce
+        from ..metrics.accuracy_gate import GateResult, enforce
 
         acc = accuracy(lm.model, d.x_val, d.y_val, runtime=runtime)
         enforce(GateResult(acc, len(d.x_val), len(d.classes), what="ID validation",

@@ -1,0 +1,18 @@
+"""The hold-out-class protocol (``kind = "holdout"``): one classifier per held-out class and
+trial, average precision of the held-out class as the anomaly; claims of the semantic-anomaly
+paper (rotation head, centre masking)."""
+
+from ..registry import Protocol, register_protocol
+
+register_protocol(
+    Protocol(
+        kind="holdout",
+        summary="hold-out-class AP with and without the rotation head (and the masking ablation)",
+        package=__name__,
+        config="HoldoutConfig",
+        run="run_holdout",
+        render="render",
+        epochs_key="train",
+        trials_key="trials",
+    )
+)
