@@ -11,7 +11,7 @@ from energy_ood.bench.ood.config import OODConfig
 from energy_ood.bench.registry import get_protocol, protocols
 from energy_ood.bench.vlm.config import VLMConfig
 from energy_ood.bench.walkthrough.config import WalkthroughConfig
-from energy_ood.data.ood_sets import ood_family, source_info
+from energy_ood.data.sources import ood_family, source_info
 
 CONFIGS = bundled_configs()
 

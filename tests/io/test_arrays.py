@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energy_ood._validate import InputError, as_tensor_2d
-from energy_ood.io.arrays import load_array, split_key
+from energy_ood.data.sources import load_array, split_key
 
 
 def one_line(e) -> str:

@@ -27,23 +27,18 @@ import io
 import json
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from .._validate import InputError
 from ..data import bad_images
-from ..io.arrays import load_array
+from ..data.for_model import model_inputs
+from ..data.sources import load_array, read_head
 from ..io.atomic_write import atomic_write_bytes
-from ..io.npz import load_npz
-from ..io.regular_files import open_regular
-from ..io.size_limits import check_bytes
-from ..io.torch_load import load_failure
 from ..score import Detector, create_scorer
 from ..score.calibrated import check_labels
 from ..score.detector import CONVENTION
-from ._images import images_for, inputs_record, model_from_inputs
+from ._images import inputs_record, model_from_inputs
 from ._paths import check_out_file
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_run_dir, add_source_args, has_source, load_source
@@ -152,33 +147,6 @@ def run_export(args) -> int:
     return 0
 
 
-def load_kind(path: str, kind: str) -> np.ndarray:
-    """An array of ``kind`` from a file: an .npz holding a key of that name gives it (so one
-    bundle can hold logits and features), otherwise the file's array."""
-    return load_array(path, kind=kind)
-
-
-def _head(path: str) -> tuple:
-    p = Path(path)
-    open_regular(p, "head file").close()  # a FIFO or device is refused, never opened blocking
-    if p.suffix.lower() == ".npz":  # members checked against their headers and the ceiling
-        d = load_npz(p, pick=lambda keys: [k for k in ("weight", "bias") if k in keys])
-    else:
-        check_bytes(p.stat().st_size, str(p))
-        try:
-            d = torch.load(p, weights_only=True, map_location="cpu")
-        except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
-            raise load_failure(p, e, "--head") from e
-    if not isinstance(d, dict) or "weight" not in d:
-        raise InputError(f"{p}: expected a dict/npz with 'weight' (and 'bias')")
-    w, b = d["weight"], d.get("bias")
-    if not isinstance(w, (np.ndarray, torch.Tensor)) or (
-        b is not None and not isinstance(b, (np.ndarray, torch.Tensor))
-    ):
-        raise InputError(f"{p}: 'weight' and 'bias' must be arrays")
-    return w, b
-
-
 def _params(args) -> dict:
     params = {k: v for k, v in (("T", args.T), ("k", args.k)) if v is not None}
     for item in args.param:
@@ -225,12 +193,12 @@ def run_fit(args) -> int:
             raise InputError(f"--score {args.score} needs {flag} ({_why(need, scorer)})")
 
     def read(path, kind):
-        return normalise(path) if normalise is not None else load_kind(path, kind)
+        return normalise(path) if normalise is not None else load_array(path, kind)
 
     fit_kind = scorer.fit_kind or scorer.input_kind
     needs = {}
     if args.head:
-        needs["weight"], needs["bias"] = _head(args.head)
+        needs["weight"], needs["bias"] = read_head(args.head)
     if args.class_weights:
         needs["class_weights"] = load_array(args.class_weights)
     if std is not None and "std" in scorer.fit_accepts:
@@ -273,7 +241,7 @@ def _fit_with_model(args, scorer) -> int:
     X, y = d.x_train[idx], d.y_train[idx]
     record = inputs_record(args, d)
     record.update(_gate(src, d, rt, args))
-    val = d.x_val if args.val is None else images_for(args.val, *_transform_of(record), rt.device)
+    val = d.x_val if args.val is None else model_inputs(args.val, *_transform_of(record), rt.device)
     needs = {}
     if args.class_weights:
         needs["class_weights"] = load_array(args.class_weights)
@@ -348,11 +316,11 @@ def run_predict(args) -> int:
     if inputs is not None:
         model, transform, mean, std = model_from_inputs(inputs, rt)
         det = Detector.load(args.detector, model=model)
-        x = images_for(args.input, transform, mean, std, rt.device)
+        x = model_inputs(args.input, transform, mean, std, rt.device)
     else:
         if det.scorer.input_kind == "inputs":
             raise InputError(f"{args.detector}: {det.scorer.name} runs a model: give --run-dir")
-        x = load_kind(args.input, det.scorer.input_kind)
+        x = load_array(args.input, det.scorer.input_kind)
     scores = det.score_samples(x)
     # images left out (--bad-images skip): rows keep their position in the input's order
     index = getattr(getattr(x, "ds", None), "positions", None)

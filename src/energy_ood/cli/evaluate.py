@@ -8,7 +8,7 @@ import argparse
 import numpy as np
 
 from .._validate import InputError, as_numpy_1d
-from ..io.arrays import load_array
+from ..data.sources import load_array
 from ..io.atomic_write import atomic_write_json
 from ..metrics import convention, ood_metrics
 from ..metrics.accuracy_gate import check_ratio
@@ -127,9 +127,7 @@ def _given_scores(path: str) -> np.ndarray:
 def _kind_array(path: str, kind: str, widths: dict) -> np.ndarray:
     """The ``kind`` array of a file (an .npz key of that name, else its array), 2-D, with the
     same column count in every file."""
-    from .detect import load_kind
-
-    arr = load_kind(path, kind)
+    arr = load_array(path, kind)
     if arr.ndim != 2:
         what = "logits (samples x classes)" if kind == "logits" else f"{kind} (samples x columns)"
         raise InputError(
@@ -147,8 +145,9 @@ def _kind_array(path: str, kind: str, widths: dict) -> np.ndarray:
 
 def _fit_file_scorer(scorer, args, widths: dict):
     """Fit a scorer from the file-mode flags, asking it what it needs."""
+    from ..data.sources import read_head
     from ..score import fit_scorer
-    from .detect import FLAGS, _head
+    from .detect import FLAGS
 
     given = {"X": args.fit, "y": args.labels, "head": args.head}
     for need in sorted(scorer.fit_needs):
@@ -162,7 +161,7 @@ def _fit_file_scorer(scorer, args, widths: dict):
     if y is not None:
         n = len(X) if X is not None else len(y)
         check_labels(y, n, None, f"--labels {args.labels}", "cpu")
-    head = _head(args.head) if args.head and "head" in scorer.fit_needs else None
+    head = read_head(args.head) if args.head and "head" in scorer.fit_needs else None
     try:
         return fit_scorer(scorer, train={kind: X}, train_labels=y, head=head)
     except InputError as e:

@@ -27,7 +27,7 @@ import torch
 from .._validate import InputError
 from ..data import bad_images
 from ..data.ood_files import load_ood_path
-from ..data.ood_sets import ood_set_names
+from ..data.sources import ood_set_names
 from ..evaluate.extract import extract
 from ..io.atomic_write import atomic_write_bytes, atomic_write_json, new_temp_folder, replace_folder
 from ..runtime import dist

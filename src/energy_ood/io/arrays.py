@@ -1,8 +1,11 @@
-"""Read one array of logits, features, scores or labels from .npy, .npz, .pt or .csv.
+"""Readers of one array of numbers (logits, features, scores, labels, images as floats) from
+.npy, .npz, .pt or .csv files, each ``reader(path, key, kind) -> array`` and failing with one
+line naming the file; which reader reads a path is the source map's choice
+(:func:`energy_ood.data.sources.load_array`).
 
-``load_array("bundle.npz:features")`` picks a key; ``load_array(path, kind="features")`` picks
-the key named after the kind. A bundle holding several arrays with neither is an error that
-names its keys, never a silent guess.
+In a bundle (.npz, .pt) ``key`` picks an array, else the array named after ``kind``
+(:data:`KIND_KEYS`); a bundle holding several arrays with neither is an error that names its
+keys, never a silent guess. Several arrays by name: :func:`npz_named`, :func:`pt_named`.
 """
 
 from __future__ import annotations
@@ -18,11 +21,10 @@ import torch
 
 from .._validate import InputError, one_line, real_array
 from .npz import load_npz
-from .regular_files import open_regular, os_error, read_regular
+from .regular_files import os_error, read_regular
 from .size_limits import check_bytes, max_bytes
+from .torch_load import load_failure
 
-BUNDLES = (".npz", ".pt", ".pth")
-SUFFIXES = (".npy", *BUNDLES, ".csv", ".txt")
 KIND_KEYS = {
     "logits": ("logits",),
     "features": ("features", "feats", "embeddings"),
@@ -31,18 +33,6 @@ KIND_KEYS = {
     "similarity": ("similarity", "similarities", "sims"),
     "inputs": ("inputs", "images", "x"),
 }
-
-
-def split_key(path) -> tuple[Path, str | None]:
-    """``"a.npz:key"`` -> ``(Path("a.npz"), "key")``; a path without a selector -> key None.
-
-    A file whose own name holds the colon wins over the selector.
-    """
-    s = os.fspath(path)
-    head, sep, key = s.rpartition(":")
-    if sep and key and Path(head).suffix.lower() in SUFFIXES and not os.path.lexists(s):
-        return Path(head), key
-    return Path(s), None
 
 
 def choose_key(keys: list[str], path, key: str | None, kind: str | None) -> str:
@@ -67,39 +57,7 @@ def choose_key(keys: list[str], path, key: str | None, kind: str | None) -> str:
     raise InputError(f"{path}: holds several arrays ({listed}){want}; choose one as {path}:KEY")
 
 
-def load_array(path, kind: str | None = None) -> np.ndarray:
-    """Load one array of real numbers; every failure is an InputError naming the file.
-
-    Parameters
-    ----------
-    path : ``.npy``, ``.npz``, ``.pt``/``.pth`` (read with ``weights_only=True``), ``.csv`` or
-        ``.txt``; ``"file.npz:key"`` / ``"file.pt:key"`` selects one array of a bundle.
-    kind : ``"logits"``, ``"features"``, ``"scores"`` or ``"labels"``: what the caller expects;
-        picks the bundle key of that name (``features`` also accepts ``feats``/``embeddings``).
-
-    ``.npy`` files are memory-mapped copy-on-write (writable, nothing read up front).
-    Complex, object, text and date dtypes are refused; big-endian and longdouble converted.
-    """
-    path, key = split_key(path)
-    open_regular(path).close()  # a regular file we may read, or a one-line error
-    suffix = path.suffix.lower()
-    if key is not None and suffix not in BUNDLES:
-        raise InputError(f"{path}:{key}: a key selector needs an .npz or .pt file")
-    if suffix == ".npy":
-        arr = _read(path, _npy)
-    elif suffix == ".npz":
-        got = _read(path, lambda p: load_npz(p, lambda keys: [choose_key(keys, p, key, kind)]))
-        arr = next(iter(got.values()))
-    elif suffix in (".pt", ".pth"):
-        arr = _read(path, lambda p: _pt(p, key, kind))
-    elif suffix in (".csv", ".txt"):
-        arr = _read_csv(path)
-    else:
-        raise InputError(f"{path}: unknown file type {suffix!r} (use .npy, .npz, .pt, .csv)")
-    return real_array(arr, str(path) if key is None else f"{path}:{key}")
-
-
-def _read(path: Path, reader):
+def read_guarded(path: Path, reader):
     """Run a third-party reader; anything it raises on a bad file becomes one InputError."""
     try:
         return reader(path)
@@ -210,3 +168,39 @@ def _csv_problem(path: Path, lines: list[str], skip: int) -> str:
             return f"{path}: row {i + 1} has {len(cells)} columns, the rows above {width}"
         width = len(cells)
     return f"{path}: not a table of numbers"
+
+
+def npy_array(path: Path, key=None, kind=None) -> np.ndarray:
+    """An ``.npy`` file, memory-mapped copy-on-write (writable, nothing read up front)."""
+    return read_guarded(path, _npy)
+
+
+def npz_array(path: Path, key=None, kind=None) -> np.ndarray:
+    """One member of an ``.npz`` file (``key``, else the one of ``kind``, else the only one)."""
+    got = read_guarded(path, lambda p: load_npz(p, lambda keys: [choose_key(keys, p, key, kind)]))
+    return next(iter(got.values()))
+
+
+def pt_array(path: Path, key=None, kind=None) -> np.ndarray:
+    """A tensor of a ``.pt`` file, or one of a dict of them (read with ``weights_only=True``)."""
+    return read_guarded(path, lambda p: _pt(p, key, kind))
+
+
+def csv_array(path: Path, key=None, kind=None) -> np.ndarray:
+    """A table of numbers separated by commas (one column: a 1-D array)."""
+    return _read_csv(path)
+
+
+def npz_named(path: Path, names, what: str = "file") -> dict:
+    """The members of an ``.npz`` file among ``names`` (others are not read)."""
+    return load_npz(path, pick=lambda keys: [k for k in names if k in keys])
+
+
+def pt_named(path: Path, names, what: str = "file"):
+    """The object of a ``.pt`` file (a dict of arrays by name, when it is one), read with
+    ``weights_only=True``; ``what`` names the file in a refusal."""
+    check_bytes(path.stat().st_size, str(path))
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any failure of the restricted unpickler
+        raise load_failure(path, e, what) from e

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..._validate import MAX_INPUT_SIZE, MAX_SEED, InputError
-from ...data.ood_sets import id_family, ood_family, ood_set_names, source_info
+from ...data.sources import id_family, ood_family, ood_set_names, source_info
 from ...data.splits import check_families
 from ...io.typed_schema import Section, option
 from ..sections import ModelSection, RunOptions, ScorerSpec, TrainSection

@@ -23,7 +23,7 @@ import torch
 
 from ..._validate import InputError
 from ...data import bad_images
-from ...data.ood_sets import source_info
+from ...data.sources import source_info
 from ...evaluate.ood_inputs import load_ood_tensors
 from ...evaluate.scoring import method_label, score_on_sets
 from ...io.atomic_write import atomic_write_json

@@ -19,7 +19,7 @@ class WalkData(Section):
     evaluate_sets: list[str] = option(factory=lambda: ["mnist"], min_len=1)
 
     def check(self, where: str) -> None:
-        from ...data.ood_sets import ood_set_names
+        from ...data.sources import ood_set_names
         from ...data.splits import check_families
 
         for key in ("aux", "test_sets", "evaluate_sets"):
