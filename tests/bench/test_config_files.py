@@ -69,7 +69,7 @@ def test_cifar10_cpu_config():
     assert [m.to_plain() for m in c.posthoc.methods] == [
         m.to_plain() for m in load_config("cifar10").posthoc.methods
     ]  # every post-hoc scorer of the full-size config
-    natural = c.natural_sets()
+    natural = [s for s in c.data.ood_sets if source_info(s).kind == "natural"]
     assert {"mnist", "scenes", "textures", "mate-nature", "gimp-textures",
             "sklearn-photos"} <= set(natural)  # fmt: skip
     new = {ood_family(s) for s in natural} - {ood_family(s) for s in load_config("fmnist")

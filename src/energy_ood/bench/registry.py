@@ -94,3 +94,15 @@ def get_protocol(kind) -> Protocol:
     if not isinstance(kind, str) or kind not in known:
         raise InputError(f"kind: unknown benchmark kind {kind!r}; one of {', '.join(known)}")
     return known[kind]
+
+
+def run_protocol(cfg, out, *, data_root=None, resume: bool = True, command=None):
+    """Run the protocol of ``cfg.kind`` into the folder ``out`` and render its report; the
+    path of report.md (None in the other processes of a torchrun job)."""
+    from ..runtime import dist
+
+    proto = get_protocol(cfg.kind)
+    res = proto.run_fn()(cfg, out, data_root=data_root, resume=resume, command=command)
+    if res is None or not dist.is_main():
+        return None
+    return proto.render_fn()(res, out, command=command)

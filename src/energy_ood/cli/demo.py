@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from .._validate import InputError
 from ..bench.config_files import load_config, parse_overrides
-from ..bench.ood.report import render
-from ..bench.ood.run import run_ood_benchmark
+from ..bench.registry import run_protocol
 from ..bench.stats import RULE
 from ..data import load_dataset
 from ..runtime.progress import log
@@ -52,9 +51,10 @@ def run(args) -> int:
         name = "demo_digits"
     cfg = load_config(name, parse_overrides(args.set), kind="ood")
     check_not_input(args, args.out, "--out", *config_inputs(cfg, find_config(name)))
-    res = run_ood_benchmark(cfg, args.out, data_root=args.data_root, resume=not args.fresh,
-                            command=args.command_line)  # fmt: skip
-    report = render(res, args.out, command=args.command_line)
+    report = run_protocol(cfg, args.out, data_root=args.data_root, resume=not args.fresh,
+                          command=args.command_line)  # fmt: skip
+    if report is None:  # another process of a torchrun job
+        return 0
     text = report.read_text()
     start = text.find("## Claims")
     end = text.find("## Table 1")

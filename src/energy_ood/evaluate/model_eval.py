@@ -9,9 +9,14 @@ metrics per set, and their mean.
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
+
 from .._validate import InputError
 from ..data import bad_images
 from ..data.ood_files import load_ood_path
+from ..io.atomic_write import atomic_write_bytes
 from ..metrics import ood_metrics
 from ..metrics.accuracy_gate import DEFAULT_RATIO, enforce, id_accuracy
 from ..reporting.tables import mean_row
@@ -91,3 +96,30 @@ def evaluate_run(run_dir, ood_sets, methods, data_root=None, runtime=None, **kw)
     if res is not None:
         res["run"] = run
     return res
+
+
+def save_scores(path: str, raw: dict) -> None:
+    """Per-image scores as one .npz: ``METHOD/id`` and ``METHOD/SET`` arrays."""
+    arrays = {}
+    for label, r in raw.items():
+        arrays[f"{label}/id"] = np.asarray(r["id"])
+        for name, s in r["ood"].items():
+            arrays[f"{label}/{name}"] = np.asarray(s)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def results_record(res: dict, conv: dict, normalization, run: dict) -> dict:
+    """What ``evaluate --json`` writes for a model: the gate's warning first, the convention,
+    the metrics, the ID test error, the gate, the normalisation, skipped images, the run."""
+    return {
+        "warning": res["warning"],
+        "convention": conv,
+        "results": res["results"],
+        "id_test_error": res["id_test_error"],
+        "id_accuracy_gate": res["gate"],
+        "normalization": normalization,
+        **({"skipped_images": res["skipped_images"]} if res["skipped_images"] else {}),
+        "run": run,
+    }

@@ -19,6 +19,20 @@ from ..score.adapter import check_features
 from .extract import extract
 
 
+def method_specs(names: list[str], T: float = 1.0) -> list[dict]:
+    """``{"name": ..., "T": T}`` of each scorer name (``T`` only where it is not 1 and the
+    scorer takes it)."""
+    from ..score import scorer_params
+
+    out = []
+    for name in names:
+        spec = {"name": name}
+        if T != 1.0 and "T" in scorer_params(name):
+            spec["T"] = T
+        out.append(spec)
+    return out
+
+
 def method_label(spec: dict) -> str:
     params = {k: v for k, v in spec.items() if k not in ("name", "label")}
     if "label" in spec:

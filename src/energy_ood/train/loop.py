@@ -26,14 +26,15 @@ from torch import nn
 
 from .._validate import InputError
 from ..io.atomic_write import atomic_torch_save
+from ..models.checkpoint import load_checkpoint
 from ..runtime import dist
 from ..runtime.device import Runtime, autocast, cpu_runtime, model_device
 from ..runtime.progress import log, progress
 from . import augment
 from .batches import as_source, eval_batches
-from .checkpoint import check_compatible, load_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .losses import energy_bounded_loss, outlier_exposure_loss, single_margin_loss
+from .resume import check_compatible
 from .schedule import cosine_lr
 
 

@@ -22,13 +22,13 @@ from ..data.splits import AuxiliaryPool
 from ..io.atomic_write import atomic_write_json
 from ..io.size_limits import check_bytes
 from ..models import create_model
+from ..models.checkpoint import load_model_from_checkpoint
 from ..models.preprocess import Preprocess
 from ..runtime import dist
 from ..runtime.device import Runtime, cpu_runtime
 from ..runtime.progress import log
 from ..runtime.provenance import run_metadata
 from ..runtime.seeds import seed_everything
-from .checkpoint import load_model_from_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .loop import Trainer, accuracy, steps_per_epoch
 from .margins import choose_margins

@@ -4,15 +4,7 @@ paper (rotation head, centre masking)."""
 
 from ..registry import Protocol, register_protocol
 
-register_protocol(
-    Protocol(
-        kind="holdout",
-        summary="hold-out-class AP with and without the rotation head (and the masking ablation)",
-        package=__name__,
-        config="HoldoutConfig",
-        run="run_holdout",
-        render="render",
-        epochs_key="train",
-        trials_key="trials",
-    )
-)
+SUMMARY = "hold-out-class AP with and without the rotation head (and the masking ablation)"
+
+register_protocol(Protocol("holdout", SUMMARY, __name__, "HoldoutConfig", "run_holdout", "render",
+                           epochs_key="train", trials_key="trials"))  # fmt: skip

@@ -4,15 +4,7 @@ temperature and margin sweeps and the noise diagnostics; claims of the energy pa
 
 from ..registry import Protocol, register_protocol
 
-register_protocol(
-    Protocol(
-        kind="ood",
-        summary="dataset-vs-dataset: post-hoc scores, OE vs energy fine-tuning, sweeps, ablations",
-        package=__name__,
-        config="OODConfig",
-        run="run_ood_benchmark",
-        render="render",
-        epochs_key="pretrain",
-        trials_key="seeds",
-    )
-)
+SUMMARY = "dataset-vs-dataset: post-hoc scores, OE vs energy fine-tuning, sweeps, ablations"
+
+register_protocol(Protocol("ood", SUMMARY, __name__, "OODConfig", "run_ood_benchmark", "render",
+                           epochs_key="pretrain", trials_key="seeds"))  # fmt: skip

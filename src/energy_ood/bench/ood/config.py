@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..._validate import MAX_INPUT_SIZE, MAX_SEED, InputError
-from ...data.sources import id_family, ood_family, ood_set_names, source_info
+from ...data.sources import id_family, ood_family, ood_set_names
 from ...data.splits import check_families
 from ...io.typed_schema import Section, option
 from ..sections import ModelSection, RunOptions, ScorerSpec, TrainSection
@@ -241,6 +241,3 @@ class OODConfig(RunOptions):
     def sweep_seed(self) -> int:
         m = self.sweeps.margins
         return self.seeds[0] if m is None or m.seed is None else m.seed
-
-    def natural_sets(self) -> list[str]:
-        return [s for s in self.data.ood_sets if source_info(s).kind == "natural"]

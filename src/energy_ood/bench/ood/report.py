@@ -73,13 +73,6 @@ def methods_table(res: OODResults) -> str:
                           rows)  # fmt: skip
 
 
-def per_set_table(res: OODResults, e: Evaluation) -> str:
-    keys = ("fpr95", "auroc", "aupr_in", "aupr_out")
-    rows = [[s] + [seed_cell(e.values(s, k)) for k in keys] for s in res.ood_sets]
-    rows += _mean_rows(res, lambda sets: [seed_cell(e.mean_over(sets, k)) for k in keys])
-    return markdown_table(["OOD set", "FPR95", "AUROC", "AUPR-In", "AUPR-Out"], rows)
-
-
 def _per_set_verdicts(res: OODResults) -> str:
     def f(c):
         if c is None:

@@ -3,15 +3,7 @@ MSP / energy / MaxLogit, Delta-Energy) zero-shot and after CoOp prompt tuning (C
 
 from ..registry import Protocol, register_protocol
 
-register_protocol(
-    Protocol(
-        kind="vlm",
-        summary="WordNet gloss benchmark: zero-shot scores, CoOp prompt tuning (CE, CE+EBM)",
-        package=__name__,
-        config="VLMConfig",
-        run="run_vlm_bench",
-        render="render",
-        epochs_key="tune",
-        trials_key="data.splits",
-    )
-)
+SUMMARY = "WordNet gloss benchmark: zero-shot scores, CoOp prompt tuning (CE, CE+EBM)"
+
+register_protocol(Protocol("vlm", SUMMARY, __name__, "VLMConfig", "run_vlm_bench", "render",
+                           epochs_key="tune", trials_key="data.splits"))  # fmt: skip

@@ -1,4 +1,7 @@
-"""Checkpoints: tensors and plain values only, loaded with ``weights_only=True``."""
+"""energy-ood checkpoints: tensors and plain values only, loaded with ``weights_only=True``,
+checked field by field, and the model they record rebuilt (what resuming a run, loading a run
+folder and a detector that holds a model read). Resuming's own checks:
+:mod:`energy_ood.train.resume`."""
 
 from __future__ import annotations
 
@@ -11,28 +14,8 @@ import torch
 from .._validate import InputError
 from ..io.regular_files import read_regular, regular_file
 from ..io.torch_load import safe_load
-from ..models.weights import check_finite
+from .weights import check_finite
 
-RESUME_KEYS = (
-    "method",
-    "epochs",
-    "batch_size",
-    "aux_batch_size",
-    "lr",
-    "seed",
-    "lam",
-    "m_in",
-    "m_out",
-    "margin",
-    "augment",
-    "crop_padding",
-    "center_mask",
-    "momentum",
-    "nesterov",
-    "weight_decay",
-    "amp",
-    "rotation_updates",
-)
 CHECKPOINT_KEYS = {
     "model": dict,
     "arch": dict,
@@ -103,32 +86,10 @@ def check_checkpoint(ck, path) -> dict:
     return ck
 
 
-def check_compatible(ck: dict, arch: dict, cfg: dict | None, path) -> None:
-    """Refuse a checkpoint made for another architecture / class count / configuration."""
-    for key in ("name", "num_classes", "in_channels", "rotation_head"):
-        if key in arch and ck["arch"].get(key) != arch.get(key):
-            raise InputError(
-                f"{path}: checkpoint is for {key}={ck['arch'].get(key)!r}, "
-                f"this model has {key}={arch.get(key)!r}"
-            )
-    if cfg is not None:
-        saved = dict(ck.get("config", {}))
-        if "bf16" in saved:  # written before --amp
-            saved.setdefault("amp", "bf16" if saved.pop("bf16") else "off")
-        saved.setdefault("rotation_updates", "summed")
-        diff = [k for k in RESUME_KEYS if saved.get(k) != cfg.get(k)]
-        if diff:
-            k = diff[0]
-            raise InputError(
-                f"{path}: cannot resume, {k} was {saved.get(k)!r} and is now {cfg.get(k)!r}"
-                + (f" (and {len(diff) - 1} more field(s) differ)" if len(diff) > 1 else "")
-            )
-
-
 def load_model_from_checkpoint(path: str | Path):
     """Build the architecture recorded in a checkpoint (ours, or torchvision: / timm:) and load
     its weights."""
-    from ..models import rebuild_model
+    from . import rebuild_model
 
     ck = load_checkpoint(path)
     model = rebuild_model(ck["arch"])
