@@ -129,6 +129,15 @@ class TrainSection(Section):
         return TrainConfig(seed=seed, **{**kw, **extra})
 
 
+def check_config(cfg, cls, runner: str) -> None:
+    """Refuse a config that is not the typed config ``cls`` a protocol's ``runner`` takes."""
+    if not isinstance(cfg, cls):
+        article = "an" if cls.__name__[0] in "AEIOU" else "a"
+        raise InputError(
+            f"{runner} needs {article} {cls.__name__} (bench.config_files.load_config)"
+        )
+
+
 def bench_runtime(cfg):
     """The config's device / amp / threads as a Runtime, and its bad-images policy (the CLI's
     flags override the config's keys before this); joins the torchrun process group when

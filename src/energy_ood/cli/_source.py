@@ -13,24 +13,23 @@ from ..evaluate.source import load_source as load_model_source
 from ..models.normalization import HELP as NORMALIZE_HELP
 
 
-def input_size(text: str) -> int:
-    """``--input-size``: a model input side in [8, MAX_INPUT_SIZE] (an argparse type)."""
-    try:
-        return check_int(text, "--input-size", min=8, max=MAX_INPUT_SIZE)
-    except InputError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer in [8, {MAX_INPUT_SIZE}], got {text!r}"
-        ) from None
+def _int_in(flag: str, lo: int, hi: int, shown: str):
+    """An argparse type: an integer in [lo, hi] (``shown`` spells the range in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            return check_int(text, flag, min=lo, max=hi)
+        except InputError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer in {shown}, got {text!r}"
+            ) from None
+
+    return parse
 
 
-def seed(text: str) -> int:
-    """``--seed``: an integer in [0, 2^64 - 1] (what torch's generators take)."""
-    try:
-        return check_int(text, "--seed", min=0, max=MAX_SEED)
-    except InputError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer in [0, 2^64 - 1], got {text!r}"
-        ) from None
+# ``--input-size``: a model input side; ``--seed``: what torch's generators take
+input_size = _int_in("--input-size", 8, MAX_INPUT_SIZE, f"[8, {MAX_INPUT_SIZE}]")
+seed = _int_in("--seed", 0, MAX_SEED, "[0, 2^64 - 1]")
 
 
 def add_run_dir(p, help_text: str = "a run folder") -> None:

@@ -25,6 +25,25 @@ from .ood_inputs import load_ood_tensors
 from .scoring import method_label, score_on_sets
 
 
+def _ood_inputs(data, ood_sets, ood_paths, n_ood, seed: int, data_root) -> dict:
+    """The named OOD sets (``n_ood`` images each, default as many as the ID test set) and the
+    user's files (every image) as model inputs of ``data``'s transform and normalisation."""
+    oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
+    for name, path in (ood_paths or {}).items():
+        if name in oods:
+            raise InputError(f"OOD set name {name!r} given twice")
+        x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1, data.transform)
+        oods[name] = data.normalize(x)
+    return oods
+
+
+def _id_error(logits, data) -> float | None:
+    """The ID test error (exact), None when the model's outputs are not the data's classes."""
+    if logits.shape[1] != len(data.classes):
+        return None
+    return int((logits.argmax(1) != data.y_test).sum()) / len(data.y_test)
+
+
 def evaluate_model(
     model,
     data,
@@ -48,12 +67,7 @@ def evaluate_model(
     sharded; rank 0 returns the results, the others None."""
     if runtime is not None:
         model.to(runtime.device)
-    oods = load_ood_tensors(ood_sets, n_ood or len(data.x_test), data, seed + 1, data_root)
-    for name, path in (ood_paths or {}).items():
-        if name in oods:
-            raise InputError(f"OOD set name {name!r} given twice")
-        x = load_ood_path(path, n_ood, data.size, data.channels, seed + 1, data.transform)
-        oods[name] = data.normalize(x)
+    oods = _ood_inputs(data, ood_sets, ood_paths, n_ood, seed, data_root)
     gate = {}
 
     def check(scored):
@@ -72,15 +86,11 @@ def evaluate_model(
         rows = {s: ood_metrics(r["id"], r["ood"][s], **metric_kw) for s in oods}
         rows["mean"] = mean_row(rows)
         results[method_label(spec)] = rows
-    logits = scored.logits("id")
-    err = None
-    if logits.shape[1] == len(data.classes):
-        err = int((logits.argmax(1) != data.y_test).sum()) / len(data.y_test)  # exact
     return {
         "warning": gate.get("warning"),
         "gate": gate.get("record"),
         "results": results,
-        "id_test_error": err,
+        "id_test_error": _id_error(scored.logits("id"), data),
         "ood_sets": list(oods),
         "raw": {label: {"id": r["id"], "ood": r["ood"]} for label, r in raw.items()},
         "data": data.describe(),

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .._validate import InputError
+from ..runtime.device import model_device
 from ._rows import _check_finite, _check_finite_inputs, _chunk_tensor, _rows, _shape
 
 INPUT_KINDS = ("logits", "features", "inputs", "similarity")
@@ -117,8 +118,7 @@ class Scorer:
                 return t.device
         model = getattr(self, "model", None)
         if isinstance(model, torch.nn.Module):
-            p = next(model.parameters(), None)
-            return p.device if p is not None else torch.device("cpu")
+            return model_device(model)
         return None
 
     def to(self, device) -> Scorer:

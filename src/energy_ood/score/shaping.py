@@ -19,7 +19,7 @@ import torch
 
 from .._validate import InputError, as_tensor_2d
 from . import param_checks as P
-from ._head import linear
+from ._head import check_head_width, linear
 from .base import Scorer
 from .registry import create_scorer
 
@@ -142,10 +142,8 @@ class Shaped(Scorer):
 
     def _fit(self, X, y, weight=None, bias=None, **rest) -> None:
         h = as_tensor_2d(X, f"{self.name} features") if X is not None else None
-        if h is not None and h.shape[1] != weight.shape[1]:
-            raise InputError(
-                f"{self.name}: features have {h.shape[1]} columns, the head takes {weight.shape[1]}"
-            )
+        if h is not None:
+            check_head_width(self.name, h, weight)
         self.weight, self.bias = weight, bias
         self._fit_shaping(h)
         if self.inner.fit_needs:

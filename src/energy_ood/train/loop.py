@@ -242,6 +242,48 @@ class Trainer:
         if k is not None and source.labels is not None:
             check_labels(source.labels, k, "training")
 
+    def _epoch(self, epoch: int, source, aux_src, steps: int, total: int, step: int):
+        """One epoch (seeded order, augmentation and dropout, cosine learning rate per step):
+        its record and the step count after it."""
+        cfg, rank, world = self.cfg, dist.rank(), dist.world()
+        g = _epoch_generator(cfg.seed, epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
+        perm = torch.randperm(len(source), generator=g)
+        aux_perm = torch.randperm(len(aux_src), generator=g) if aux_src is not None else None
+        parts = [perm[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(steps)]
+        mine = [p.tensor_split(world)[rank] for p in parts]
+        self.model.train()
+        t0, seen = time.perf_counter(), 0
+        loss_sum = torch.zeros((), device=self.device)
+        bar = progress(
+            total=steps, desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}", unit="step"
+        )
+        for s, (xb, yb) in enumerate(source.batches(mine)):
+            u = augment.draw(g, len(parts[s])).tensor_split(world)[rank]
+            xb = augment.apply(xb, u, cfg.augment, cfg.crop_padding, cfg.center_mask)
+            aux_b = None
+            if aux_src is not None:
+                ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
+                ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
+                ((aux_b, _),) = aux_src.batches([ai.tensor_split(world)[rank]])
+                aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
+            for group in self.opt.param_groups:
+                group["lr"] = cosine_lr(step, total, cfg.lr)
+            loss = self._step(xb, yb, aux_b)
+            step += 1
+            seen += len(parts[s])
+            loss_sum += loss * len(xb)
+            bar.update(1)
+            if s % 20 == 0 and not bar.disable:
+                bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.close()
+        if world > 1:
+            torch.distributed.all_reduce(loss_sum)
+        seconds = time.perf_counter() - t0
+        rec = {"epoch": epoch + 1, "loss": float(loss_sum) / seen, "seconds": seconds,
+               "images_per_s": seen / seconds}  # fmt: skip
+        return rec, step
+
     def fit(
         self,
         x,
@@ -260,9 +302,7 @@ class Trainer:
         source = as_source(x, y, self.device)
         self._check(source, aux)
         aux_src = as_source(aux, None, self.device) if cfg.method in NEEDS_AUX else None
-        rank, world = dist.rank(), dist.world()
-        n = len(source)
-        steps = steps_per_epoch(n, cfg.batch_size, world)
+        steps = steps_per_epoch(len(source), cfg.batch_size, dist.world())
         total = steps * cfg.epochs
         has_ck = dist.broadcast_object(self.checkpoint_path.exists() if dist.is_main() else None)
         step = self._resume() if resume and has_ck else 0
@@ -270,48 +310,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         self._net = self._wrap()
         for epoch in range(self.start_epoch, cfg.epochs):
-            g = _epoch_generator(cfg.seed, epoch)
-            torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
-            perm = torch.randperm(n, generator=g)
-            aux_perm = torch.randperm(len(aux_src), generator=g) if aux_src is not None else None
-            parts = [perm[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(steps)]
-            mine = [p.tensor_split(world)[rank] for p in parts]
-            self.model.train()
-            t0, seen = time.perf_counter(), 0
-            loss_sum = torch.zeros((), device=self.device)
-            bar = progress(
-                total=steps,
-                desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}",
-                unit="step",
-            )
-            for s, (xb, yb) in enumerate(source.batches(mine)):
-                u = augment.draw(g, len(parts[s])).tensor_split(world)[rank]
-                xb = augment.apply(xb, u, cfg.augment, cfg.crop_padding, cfg.center_mask)
-                aux_b = None
-                if aux_src is not None:
-                    ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
-                    ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
-                    ((aux_b, _),) = aux_src.batches([ai.tensor_split(world)[rank]])
-                    aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
-                for group in self.opt.param_groups:
-                    group["lr"] = cosine_lr(step, total, cfg.lr)
-                loss = self._step(xb, yb, aux_b)
-                step += 1
-                seen += len(parts[s])
-                loss_sum += loss * len(xb)
-                bar.update(1)
-                if s % 20 == 0 and not bar.disable:
-                    bar.set_postfix(loss=f"{float(loss):.3f}")
-            bar.close()
-            if world > 1:
-                torch.distributed.all_reduce(loss_sum)
-            seconds = time.perf_counter() - t0
-            rec = {
-                "epoch": epoch + 1,
-                "loss": float(loss_sum) / seen,
-                "seconds": seconds,
-                "images_per_s": seen / seconds,
-            }
+            rec, step = self._epoch(epoch, source, aux_src, steps, total, step)
             if eval_fn is not None:
                 rec.update(eval_fn(self.model))
             self.history.append(rec)

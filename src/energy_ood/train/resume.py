@@ -4,6 +4,7 @@ was made for this architecture, class count and configuration."""
 from __future__ import annotations
 
 from .._validate import InputError
+from .config import migrate_amp
 
 RESUME_KEYS = (
     "method",
@@ -36,9 +37,7 @@ def check_compatible(ck: dict, arch: dict, cfg: dict | None, path) -> None:
                 f"this model has {key}={arch.get(key)!r}"
             )
     if cfg is not None:
-        saved = dict(ck.get("config", {}))
-        if "bf16" in saved:  # written before --amp
-            saved.setdefault("amp", "bf16" if saved.pop("bf16") else "off")
+        saved = migrate_amp(ck.get("config", {}))
         saved.setdefault("rotation_updates", "summed")
         diff = [k for k in RESUME_KEYS if saved.get(k) != cfg.get(k)]
         if diff:

@@ -30,7 +30,7 @@ from ...score import create_scorer
 from ...train import Trainer
 from ...train.loop import predict_logits
 from ...train.runs import prepare_id
-from ..sections import bench_runtime, on_runtime
+from ..sections import bench_runtime, check_config, on_runtime
 from .claims import holdout_claims
 from .config import HoldoutConfig
 from .disclosure import (
@@ -105,11 +105,57 @@ def _train(cfg: HoldoutConfig, rt, data, x, y, run_seed: int, variant: str, run_
     return model
 
 
+def _one_class(cfg: HoldoutConfig, rt, data, trial: dict, c: int, specs, out: Path, resume,
+               warning: str | None):  # fmt: skip
+    """For each variant, the classifier of every class but ``c`` (trained on the trial's
+    subset), its accuracy on the seen test classes (the gate, whose line is printed until one
+    has been: ``warning``), and the average precision of each method with class ``c`` as the
+    anomaly: ``({variant: (accuracy, {label: AP})}, warning)``."""
+    y_test = data.y_test.numpy()
+    tr_idx, remap = holdout_class_split(trial["y"], c)
+    x, y = trial["x"][torch.as_tensor(tr_idx)], torch.as_tensor(remap[trial["y"][tr_idx]]).long()
+    anomaly = y_test == c
+    seen = ~anomaly
+    out_v = {}
+    for v in cfg.variants:
+        log(f"trial {trial['t'] + 1}/{cfg.trials}, held-out class {data.classes[c]}, {v}")
+        run_dir = out / "runs" / f"trial{trial['t']}_class{c}_{v}"
+        model = _train(cfg, rt, data, x, y, trial["seed"] + c, v, run_dir, resume)
+        pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
+        acc = float((pred.numpy() == remap[y_test[seen]]).mean())
+        gate = GateResult(acc, int(seen.sum()), len(data.classes) - 1, cfg.accuracy_gate,
+                          f"ID test ({run_dir.name})")  # fmt: skip
+        warning = warning or enforce(gate, cfg.strict)  # before any OOD number
+        scores = holdout_scores(model, data.x_test, specs, std=data.std)
+        out_v[v] = (acc, {s["label"]: average_precision(-scores[s["label"]], anomaly)
+                          for s in specs})  # fmt: skip
+    return out_v, warning
+
+
+def _results(cfg: HoldoutConfig, data, classes, seeds, records, ap, acc, command):
+    labels, y_test = list(ap[cfg.variants[0]]), data.y_test.numpy()
+    probe = create_model(cfg.model.name, num_classes=len(data.classes) - 1,
+                         in_channels=data.channels)  # fmt: skip
+    return HoldoutResults(
+        title=cfg.title,
+        convention={"positive": "held-out class (anomaly)", "metric": "average precision",
+                    "anomaly_score": "-ID-ness", "random_detector": "scores the skew"},
+        classes=[data.classes[c] for c in classes],
+        skew=[float((y_test == c).mean()) for c in classes],
+        trials=cfg.trials, seeds=seeds, methods=list(cfg.methods), labels=labels,
+        variants={v: {"ap": {m: ap[v][m].tolist() for m in labels},
+                      "accuracy": acc[v].tolist()} for v in cfg.variants},
+        subsets=records,
+        training=training_record(cfg.train.train_config(cfg.seed), probe, data.describe()),
+        run=run_metadata(seed=cfg.seed, config=cfg.to_dict(), data=data.describe(),
+                         command=command),
+    )  # fmt: skip
+
+
 def run_holdout(
     cfg: HoldoutConfig, out: str | Path, data_root=None, resume: bool = True, command=None
 ) -> HoldoutResults:
-    if not isinstance(cfg, HoldoutConfig):
-        raise InputError("run_holdout needs a HoldoutConfig (bench.config_files.load_config)")
+    check_config(cfg, HoldoutConfig, "run_holdout")
     out, t_start = Path(out), time.perf_counter()
     rt = bench_runtime(cfg)
     seed, d = cfg.seed, cfg.data
@@ -117,51 +163,27 @@ def run_holdout(
     # with the pool's statistics; each trial draws its own subset of it
     data = prepare_id(d.dataset, data_root, seed, val_fraction=0.0001, test_limit=d.test_limit)
     specs = [{**s.as_method(), "label": method_label(s.as_method())} for s in cfg.methods]
-    labels = [s["label"] for s in specs]
-    classes, trials, variants = _classes(cfg, data), cfg.trials, cfg.variants
+    classes, trials = _classes(cfg, data), cfg.trials
     seeds = [trial_seed(seed, t) for t in range(trials)]
     subsets = [draw_subset(len(data.x_train), d.train_limit, s) for s in seeds]
     records = subset_records(subsets, seeds, len(data.x_train))
     for rec in records:  # before any training: a folder of other subsets is refused
         claim_subset(out, rec, resume)
-    ap = {v: {m: np.full((trials, len(classes)), np.nan) for m in labels} for v in variants}
-    acc = {v: np.full((trials, len(classes)), np.nan) for v in variants}
-    y_test, warning = data.y_test.numpy(), None
+    ap = {v: {s["label"]: np.full((trials, len(classes)), np.nan) for s in specs}
+          for v in cfg.variants}  # fmt: skip
+    acc = {v: np.full((trials, len(classes)), np.nan) for v in cfg.variants}
+    warning = None
     for t in range(trials):
         pick = torch.as_tensor(subsets[t])
-        x_t, y_t = data.x_train[pick], data.y_train[pick].numpy()
+        trial = {"t": t, "seed": seeds[t], "x": data.x_train[pick],
+                 "y": data.y_train[pick].numpy()}  # fmt: skip
         for ci, c in enumerate(classes):
-            tr_idx, remap = holdout_class_split(y_t, c)
-            x, y = x_t[torch.as_tensor(tr_idx)], torch.as_tensor(remap[y_t[tr_idx]]).long()
-            anomaly = y_test == c
-            seen = ~anomaly
-            for v in variants:
-                log(f"trial {t + 1}/{trials}, held-out class {data.classes[c]}, {v}")
-                run_dir = out / "runs" / f"trial{t}_class{c}_{v}"
-                model = _train(cfg, rt, data, x, y, seeds[t] + c, v, run_dir, resume)
-                pred = predict_logits(model, data.x_test[torch.as_tensor(seen)]).argmax(1)
-                acc[v][t, ci] = float((pred.numpy() == remap[y_test[seen]]).mean())
-                gate = GateResult(acc[v][t, ci], int(seen.sum()), len(data.classes) - 1,
-                                  cfg.accuracy_gate, f"ID test ({run_dir.name})")  # fmt: skip
-                warning = warning or enforce(gate, cfg.strict)  # before any OOD number
-                scores = holdout_scores(model, data.x_test, specs, std=data.std)
-                for m in labels:
-                    ap[v][m][t, ci] = average_precision(-scores[m], anomaly)
-    probe = create_model(cfg.model.name, num_classes=len(data.classes) - 1,
-                         in_channels=data.channels)  # fmt: skip
-    res = HoldoutResults(
-        title=cfg.title,
-        convention={"positive": "held-out class (anomaly)", "metric": "average precision",
-                    "anomaly_score": "-ID-ness", "random_detector": "scores the skew"},
-        classes=[data.classes[c] for c in classes],
-        skew=[float((y_test == c).mean()) for c in classes],
-        trials=trials, seeds=seeds, methods=list(cfg.methods), labels=labels,
-        variants={v: {"ap": {m: ap[v][m].tolist() for m in labels},
-                      "accuracy": acc[v].tolist()} for v in variants},
-        subsets=records,
-        training=training_record(cfg.train.train_config(seed), probe, data.describe()),
-        run=run_metadata(seed=seed, config=cfg.to_dict(), data=data.describe(), command=command),
-    )  # fmt: skip
+            per_v, warning = _one_class(cfg, rt, data, trial, c, specs, out, resume, warning)
+            for v, (a, aps) in per_v.items():
+                acc[v][t, ci] = a
+                for m, value in aps.items():
+                    ap[v][m][t, ci] = value
+    res = _results(cfg, data, classes, seeds, records, ap, acc, command)
     res.warning = warning
     res.claims = holdout_claims(res)
     res.departures = holdout_departures(cfg, res)

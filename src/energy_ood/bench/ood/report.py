@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...reporting import plots
 from ...reporting.pages import convention_text, write_report
 from ...reporting.tables import markdown_table
 from ..report_sections import claims_table, command_section, departures_table, seed_cell
-from ..stats import RULE, mean_std
+from ..stats import RULE
 from .claims import per_set_claims
+from .report_plots import report_plots
 from .results import Evaluation, OODResults
 
 # SPEC section 5: CIFAR-10, WRN-40-2, mean of 6 OOD sets (FPR95 / AUROC / AUPR-In / ID error).
@@ -144,10 +144,10 @@ def _noise_section(res: OODResults) -> str:
     return text
 
 
-def render(res: OODResults, out: str | Path, command: str = "") -> Path:
-    out = Path(out)
-    n = len(res.seeds)
-    head = res.headline_sets
+def _opening(res: OODResults, command: str) -> list[tuple[str, str]]:
+    """The gate's warning (if any), what differs from the paper, the convention, the data and
+    its families, the command and the claims."""
+    n, head = len(res.seeds), res.headline_sets
     secs = [
         ("What differs from the paper", departures_table(res.departures)),
         ("Convention",
@@ -163,15 +163,16 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
     ]  # fmt: skip
     if res.warning:
         secs.insert(0, ("Warning", res.warning))
+    return secs
+
+
+def _table1(res: OODResults) -> list[tuple[str, str]]:
+    """The paper's Table 1: softmax vs energy score (pretrained), OE vs energy fine-tuning."""
+    secs, err = [], res.id_error
     msp, en = res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy", T=1.0)
-    err = res.id_error
     if msp and en:
-        secs.append(
-            (
-                "Table 1 (left): pre-trained model, softmax score vs energy score",
-                pair_table(res, msp, en, (err["pretrained"], err["pretrained"])),
-            )
-        )
+        secs.append(("Table 1 (left): pre-trained model, softmax score vs energy score",
+                     pair_table(res, msp, en, (err["pretrained"], err["pretrained"]))))  # fmt: skip
     oe, ef = res.find("oe", "msp"), res.find("energy", "energy")
     if oe and ef:
         secs.append(
@@ -181,181 +182,79 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
                 pair_table(res, oe, ef, (err["oe"], err["energy"])),
             )
         )
+    return secs
+
+
+def _temperature_table(ts) -> str:
+    return markdown_table(
+        ["T", *(f"{t:g}" for t in ts.temperatures)],
+        [
+            ["energy", *(seed_cell(c) for c in np.array(ts.energy_fpr95).T)],
+            ["msp", *(seed_cell(c) for c in np.array(ts.msp_fpr95).T)],
+        ],
+    )
+
+
+MARGIN_HEADERS = ["offset (m_in / m_out)", "m_in", "m_out", "gap", "val FPR95", "val AUROC",
+                  "val error", "test FPR95", "test error", ""]  # fmt: skip
+
+
+def _margin_sweep_section(ms) -> tuple[str, str]:
+    rows = [
+        [f"{p.offset[0]:+g} / {p.offset[1]:+g}", f"{p.m_in:g}", f"{p.m_out:g}",
+         f"{p.m_out - p.m_in:.2f}", f"{100 * p.val_fpr95:.2f}",
+         "-" if p.val_auroc is None else f"{100 * p.val_auroc:.2f}", f"{100 * p.val_error:.2f}",
+         f"{100 * p.test_fpr95:.2f}", f"{100 * p.test_error:.2f}",
+         "**chosen**" if i == ms.chosen else ""]
+        for i, p in enumerate(ms.points)
+    ]  # fmt: skip
+    return (
+        f"Margin sweep (energy fine-tuning, seed {ms.seed}, epochs: {ms.epochs})",
+        f"Offsets added to the data-chosen margins ({ms.base['rule']}). Rule: "
+        f"{ms.rule}; validation outliers: {_val_outliers(ms)}. Here "
+        f"{ms.choice_text()}. Test numbers are shown, never used.\n\n"
+        + markdown_table(MARGIN_HEADERS, rows),
+    )
+
+
+def _margins_used(res: OODResults) -> list[tuple[str, str]]:
+    used = {m: v for m, v in res.margins.items() if any(v)}
+    if not used:
+        return []
+    lines = [f"- {m}, seed {seed}: " + ", ".join(f"{k} = {v}" for k, v in mm.items()
+             if k != "base") for m, per in used.items() for seed, mm in zip(res.seeds, per)
+             if mm]  # fmt: skip
+    return [("Margins used", "\n".join(lines))]
+
+
+def _run_time(res: OODResults) -> tuple[str, str]:
+    tim = res.timings
+    rows = [[f"seed {s}", f"{t:.1f}"] for s, t in zip(res.seeds, tim.get("per_seed_s", []))]
+    rows += [[f"seed {s}: {k[:-2].replace('_', ' ')}", f"{v:.1f}"]
+             for s, st in zip(res.seeds, tim.get("stages", [])) for k, v in st.items()]  # fmt: skip
+    rows.append(["total", f"{tim.get('total_s', 0):.1f}"])
+    return ("Run time", markdown_table(["step", "seconds"], rows))
+
+
+def render(res: OODResults, out: str | Path, command: str = "") -> Path:
+    out = Path(out)
+    secs = _opening(res, command) + _table1(res)
     secs.append(("Per OOD set: paired verdicts", _per_set_verdicts(res)))
     secs.append(("All methods, mean over the natural-image OOD sets", methods_table(res)))
+    paper = [[k, *(f"{v:.2f}" for v in vals)] for k, vals in PAPER.items()]
     secs.append(
         (
             "Paper numbers (CIFAR-10, WRN-40-2, mean of 6 OOD sets)",
-            markdown_table(
-                ["method", "FPR95", "AUROC", "AUPR", "ID error"],
-                [[k, *(f"{v:.2f}" for v in vals)] for k, vals in PAPER.items()],
-            ),
+            markdown_table(["method", "FPR95", "AUROC", "AUPR", "ID error"], paper),
         )
     )
     if res.noise:
         secs.append(("Noise: why energy fails on noise when it does", _noise_section(res)))
-    ts = res.temperature_sweep
-    if ts:
-        secs.append(
-            (
-                "Temperature sweep (mean FPR95 over the natural sets)",
-                markdown_table(
-                    ["T", *(f"{t:g}" for t in ts.temperatures)],
-                    [
-                        ["energy", *(seed_cell(c) for c in np.array(ts.energy_fpr95).T)],
-                        ["msp", *(seed_cell(c) for c in np.array(ts.msp_fpr95).T)],
-                    ],
-                ),
-            )
-        )
-    ms = res.margin_sweep
-    if ms:
-        rows = [
-            [
-                f"{p.offset[0]:+g} / {p.offset[1]:+g}",
-                f"{p.m_in:g}",
-                f"{p.m_out:g}",
-                f"{p.m_out - p.m_in:.2f}",
-                f"{100 * p.val_fpr95:.2f}",
-                "-" if p.val_auroc is None else f"{100 * p.val_auroc:.2f}",
-                f"{100 * p.val_error:.2f}",
-                f"{100 * p.test_fpr95:.2f}",
-                f"{100 * p.test_error:.2f}",
-                "**chosen**" if i == ms.chosen else "",
-            ]
-            for i, p in enumerate(ms.points)
-        ]
-        secs.append(
-            (
-                f"Margin sweep (energy fine-tuning, seed {ms.seed}, epochs: {ms.epochs})",
-                f"Offsets added to the data-chosen margins ({ms.base['rule']}). Rule: "
-                f"{ms.rule}; validation outliers: {_val_outliers(ms)}. Here "
-                f"{ms.choice_text()}. Test numbers are shown, never used.\n\n"
-                + markdown_table(
-                    [
-                        "offset (m_in / m_out)",
-                        "m_in",
-                        "m_out",
-                        "gap",
-                        "val FPR95",
-                        "val AUROC",
-                        "val error",
-                        "test FPR95",
-                        "test error",
-                        "",
-                    ],
-                    rows,
-                ),
-            )
-        )
-    used = {m: v for m, v in res.margins.items() if any(v)}
-    if used:
-        lines = [f"- {m}, seed {seed}: " + ", ".join(f"{k} = {v}" for k, v in mm.items()
-                 if k != "base") for m, per in used.items() for seed, mm in zip(res.seeds, per)
-                 if mm]  # fmt: skip
-        secs.append(("Margins used", "\n".join(lines)))
-    tim = res.timings
-    secs.append(
-        (
-            "Run time",
-            markdown_table(
-                ["step", "seconds"],
-                [
-                    *(
-                        [f"seed {s}", f"{t:.1f}"]
-                        for s, t in zip(res.seeds, tim.get("per_seed_s", []))
-                    ),
-                    *(
-                        [f"seed {s}: {k[:-2].replace('_', ' ')}", f"{v:.1f}"]
-                        for s, st in zip(res.seeds, tim.get("stages", []))
-                        for k, v in st.items()
-                    ),
-                    ["total", f"{tim.get('total_s', 0):.1f}"],
-                ],
-            ),
-        )
-    )
-    return write_report(out, res.title, secs, res.to_plain(), _plots(res, out))
-
-
-def _plots(res: OODResults, out: Path) -> list[Path]:
-    raw, paths = res.raw or {}, []
-    picks = [e for e in (res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy",
-             T=1.0), res.find("oe", "msp"), res.find("energy", "energy")) if e]  # fmt: skip
-    if picks:
-        series = {}
-        for e in picks:
-            vals = [[100 * v for v in e.values(s, "fpr95")] for s in res.ood_sets]
-            series[_name(e)] = (
-                [np.mean(v) / 100 for v in vals],
-                [(mean_std(v)[1] or 0.0) / 100 for v in vals],
-            )
-        paths.append(plots.per_class_bars(res.ood_sets, series, out / "fpr95_per_set.png",
-                                          ylabel="FPR95 (%), mean ± std over seeds"))  # fmt: skip
-    ph = raw.get("posthoc", {})
-    msp, en = res.find("pretrained", "msp", T=1.0), res.find("pretrained", "energy", T=1.0)
-    if msp and en and msp.label in ph and en.label in ph:
-        for s in res.headline_sets[:2]:
-            paths.append(
-                plots.score_histograms(
-                    {
-                        "softmax score": (ph[msp.label]["id"], ph[msp.label]["ood"][s]),
-                        "negative energy": (ph[en.label]["id"], ph[en.label]["ood"][s]),
-                    },
-                    out / f"hist_{s}.png",
-                    ood_name=s,
-                    title=f"pre-trained, ID vs {s} (first seed)",
-                )
-            )
-        pooled = {
-            lab: (r["id"], np.concatenate([r["ood"][s] for s in res.headline_sets]))
-            for lab, r in ph.items()
-            if "self_normalized" not in lab and res.headline_sets
-        }
-        if pooled:
-            paths.append(
-                plots.roc_curves(
-                    pooled,
-                    out / "roc_posthoc.png",
-                    "ROC, natural sets pooled, first seed (ID positive)",
-                )
-            )
-    fr = raw.get("finetune", {}).get("energy", {}).get("energy")
-    if fr and res.headline_sets:
-        paths.append(
-            plots.score_histograms(
-                {
-                    "negative energy": (
-                        fr["id"],
-                        np.concatenate([fr["ood"][s] for s in res.headline_sets]),
-                    )
-                },
-                out / "hist_energy_finetuned.png",
-                ood_name="natural OOD sets",
-                title="energy fine-tuned (first seed)",
-            )
-        )
-    if raw.get("noise"):
-        paths.append(
-            plots.noise_panels(
-                raw["noise"],
-                out / "noise_energy_and_norm.png",
-                "pre-trained, ID vs noise (first seed)",
-            )
-        )
-    ts = res.temperature_sweep
-    if ts:
-        paths.append(plots.fpr_vs_temperature(ts.temperatures, {"energy": ts.energy_fpr95,
-                     "softmax": ts.msp_fpr95}, out / "fpr_vs_temperature.png"))  # fmt: skip
-    ms = res.margin_sweep
-    if ms:
-        paths.append(
-            plots.margin_sweep(
-                [f"({p.m_in:g}, {p.m_out:g})" for p in ms.points],
-                [p.val_fpr95 for p in ms.points],
-                [p.test_fpr95 for p in ms.points],
-                ms.chosen,
-                out / "margins.png",
-            )
-        )
-    return paths
+    if res.temperature_sweep:
+        secs.append(("Temperature sweep (mean FPR95 over the natural sets)",
+                     _temperature_table(res.temperature_sweep)))  # fmt: skip
+    if res.margin_sweep:
+        secs.append(_margin_sweep_section(res.margin_sweep))
+    secs += _margins_used(res)
+    secs.append(_run_time(res))
+    return write_report(out, res.title, secs, res.to_plain(), report_plots(res, out, _name))

@@ -13,48 +13,24 @@ fine-tuning then uses it. Results are typed (:mod:`.results`), per seed.
 
 from __future__ import annotations
 
-import copy
-import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from ..._validate import InputError
 from ...data import bad_images
 from ...data.sources import source_info
-from ...evaluate.ood_inputs import load_ood_tensors
-from ...evaluate.scoring import method_label, score_on_sets
-from ...io.atomic_write import atomic_write_json
-from ...metrics import convention, ood_metrics
-from ...metrics.accuracy_gate import GateResult, enforce
+from ...evaluate.scoring import method_label
+from ...metrics import convention
 from ...runtime import dist
 from ...runtime.progress import log
 from ...runtime.provenance import run_metadata
-from ...score.functional import free_energy
-from ...train.loop import accuracy, predict_logits
 from ...train.margins import choose_margins
-from ...train.runs import aux_outliers, finetune, prepare_id, pretrain
-from ..sections import ScorerSpec, bench_runtime, on_runtime
+from ..sections import ScorerSpec, bench_runtime, check_config
 from .claims import departures, ood_claims
 from .config import OODConfig
-from .draws import dataset_vs_dataset
-from .margin_choice import RULE as SWEEP_RULE
-from .margin_choice import choose
-from .results import Evaluation, MarginPoint, MarginSweep, OODResults, TemperatureSweep
-
-FT_SCORES = (ScorerSpec("msp"), ScorerSpec("energy"))
-
-
-def _median_epoch(metrics: dict) -> float:
-    """Median seconds of a run's epochs (its history), NaN when it has none."""
-    secs = [h["seconds"] for h in metrics.get("history", []) if "seconds" in h]
-    return float(np.median(secs)) if secs else float("nan")
-
-
-def _draws(raw: dict, cfg: OODConfig, seed: int) -> dict:
-    return dataset_vs_dataset(raw["id"], raw["ood"], n_draws=cfg.eval.n_draws, seed=seed)
+from .results import Evaluation, MarginSweep, OODResults, TemperatureSweep
+from .seed import Seed, finetune_copy, median_epoch
+from .sweeps import FT_SCORES, margin_sweep, noise_stats, score_draws, temperature_points
 
 
 def _record(evals: dict, model: str, spec: ScorerSpec, dv: dict, sets: list[str]) -> None:
@@ -62,182 +38,6 @@ def _record(evals: dict, model: str, spec: ScorerSpec, dv: dict, sets: list[str]
     e = evals.setdefault((model, label), Evaluation(model, spec, label))
     e.per_seed.append({s: dv[s]["mean"] for s in sets})
     e.draw_std.append({s: dv[s]["std"] for s in sets})
-
-
-def _score(model, data, oods, specs, cfg, seed, fit_n, rt=None) -> tuple[dict | None, object]:
-    """{label: draws result} and the ScoredModel of one model on every set (None for the
-    results on the other processes of a torchrun job: rank 0 scores)."""
-    methods = [s.as_method() for s in specs]
-    raw, scored = score_on_sets(model, data, oods, methods, fit_n, seed, rt)
-    if raw is None:
-        return None, scored
-    return {lab: (_draws(r, cfg, seed), r) for lab, r in raw.items()}, scored
-
-
-def _noise_stats(model, data, oods: dict, noise_sets: list[str]) -> tuple[dict, dict]:
-    """Logit norms and negative energies of ID test vs each noise set (medians, and the rank
-    correlation of -E with ||f|| over all of them): why energy calls noise ID when it does."""
-    from scipy.stats import spearmanr
-
-    arrays, stats = {}, {}
-    for name, x in [("id", data.x_test), *((s, oods[s]) for s in noise_sets)]:
-        f = predict_logits(model, x)
-        norm, neg_e = f.norm(dim=1).numpy(), (-free_energy(f)).numpy()
-        arrays[name] = (norm, neg_e)
-        stats[name] = {"median_logit_norm": float(np.median(norm)),
-                       "median_neg_energy": float(np.median(neg_e)),
-                       "median_max_logit": float(f.max(1).values.median())}  # fmt: skip
-    pooled_n = np.concatenate([a[0] for a in arrays.values()])
-    pooled_e = np.concatenate([a[1] for a in arrays.values()])
-    stats["spearman_norm_vs_neg_energy"] = float(spearmanr(pooled_n, pooled_e).statistic)
-    return stats, arrays
-
-
-def _start_model(m, d, data_root, seed: int, rt) -> tuple:
-    """(model, arch record, ID data through the model's preprocessing) of a torchvision/timm
-    model or a checkpoint: the starting point of the pretraining stage."""
-    from ...train.runs import Pretrained, load_pretrained
-
-    torch.manual_seed(seed)  # a new head is drawn from the seed
-    p = Pretrained(m.name, m.checkpoint, d.dataset, m.new_head, d.train_limit, m.input_size,
-                   d.test_limit, m.normalize, m.class_names)  # fmt: skip
-    model, data, record = load_pretrained(p, data_root, seed, rt)
-    return model, record["arch"], data
-
-
-def _read_budget(path: Path) -> dict:
-    try:
-        budget = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: unreadable ({e}); resume with --fresh") from None
-    epochs = budget.get("epochs") if isinstance(budget, dict) else None
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise InputError(f"{path}: no epoch count >= 1 in it; resume with --fresh")
-    return budget
-
-
-class _Seed:
-    """Everything one seed needs: data, pretrained model, OOD tensors, auxiliary data."""
-
-    def __init__(self, cfg: OODConfig, seed: int, out: Path, data_root, resume, sets, rt):
-        self.seed, self.dir = seed, out / f"seed{seed}"
-        d, m = cfg.data, cfg.model
-        start = None
-        if m.pretrained:
-            *start, self.data = _start_model(m, d, data_root, seed, rt)
-        else:
-            self.data = prepare_id(d.dataset, data_root, seed, train_limit=d.train_limit,
-                                   test_limit=d.test_limit)  # fmt: skip
-        self.base_dir = self.dir / "base"
-        tcfg = on_runtime(rt, cfg.pretrain.train_config(seed))
-        self.budget = None
-        if cfg.pretrain.time_budget_s is not None:  # as many epochs as fit in the budget
-            self.budget = self._budget(cfg, tcfg, start, rt, resume)
-            tcfg.epochs = self.budget["epochs"]
-        pre = pretrain(
-            self.data.name, cfg.model.name, self.base_dir, tcfg, resume=resume, data=self.data,
-            train_limit=d.train_limit, runtime=rt, overwrite=not resume,
-            start=tuple(start) if start else None,
-        )  # fmt: skip
-        self.model, self.id_error = pre["model"], pre["metrics"]["test_error"]
-        gate = GateResult(1 - self.id_error, len(self.data.x_test), len(self.data.classes),
-                          cfg.accuracy_gate, f"ID test (seed {seed}, pretrained model)",
-                          self.data.extra.get("normalize", ""))  # fmt: skip
-        self.warning = enforce(gate, cfg.strict) if gate.n_classes > 1 else None
-        self.epoch_s = _median_epoch(pre["metrics"])
-        n = d.n_ood or len(self.data.x_test)  # a pool of 5x the draw size (len(ID) // 5)
-        self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
-                                     skip_missing=cfg.skip_missing and not sets)  # fmt: skip
-        self._aux_val = None
-
-    def _budget(self, cfg: OODConfig, tcfg, start, rt, resume: bool) -> dict:
-        """The epoch count for the time budget: measured once per seed and kept in
-        budget.json, so a resumed run trains the epochs it started with (a new measurement
-        would differ and break the run's identity); rank 0 measures, every rank trains it."""
-        from ...models import create_model
-        from ...train.budget import epochs_for_budget
-
-        path = self.dir / "budget.json"
-        budget = None
-        if dist.is_main():
-            if resume and path.is_file():
-                budget = _read_budget(path)
-            else:
-                probe = start[0] if start else create_model(
-                    cfg.model.name, num_classes=len(self.data.classes),
-                    in_channels=self.data.channels)  # fmt: skip
-                budget = epochs_for_budget(probe, self.data.x_train, self.data.y_train, tcfg,
-                                           rt, cfg.pretrain.time_budget_s)  # fmt: skip
-                atomic_write_json(path, budget)
-        return dist.broadcast_object(budget)
-
-    def margin_val(self, cfg: OODConfig, data_root) -> tuple[torch.Tensor, dict]:
-        """As many margin-validation outliers as ID validation images (distinct crops, no
-        picture of an ID class), normalised like the ID data, and their record."""
-        from ...data.splits import AuxiliaryPool
-
-        d = cfg.data
-        pool = AuxiliaryPool(d.margin_val, [*self.oods, *d.aux], id_dataset=self.data.name)
-        x = pool.sample(len(self.data.x_val), size=self.data.size, channels=self.data.channels,
-                        seed=self.seed + 4099, data_root=data_root,
-                        transform=self.data.transform)  # fmt: skip
-        return self.data.normalize(x), pool.record
-
-    def aux_val(self, cfg: OODConfig, data_root) -> torch.Tensor:
-        if self._aux_val is None:
-            ft = cfg.finetune
-            self._aux_val = aux_outliers(cfg.data.aux, list(self.oods), ft.n_aux, self.data,
-                                         self.seed, data_root)[1]  # fmt: skip
-        return self._aux_val
-
-
-def _finetune(cfg: OODConfig, sd: _Seed, tcfg, dest: Path, data_root, resume, rt) -> dict:
-    """Fine-tune a copy of the seed's pretrained model with ``tcfg`` into ``dest``."""
-    return finetune(
-        sd.base_dir, tcfg.method, cfg.data.aux, dest, on_runtime(rt, tcfg), test_sets=list(sd.oods),
-        data_root=data_root, n_aux=cfg.finetune.n_aux, resume=resume, data=sd.data,
-        model=copy.deepcopy(sd.model), runtime=rt, overwrite=not resume,
-    )  # fmt: skip
-
-
-def _margin_sweep(cfg, sd: _Seed, base: dict, headline, data_root, resume, rt) -> tuple:
-    """Energy fine-tuning at every offset; the choice on validation figures only (ID
-    validation vs the margin-validation outliers)."""
-    ms, points, runs = cfg.sweeps.margins, [], []
-    x_val = sd.data.x_val
-    out_val, val_pool = sd.margin_val(cfg, data_root) if dist.is_main() else (None, None)
-    for i, (d_in, d_out) in enumerate(ms.offsets):
-        m_in, m_out = round(base["m_in"] + d_in, 3), round(base["m_out"] + d_out, 3)
-        if not m_in < m_out:
-            raise InputError(f"sweeps.margins.offsets[{i}]: gives m_in {m_in} >= m_out {m_out}")
-        log(f"margin sweep {i + 1}/{len(ms.offsets)}: m_in={m_in}, m_out={m_out}")
-        tcfg = cfg.finetune.train_config(sd.seed, method="energy", m_in=m_in, m_out=m_out)
-        res = _finetune(cfg, sd, tcfg, sd.dir / "margins" / f"p{i}", data_root, resume, rt)
-        model = res["model"]
-        draws, _ = _score(model, sd.data, {s: sd.oods[s] for s in headline},
-                          [ScorerSpec("energy")], cfg, sd.seed, 1, rt)  # fmt: skip
-        runs.append(res)
-        if draws is None:  # another process of a torchrun job
-            continue
-        val = ood_metrics(-free_energy(predict_logits(model, x_val)).numpy(),
-                          -free_energy(predict_logits(model, out_val)).numpy())  # fmt: skip
-        (dv, _), = draws.values()  # fmt: skip
-        points.append(MarginPoint(
-            [d_in, d_out], m_in, m_out, val["fpr95"],
-            1 - accuracy(model, x_val, sd.data.y_val),
-            float(np.mean([dv[s]["mean"]["fpr95"] for s in headline])),
-            res["metrics"]["test_error"], val["auroc"],
-        ))  # fmt: skip
-    if not points:  # another process: rank 0 decides and tells
-        best = dist.broadcast_object(None)
-        return None, runs[best]
-    best, choice = choose(points)
-    sweep = MarginSweep(sd.seed, {k: base[k] for k in ("m_in", "m_out", "margin", "rule")},
-                        points, best, SWEEP_RULE, cfg.finetune.epochs, list(cfg.data.margin_val),
-                        choice, val_pool)  # fmt: skip
-    log(f"margin sweep: {sweep.choice_text()}")
-    dist.broadcast_object(best)
-    return sweep, runs[best]
 
 
 def _sources(sets: list[str], cfg: OODConfig, aux_pool, sweep) -> dict:
@@ -250,112 +50,143 @@ def _sources(sets: list[str], cfg: OODConfig, aux_pool, sweep) -> dict:
     return out
 
 
-def run_ood_benchmark(
-    cfg: OODConfig, out: str | Path, data_root=None, resume: bool = True, command=None
-) -> OODResults:
-    """Run the benchmark described by ``cfg`` into ``out``; the typed results."""
-    if not isinstance(cfg, OODConfig):
-        raise InputError("run_ood_benchmark needs an OODConfig (bench.config_files.load_config)")
-    out, t_start = Path(out), time.perf_counter()
-    ft, timings = cfg.finetune, {"per_seed_s": []}
-    evals: dict = {}
-    id_error: dict[str, list] = {"pretrained": []}
-    margins_used: dict[str, list] = {}
-    temps = {k: [] for k in ("energy_fpr95", "msp_fpr95", "energy_auroc", "msp_auroc")}
-    noise, sweep, raw, sets, warning = None, None, None, None, None
-    order = [cfg.sweep_seed, *[s for s in cfg.seeds if s != cfg.sweep_seed]]
-    per_seed_out = {}
-    rt = bench_runtime(cfg)
-    main = dist.is_main()
-    for seed in order:
-        t0 = time.perf_counter()
-        log(f"seed {seed} ({order.index(seed) + 1}/{len(order)})")
-        sd = _Seed(cfg, seed, out, data_root, resume, sets, rt)
-        warning = warning or sd.warning
-        stages = {"pretrain_s": time.perf_counter() - t0, "pretrain_epoch_s": sd.epoch_s}
+@dataclass
+class _Run:
+    """What the seeds of a run share: the OOD sets (the first seed's, kept for the others),
+    the margin sweep (made on the sweep seed, which comes first), the first seed's raw scores
+    (for plots), the gate's warning, and each seed's numbers."""
+
+    sets: list[str] | None = None
+    headline: list[str] = field(default_factory=list)
+    noise_sets: list[str] = field(default_factory=list)
+    sweep: MarginSweep | None = None
+    raw: dict | None = None
+    warning: str | None = None
+    seed: Seed | None = None  # the last seed (its data describes the run)
+    per_seed: dict = field(default_factory=dict)
+
+
+def _posthoc(cfg: OODConfig, sd: Seed, run: _Run, rec: dict, rt) -> None:
+    """Every post-hoc method on the pretrained model, the temperature sweep and the noise
+    diagnostics (numbers on rank 0; the other processes of a torchrun job only extract)."""
+    draws, scored = score_draws(sd.model, sd.data, sd.oods, cfg.posthoc.methods, cfg, sd.seed,
+                                cfg.eval.fit_samples, rt)  # fmt: skip
+    if not dist.is_main():
+        return
+    for spec in cfg.posthoc.methods:
+        rec["evals"].append(("pretrained", spec, draws[method_label(spec.as_method())][0]))
+    if sd.seed == cfg.seeds[0]:
+        run.raw = {"posthoc": {lab: r for lab, (_, r) in draws.items()}, "finetune": {}}
+    if cfg.sweeps.temperatures:
+        rec["temps"] = temperature_points(scored, run.sets, run.headline, cfg.sweeps.temperatures,
+                                          cfg.eval.n_draws, sd.seed)  # fmt: skip
+    if run.noise_sets:
+        stats, arrays = noise_stats(sd.model, sd.data, sd.oods, run.noise_sets)
+        rec["noise"] = stats
+        if sd.seed == cfg.seeds[0]:
+            run.raw["noise"] = arrays
+
+
+def _margins_of(cfg: OODConfig, sd: Seed, run: _Run, data_root, resume, rt):
+    """(data-chosen margins, the margins fine-tuning uses, the sweep's chosen energy run or
+    None): the data-chosen ones plus the sweep's offset, unless the config fixes them."""
+    ft = cfg.finetune
+    base = choose_margins(sd.model, sd.data.x_val, sd.aux_val(cfg, data_root))
+    offset, chosen_run = (0.0, 0.0), None
+    if cfg.sweeps.margins is not None and sd.seed == cfg.sweep_seed:
+        run.sweep, chosen_run = margin_sweep(cfg, sd, base, run.headline, data_root, resume, rt)
+    if run.sweep is not None:
+        offset = tuple(run.sweep.points[run.sweep.chosen].offset)
+    offset = dist.broadcast_object(offset)  # every process trains the same margins
+    m_in = ft.m_in if ft.m_in is not None else round(base["m_in"] + offset[0], 3)
+    m_out = ft.m_out if ft.m_out is not None else round(base["m_out"] + offset[1], 3)
+    return base, (m_in, m_out), chosen_run
+
+
+def _finetuning(cfg: OODConfig, sd: Seed, run: _Run, rec: dict, stages: dict, data_root,
+                resume, rt) -> None:  # fmt: skip
+    """Every fine-tuning method of the config on a copy of the seed's model, scored with the
+    softmax and energy scores."""
+    ft = cfg.finetune
+    base, (m_in, m_out), chosen_run = _margins_of(cfg, sd, run, data_root, resume, rt)
+    for method in ft.methods:
+        extra = {"m_in": m_in, "m_out": m_out} if method == "energy" else {}
+        if method == "single-margin":
+            extra = {"margin": round(m_out - m_in, 3)}
+        tcfg = ft.train_config(sd.seed, method=method, **extra)
         t1 = time.perf_counter()
-        sets = list(sd.oods)
-        headline = [s for s in sets if source_info(s).kind == "natural"]
-        noise_sets = [s for s in sets if source_info(s).kind == "noise"]
-        rec = per_seed_out[seed] = {"evals": [], "id_error": {"pretrained": sd.id_error},
-                                    "margins": {}, "budget": sd.budget}  # fmt: skip
-        draws, scored = _score(sd.model, sd.data, sd.oods, cfg.posthoc.methods, cfg, seed,
-                               cfg.eval.fit_samples, rt)  # fmt: skip
-        stages["posthoc_s"] = time.perf_counter() - t1
-        if main:  # rank 0 scores; the other processes of a torchrun job only train
-            for spec in cfg.posthoc.methods:
-                label = method_label(spec.as_method())
-                rec["evals"].append(("pretrained", spec, draws[label][0]))
-            if seed == cfg.seeds[0]:
-                raw = {"posthoc": {lab: r for lab, (_, r) in draws.items()}, "finetune": {}}
-            for T in cfg.sweeps.temperatures:
-                for name in ("energy", "msp"):
-                    sc = scored.scores({"name": name, "T": float(T)}, ["id", *sets])
-                    dv = dataset_vs_dataset(sc["id"], {n: sc[n] for n in sets},
-                                            cfg.eval.n_draws, seed)  # fmt: skip
-                    rec.setdefault("temps", {}).setdefault(name, []).append(
-                        [float(np.mean([dv[h]["mean"][m] for h in headline]))
-                         for m in ("fpr95", "auroc")])  # fmt: skip
-            if noise_sets:
-                stats, arrays = _noise_stats(sd.model, sd.data, sd.oods, noise_sets)
-                rec["noise"] = stats
-                if seed == cfg.seeds[0]:
-                    raw["noise"] = arrays
-        if ft is not None:
-            base = choose_margins(sd.model, sd.data.x_val, sd.aux_val(cfg, data_root))
-            offset, chosen_run = (0.0, 0.0), None
-            if cfg.sweeps.margins is not None and seed == cfg.sweep_seed:
-                sweep, chosen_run = _margin_sweep(cfg, sd, base, headline, data_root, resume,
-                                                  rt)  # fmt: skip
-            if sweep is not None:
-                offset = tuple(sweep.points[sweep.chosen].offset)
-            offset = dist.broadcast_object(offset)  # every process trains the same margins
-            m_in = ft.m_in if ft.m_in is not None else round(base["m_in"] + offset[0], 3)
-            m_out = ft.m_out if ft.m_out is not None else round(base["m_out"] + offset[1], 3)
-            for method in ft.methods:
-                extra = {"m_in": m_in, "m_out": m_out} if method == "energy" else {}
-                if method == "single-margin":
-                    extra = {"margin": round(m_out - m_in, 3)}
-                tcfg = ft.train_config(seed, method=method, **extra)
-                t1 = time.perf_counter()
-                if method == "energy" and chosen_run is not None:
-                    res = chosen_run
-                else:
-                    res = _finetune(cfg, sd, tcfg, sd.dir / method, data_root, resume, rt)
-                stages[f"finetune_{method}_s"] = time.perf_counter() - t1
-                stages[f"finetune_{method}_epoch_s"] = _median_epoch(res["metrics"])
-                d2, _ = _score(res["model"], sd.data, sd.oods, FT_SCORES, cfg, seed, 1, rt)
-                rec["id_error"][method] = res["metrics"]["test_error"]
-                rec.setdefault("aux_pool", res["metrics"].get("aux_pool"))
-                chosen = {k: base[k] for k in ("m_in", "m_out", "margin")}
-                rec["margins"][method] = {**extra, "base": chosen} if extra else None
-                if not main:
-                    continue
-                for spec in FT_SCORES:
-                    rec["evals"].append((method, spec, d2[method_label(spec.as_method())][0]))
-                if seed == cfg.seeds[0]:
-                    raw["finetune"][method] = {lab: r for lab, (_, r) in d2.items()}
-        timings["per_seed_s"].append(time.perf_counter() - t0)
-        timings.setdefault("stages", []).append(stages)
-    if not main:
-        return None
-    for seed in cfg.seeds:  # assemble in the config's seed order
-        rec = per_seed_out[seed]
+        if method == "energy" and chosen_run is not None:
+            res = chosen_run
+        else:
+            res = finetune_copy(cfg, sd, tcfg, sd.dir / method, data_root, resume, rt)
+        stages[f"finetune_{method}_s"] = time.perf_counter() - t1
+        stages[f"finetune_{method}_epoch_s"] = median_epoch(res["metrics"])
+        d2, _ = score_draws(res["model"], sd.data, sd.oods, FT_SCORES, cfg, sd.seed, 1, rt)
+        rec["id_error"][method] = res["metrics"]["test_error"]
+        rec.setdefault("aux_pool", res["metrics"].get("aux_pool"))
+        chosen = {k: base[k] for k in ("m_in", "m_out", "margin")}
+        rec["margins"][method] = {**extra, "base": chosen} if extra else None
+        if not dist.is_main():
+            continue
+        for spec in FT_SCORES:
+            rec["evals"].append((method, spec, d2[method_label(spec.as_method())][0]))
+        if sd.seed == cfg.seeds[0]:
+            run.raw["finetune"][method] = {lab: r for lab, (_, r) in d2.items()}
+
+
+def _one_seed(cfg: OODConfig, seed: int, run: _Run, out: Path, data_root, resume, rt) -> dict:
+    """Pretrain, score and fine-tune one seed into ``run``; its stage timings."""
+    t0 = time.perf_counter()
+    sd = run.seed = Seed(cfg, seed, out, data_root, resume, run.sets, rt)
+    run.warning = run.warning or sd.warning
+    stages = {"pretrain_s": time.perf_counter() - t0, "pretrain_epoch_s": sd.epoch_s}
+    t1 = time.perf_counter()
+    run.sets = list(sd.oods)
+    run.headline = [s for s in run.sets if source_info(s).kind == "natural"]
+    run.noise_sets = [s for s in run.sets if source_info(s).kind == "noise"]
+    rec = run.per_seed[seed] = {"evals": [], "id_error": {"pretrained": sd.id_error},
+                                "margins": {}, "budget": sd.budget}  # fmt: skip
+    _posthoc(cfg, sd, run, rec, rt)
+    stages["posthoc_s"] = time.perf_counter() - t1
+    if cfg.finetune is not None:
+        _finetuning(cfg, sd, run, rec, stages, data_root, resume, rt)
+    return stages
+
+
+def _assemble(cfg: OODConfig, run: _Run) -> dict:
+    """The per-seed numbers gathered in the config's seed order: evaluations, ID errors,
+    margins, the temperature sweep's and the noise diagnostics' series."""
+    evals: dict = {}
+    out = {
+        "id_error": {"pretrained": []},
+        "margins": {},
+        "noise": None,
+        "temps": {k: [] for k in ("energy_fpr95", "msp_fpr95", "energy_auroc", "msp_auroc")},
+    }
+    for seed in cfg.seeds:
+        rec = run.per_seed[seed]
         for model, spec, dv in rec["evals"]:
-            _record(evals, model, spec, dv, sets)
+            _record(evals, model, spec, dv, run.sets)
         for k, v in rec["id_error"].items():
-            id_error.setdefault(k, []).append(v)
+            out["id_error"].setdefault(k, []).append(v)
         for k, v in rec["margins"].items():
-            margins_used.setdefault(k, []).append(v)
+            out["margins"].setdefault(k, []).append(v)
         for name in ("energy", "msp"):
             pairs = rec.get("temps", {}).get(name, [])
-            temps[f"{name}_fpr95"].append([p[0] for p in pairs])
-            temps[f"{name}_auroc"].append([p[1] for p in pairs])
+            out["temps"][f"{name}_fpr95"].append([p[0] for p in pairs])
+            out["temps"][f"{name}_auroc"].append([p[1] for p in pairs])
         if "noise" in rec:
-            noise = noise or {"sets": noise_sets, "per_seed": []}
-            noise["per_seed"].append(rec["noise"])
-    aux_pool = per_seed_out[cfg.seeds[0]].get("aux_pool")
-    sources = _sources(sets, cfg, aux_pool, sweep)
+            out["noise"] = out["noise"] or {"sets": run.noise_sets, "per_seed": []}
+            out["noise"]["per_seed"].append(rec["noise"])
+    out["evaluations"] = list(evals.values())
+    return out
+
+
+def _results(cfg: OODConfig, run: _Run, command) -> OODResults:
+    """The typed results of a finished run (claims and timings added by the caller)."""
+    sd, a = run.seed, _assemble(cfg, run)
+    aux_pool = run.per_seed[cfg.seeds[0]].get("aux_pool")
+    ts = cfg.sweeps.temperatures
     res = OODResults(
         title=cfg.title, convention=convention(),
         protocol={"ood_num": f"len(ID test) // 5 = {len(sd.data.x_test) // 5}",
@@ -363,19 +194,40 @@ def run_ood_benchmark(
                   "n_draws": cfg.eval.n_draws, "fit_samples": cfg.eval.fit_samples,
                   "id_dataset": sd.data.name, "n_train": len(sd.data.x_train),
                   "n_val": len(sd.data.x_val), "n_test": len(sd.data.x_test)},
-        seeds=list(cfg.seeds), ood_sets=sets, headline_sets=headline, noise_sets=noise_sets,
-        sources=sources, aux=list(cfg.data.aux), id_error=id_error, margins=margins_used,
-        evaluations=list(evals.values()), margin_sweep=sweep, noise=noise, aux_pool=aux_pool,
-        temperature_sweep=TemperatureSweep(list(map(float, cfg.sweeps.temperatures)), **temps)
-        if cfg.sweeps.temperatures else None,
+        seeds=list(cfg.seeds), ood_sets=run.sets, headline_sets=run.headline,
+        noise_sets=run.noise_sets, sources=_sources(run.sets, cfg, aux_pool, run.sweep),
+        aux=list(cfg.data.aux), id_error=a["id_error"], margins=a["margins"],
+        evaluations=a["evaluations"], margin_sweep=run.sweep, noise=a["noise"], aux_pool=aux_pool,
+        temperature_sweep=TemperatureSweep(list(map(float, ts)), **a["temps"]) if ts else None,
         run=run_metadata(seed=cfg.seeds[0], config=cfg.to_dict(), data=sd.data.describe(),
                          command=command),
-        raw=raw, warning=warning,
+        raw=run.raw, warning=run.warning,
     )  # fmt: skip
     if bad_images.skipped():  # ID, OOD and auxiliary image files left out, with reasons
         res.run["skipped_images"] = bad_images.skipped()
+    return res
+
+
+def run_ood_benchmark(
+    cfg: OODConfig, out: str | Path, data_root=None, resume: bool = True, command=None
+) -> OODResults:
+    """Run the benchmark described by ``cfg`` into ``out``; the typed results (None in the
+    other processes of a torchrun job)."""
+    check_config(cfg, OODConfig, "run_ood_benchmark")
+    out, t_start = Path(out), time.perf_counter()
+    rt, run, timings = bench_runtime(cfg), _Run(), {"per_seed_s": []}
+    order = [cfg.sweep_seed, *[s for s in cfg.seeds if s != cfg.sweep_seed]]
+    for seed in order:
+        t0 = time.perf_counter()
+        log(f"seed {seed} ({order.index(seed) + 1}/{len(order)})")
+        stages = _one_seed(cfg, seed, run, out, data_root, resume, rt)
+        timings["per_seed_s"].append(time.perf_counter() - t0)
+        timings.setdefault("stages", []).append(stages)
+    if not dist.is_main():
+        return None
+    res = _results(cfg, run, command)
     timings["total_s"] = time.perf_counter() - t_start
-    budgets = {seed: per_seed_out[seed]["budget"] for seed in cfg.seeds}
+    budgets = {seed: run.per_seed[seed]["budget"] for seed in cfg.seeds}
     if any(b is not None for b in budgets.values()):
         timings["pretrain_time_budget"] = budgets
     timings["runtime"] = rt.describe()

@@ -118,13 +118,10 @@ def _loss_curves(splits: list[dict], path) -> Path | None:
     return _save(fig, path)
 
 
-def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
-    out = Path(out)
-    first = res.splits[0]["stages"]
-    examples = {st: v.get("example") for st, v in first.items() if v.get("example")}
+def _setup(res: VLMResults, command: str) -> str:
+    """The setup paragraph: encoder, prompts, categories and splits, the validation rule, the
+    convention, what is verified and what is reconstructed, the command and the machine."""
     cfg = res.run["config"]
-    labels = [lab for lab in HEADLINE if lab in res.labels]
-    sweep = [lab for lab in res.labels if lab.startswith("DeltaE(")]
     n, d = len(res.splits), cfg["data"]
     sp0 = res.splits[0]
     setup = (
@@ -146,16 +143,19 @@ def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
     setup += "\n\n" + command_section(command, t.get("total"), res.run.get("machine"))[1]
     rt = t.get("runtime") or {}
     where = f"; device {rt['device']}, {rt['threads']} threads" if rt else ""
-    setup += f" (encoding {t.get('encode', 0):.0f} s{where})."
+    return setup + f" (encoding {t.get('encode', 0):.0f} s{where})."
+
+
+def _sections(res: VLMResults, command: str, labels, sweep) -> list[tuple[str, str]]:
     splits_table = markdown_table(
         ["split", "ID categories", "validation-OOD categories"],
         [[str(i), ", ".join(c.split(".")[-1] for c in s["id_categories"]),
           ", ".join(c.split(".")[-1] for c in s["val_ood_categories"])]
          for i, s in enumerate(res.splits)],
     )  # fmt: skip
-    sections = [
+    return [
         ("What differs from the paper", departures_table(res.departures)),
-        ("Setup", setup),
+        ("Setup", _setup(res, command)),
         ("Claims (paired over splits)", claims_table(res.claims, "splits")),
         ("FPR95 ↓ (%), temperatures chosen on validation", _metric_table(res, labels, "fpr95")),
         ("AUROC ↑ (%), temperatures chosen on validation", _metric_table(res, labels, "auroc")),
@@ -172,6 +172,11 @@ def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
         ("Notes", LIMITS + "\n\n" + VERIFIED),
         ("Splits", splits_table),
     ]  # fmt: skip
+
+
+def _figures(res: VLMResults, out: Path, labels) -> list[Path]:
+    first = res.splits[0]["stages"]
+    examples = {st: v.get("example") for st, v in first.items() if v.get("example")}
     figs = [plots.per_class_bars(
         labels, {s: ([res.metric(s, lab, "auroc").mean() for lab in labels],
                      [mean_std(res.metric(s, lab, "auroc"))[1] or 0.0 for lab in labels])
@@ -182,7 +187,7 @@ def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
         figs.append(
             plots.score_histograms(panels, out / "hist_zeroshot_split0.png", "held-out categories")
         )
-    de = cfg.get("delta_energy", {})
+    de = res.run["config"].get("delta_energy", {})
     if len(de.get("c", [])) * len(de.get("floor", [])) > 1:
         for s in res.stages:
             slug = s.lower().replace(" ", "_").replace("+", "_").replace("-", "")
@@ -190,6 +195,15 @@ def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
     lc = _loss_curves(res.splits, out / "tuning_loss.png")
     if lc is not None:
         figs.append(lc)
+    return figs
+
+
+def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
+    out = Path(out)
+    labels = [lab for lab in HEADLINE if lab in res.labels]
+    sweep = [lab for lab in res.labels if lab.startswith("DeltaE(")]
+    sections = _sections(res, command, labels, sweep)
+    figs = _figures(res, out, labels)
     plain = res.to_plain()
     for sp in plain["splits"]:  # the example scores are plotted, not stored
         for st in sp["stages"].values():

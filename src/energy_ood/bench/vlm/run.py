@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..._validate import InputError
 from ...metrics import convention, ood_metrics
 from ...runtime.device import resolve_device
 from ...runtime.progress import log
@@ -30,6 +29,7 @@ from ...vlm.prompt import PromptLearner
 from ...vlm.tuning import TuneConfig, tune_prompts
 from ...vlm.wordnet import category_name
 from ...vlm.zeroshot import ZeroShotClassifier, similarity
+from ..sections import check_config
 from .claims import vlm_claims, vlm_departures
 from .config import VLMConfig
 from .data import (
@@ -167,8 +167,7 @@ def run_vlm_bench(
     """Run the benchmark into ``out`` (features are cached there); the typed results.
     ``data_root`` and ``resume`` are accepted for the common protocol signature (the WordNet
     files come from ``data.wordnet_dir``; cached features are reused when they match)."""
-    if not isinstance(cfg, VLMConfig):
-        raise InputError("run_vlm_bench needs a VLMConfig (bench.config_files.load_config)")
+    check_config(cfg, VLMConfig, "run_vlm_bench")
     t0 = time.perf_counter()
     device = str(resolve_device(cfg.device))  # before anything is written
     threads = set_threads(cfg.threads)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..._validate import InputError
 from ...evaluate.model_eval import evaluate_run
 from ...metrics import convention
 from ...runtime.provenance import run_metadata
 from ...train import TrainConfig
 from ...train.runs import finetune, pretrain
-from ..sections import TrainSection
+from ..sections import TrainSection, check_config
 from .config import WalkthroughConfig
 from .results import WalkthroughResults
 
@@ -33,8 +32,7 @@ def _train_config(section: TrainSection, seed: int, **extra) -> TrainConfig:
 def run_walkthrough(
     cfg: WalkthroughConfig, out: str | Path, data_root=None, resume: bool = True, command=None
 ) -> WalkthroughResults:
-    if not isinstance(cfg, WalkthroughConfig):
-        raise InputError("run_walkthrough needs a WalkthroughConfig")
+    check_config(cfg, WalkthroughConfig, "run_walkthrough")
     out, t_start = Path(out), time.perf_counter()
     d, ft = cfg.data, cfg.finetune
     methods = [{"name": s} for s in cfg.scores]
