@@ -3,15 +3,13 @@ ablation of a trained run, with auxiliary outliers."""
 
 from __future__ import annotations
 
-from .. import _dist
 from .._validate import InputError, check_int
 from ..models.normalization import HELP as NORMALIZE_HELP
-from ..train import TrainConfig
 from ..train.runs import Pretrained, finetune
 from ._paths import check_not_input
 from ._runtime import runtime_from_args
 from ._source import input_size
-from .train import add_common
+from .train import add_common, print_accuracy, train_config
 
 
 def add_parser(sub) -> None:
@@ -86,32 +84,12 @@ def run(args) -> int:
     base = _base(args)
     check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
-    cfg = TrainConfig(
-        method=args.method,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        augment=args.augment,
-        lam=args.lam,
-        m_in=args.m_in,
-        m_out=args.m_out,
-        margin=args.margin,
-        amp=rt.amp,
-    )
+    cfg = train_config(args, rt, method=args.method, lam=args.lam, m_in=args.m_in,
+                       m_out=args.m_out, margin=args.margin)  # fmt: skip
     res = finetune(
-        base,
-        args.method,
-        _names(args.aux),
-        args.out,
-        cfg,
-        test_sets=_names(args.test_sets),
-        data_root=args.data_root,
-        n_aux=check_int(args.n_aux, "--n-aux", min=1),
-        resume=args.resume,
-        runtime=rt,
-        overwrite=args.overwrite,
-    )
-    if _dist.is_main():
-        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+        base, args.method, _names(args.aux), args.out, cfg, test_sets=_names(args.test_sets),
+        data_root=args.data_root, n_aux=check_int(args.n_aux, "--n-aux", min=1),
+        resume=args.resume, runtime=rt, overwrite=args.overwrite,
+    )  # fmt: skip
+    print_accuracy(args, res)
     return 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import _dist
 from .._validate import check_int
+from ..runtime import dist
 from ..train import TrainConfig
 from ..train.runs import pretrain
 from ._paths import check_not_input
@@ -61,34 +61,30 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def train_config(args, rt, **extra) -> TrainConfig:
+    """The TrainConfig of the options every training command shares, and ``extra``."""
+    return TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                       augment=args.augment, amp=rt.amp, **extra)  # fmt: skip
+
+
+def print_accuracy(args, res: dict) -> None:
+    if dist.is_main():
+        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+
+
 def run(args) -> int:
     check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
-    cfg = TrainConfig(
-        method="rotation" if args.rotation else "ce",
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        augment=args.augment,
-        center_mask=args.center_mask,
-        amp=rt.amp,
+    cfg = train_config(
+        args, rt, method="rotation" if args.rotation else "ce", center_mask=args.center_mask,
         lam=args.rotation_lambda if args.rotation else None,
         rotation_updates=args.rotation_updates,
+    )  # fmt: skip
+    limit = (
+        None if args.train_limit is None else check_int(args.train_limit, "--train-limit", min=2)
     )
-    res = pretrain(
-        args.dataset,
-        args.model,
-        args.out,
-        cfg,
-        data_root=args.data_root,
-        resume=args.resume,
-        train_limit=None
-        if args.train_limit is None
-        else check_int(args.train_limit, "--train-limit", min=2),
-        runtime=rt,
-        overwrite=args.overwrite,
-    )
-    if _dist.is_main():
-        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+    res = pretrain(args.dataset, args.model, args.out, cfg, data_root=args.data_root,
+                   resume=args.resume, train_limit=limit, runtime=rt,
+                   overwrite=args.overwrite)  # fmt: skip
+    print_accuracy(args, res)
     return 0

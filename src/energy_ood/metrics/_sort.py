@@ -89,21 +89,13 @@ def _make_radix_sort(ut):
     return radix_sort
 
 
-def _keys32(a, out):
-    u = a.view(np.uint32)
-    sign = np.uint32(0x80000000)
-    for i in range(a.size):
+def _keys(u, sign, out):
+    """Order-preserving keys of IEEE-754 floats given as their unsigned bits ``u`` (uint32 or
+    uint64) with ``sign`` their sign bit, written to ``out[:u.size]``: negative -> sign - |x|
+    bits (-0.0 -> the key of +0.0; trailing zero bits kept), positive -> x | sign."""
+    for i in range(u.size):
         k = u[i]
-        # negative: sign - |x| bits (-0.0 -> the key of +0.0); keeps trailing zero bits
-        out[i] = np.uint32(sign - (k ^ sign)) if k & sign else np.uint32(k | sign)
-
-
-def _keys64(a, out):
-    u = a.view(np.uint64)
-    sign = np.uint64(0x8000000000000000)
-    for i in range(a.size):
-        k = u[i]
-        out[i] = np.uint64(sign - (k ^ sign)) if k & sign else np.uint64(k | sign)
+        out[i] = sign - (k ^ sign) if k & sign else k | sign
 
 
 if njit:
@@ -111,20 +103,20 @@ if njit:
         np.dtype(np.uint32): njit(cache=True, nogil=True)(_make_radix_sort(np.uint32)),
         np.dtype(np.uint64): njit(cache=True, nogil=True)(_make_radix_sort(np.uint64)),
     }
-    _keys32_jit = njit(cache=True, nogil=True)(_keys32)
-    _keys64_jit = njit(cache=True, nogil=True)(_keys64)
+    _keys_jit = njit(cache=True, nogil=True)(_keys)
 else:  # pragma: no cover
     _RADIX = {}
-    _keys32_jit = _keys64_jit = None
+    _keys_jit = None
 
 
 def padded_keys(a: np.ndarray) -> tuple[np.ndarray, int]:
     """(keys of ``a`` followed by the largest key as a sentinel, key width in bits)."""
     if a.dtype == np.float32:
-        out, width, fn = np.empty(a.size + 1, np.uint32), 32, _keys32_jit
+        out, width = np.empty(a.size + 1, np.uint32), 32
+        _keys_jit(a.view(np.uint32), np.uint32(1 << 31), out)
     else:
-        out, width, fn = np.empty(a.size + 1, np.uint64), 64, _keys64_jit
-    fn(a, out)
+        out, width = np.empty(a.size + 1, np.uint64), 64
+        _keys_jit(a.view(np.uint64), np.uint64(1 << 63), out)
     out[a.size] = np.iinfo(out.dtype).max  # no finite score has it (NaN would)
     return out, width
 

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from .._validate import InputError, as_tensor_2d, real_array
-from . import _params as P
-from .base import Scorer, register
+from . import param_checks as P
+from .base import Scorer
 from .calibrated import check_labels
+from .registry import register
 
 GAUSSIAN_STATE = {
     "whiten": ("D", "D"),

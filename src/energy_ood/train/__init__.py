@@ -1,7 +1,7 @@
 """Training: cross-entropy pretraining, energy-bounded fine-tuning, Outlier Exposure, the
 single-margin ablation and the rotation-prediction auxiliary task."""
 
-from .checkpoint import load_checkpoint, load_model_from_checkpoint
+from ..models.checkpoint import load_checkpoint, load_model_from_checkpoint
 from .config import METHODS, TrainConfig
 from .loop import Trainer, accuracy, predict_logits
 from .losses import (

@@ -12,6 +12,15 @@ DEFAULT_LAMBDA = {"ce": 0.0, "energy": 0.1, "oe": 0.5, "single-margin": 0.1, "ro
 NEEDS_AUX = ("energy", "oe", "single-margin")
 
 
+def migrate_amp(d: dict) -> dict:
+    """A training configuration written before ``--amp`` (``bf16 = true`` meant ``--amp bf16``)
+    in today's terms (a copy; one written since is returned as a copy of itself)."""
+    d = dict(d)
+    if "bf16" in d:
+        d.setdefault("amp", "bf16" if d.pop("bf16") else "off")
+    return d
+
+
 @dataclass
 class TrainConfig:
     method: str = "ce"
@@ -70,9 +79,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        if "bf16" in d:  # runs written before --amp: bf16 = true meant --amp bf16
-            d.setdefault("amp", "bf16" if d.pop("bf16") else "off")
+        d = migrate_amp(d)
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -24,16 +24,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import _dist
-from .._device import Runtime, autocast, cpu_runtime, model_device
-from .._progress import log, progress
-from .._runinfo import atomic_torch_save
 from .._validate import InputError
+from ..io.atomic_write import atomic_torch_save
+from ..models.checkpoint import load_checkpoint
+from ..runtime import dist
+from ..runtime.device import Runtime, autocast, cpu_runtime, model_device
+from ..runtime.progress import log, progress
 from . import augment
 from .batches import as_source, eval_batches
-from .checkpoint import check_compatible, load_checkpoint
 from .config import NEEDS_AUX, TrainConfig
 from .losses import energy_bounded_loss, outlier_exposure_loss, single_margin_loss
+from .resume import check_compatible
 from .schedule import cosine_lr
 
 
@@ -143,7 +144,7 @@ class Trainer:
     def _wrap(self) -> nn.Module:
         """The module the steps call: DDP across processes, compiled when asked."""
         net: nn.Module = _Heads(self.model)
-        if _dist.world() > 1:
+        if dist.world() > 1:
             rot = getattr(self.model, "rot_head", None) is not None
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(
@@ -154,7 +155,7 @@ class Trainer:
         return net
 
     def _save(self, epoch: int, step: int) -> None:
-        if not _dist.is_main():
+        if not dist.is_main():
             return
         state = {
             "model": self.model.state_dict(),
@@ -235,13 +236,53 @@ class Trainer:
                 raise InputError("single-margin fine-tuning needs margin")
         if cfg.method == "rotation" and getattr(self.model, "rot_head", None) is None:
             raise InputError("rotation training needs a model built with rotation_head=True")
-        if len(source) < 2 * _dist.world():
-            raise InputError(
-                f"need at least {2 * _dist.world()} training images, got {len(source)}"
-            )
+        if len(source) < 2 * dist.world():
+            raise InputError(f"need at least {2 * dist.world()} training images, got {len(source)}")
         k = getattr(self.model, "num_classes", None)
         if k is not None and source.labels is not None:
             check_labels(source.labels, k, "training")
+
+    def _epoch(self, epoch: int, source, aux_src, steps: int, total: int, step: int):
+        """One epoch (seeded order, augmentation and dropout, cosine learning rate per step):
+        its record and the step count after it."""
+        cfg, rank, world = self.cfg, dist.rank(), dist.world()
+        g = _epoch_generator(cfg.seed, epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
+        perm = torch.randperm(len(source), generator=g)
+        aux_perm = torch.randperm(len(aux_src), generator=g) if aux_src is not None else None
+        parts = [perm[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(steps)]
+        mine = [p.tensor_split(world)[rank] for p in parts]
+        self.model.train()
+        t0, seen = time.perf_counter(), 0
+        loss_sum = torch.zeros((), device=self.device)
+        bar = progress(
+            total=steps, desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}", unit="step"
+        )
+        for s, (xb, yb) in enumerate(source.batches(mine)):
+            u = augment.draw(g, len(parts[s])).tensor_split(world)[rank]
+            xb = augment.apply(xb, u, cfg.augment, cfg.crop_padding, cfg.center_mask)
+            aux_b = None
+            if aux_src is not None:
+                ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
+                ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
+                ((aux_b, _),) = aux_src.batches([ai.tensor_split(world)[rank]])
+                aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
+            for group in self.opt.param_groups:
+                group["lr"] = cosine_lr(step, total, cfg.lr)
+            loss = self._step(xb, yb, aux_b)
+            step += 1
+            seen += len(parts[s])
+            loss_sum += loss * len(xb)
+            bar.update(1)
+            if s % 20 == 0 and not bar.disable:
+                bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.close()
+        if world > 1:
+            torch.distributed.all_reduce(loss_sum)
+        seconds = time.perf_counter() - t0
+        rec = {"epoch": epoch + 1, "loss": float(loss_sum) / seen, "seconds": seconds,
+               "images_per_s": seen / seconds}  # fmt: skip
+        return rec, step
 
     def fit(
         self,
@@ -261,58 +302,15 @@ class Trainer:
         source = as_source(x, y, self.device)
         self._check(source, aux)
         aux_src = as_source(aux, None, self.device) if cfg.method in NEEDS_AUX else None
-        rank, world = _dist.rank(), _dist.world()
-        n = len(source)
-        steps = steps_per_epoch(n, cfg.batch_size, world)
+        steps = steps_per_epoch(len(source), cfg.batch_size, dist.world())
         total = steps * cfg.epochs
-        has_ck = _dist.broadcast_object(self.checkpoint_path.exists() if _dist.is_main() else None)
+        has_ck = dist.broadcast_object(self.checkpoint_path.exists() if dist.is_main() else None)
         step = self._resume() if resume and has_ck else 0
-        if _dist.is_main():
+        if dist.is_main():
             self.out.mkdir(parents=True, exist_ok=True)
         self._net = self._wrap()
         for epoch in range(self.start_epoch, cfg.epochs):
-            g = _epoch_generator(cfg.seed, epoch)
-            torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
-            perm = torch.randperm(n, generator=g)
-            aux_perm = torch.randperm(len(aux_src), generator=g) if aux_src is not None else None
-            parts = [perm[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(steps)]
-            mine = [p.tensor_split(world)[rank] for p in parts]
-            self.model.train()
-            t0, seen = time.perf_counter(), 0
-            loss_sum = torch.zeros((), device=self.device)
-            bar = progress(
-                total=steps,
-                desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}",
-                unit="step",
-            )
-            for s, (xb, yb) in enumerate(source.batches(mine)):
-                u = augment.draw(g, len(parts[s])).tensor_split(world)[rank]
-                xb = augment.apply(xb, u, cfg.augment, cfg.crop_padding, cfg.center_mask)
-                aux_b = None
-                if aux_src is not None:
-                    ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
-                    ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
-                    ((aux_b, _),) = aux_src.batches([ai.tensor_split(world)[rank]])
-                    aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
-                for group in self.opt.param_groups:
-                    group["lr"] = cosine_lr(step, total, cfg.lr)
-                loss = self._step(xb, yb, aux_b)
-                step += 1
-                seen += len(parts[s])
-                loss_sum += loss * len(xb)
-                bar.update(1)
-                if s % 20 == 0 and not bar.disable:
-                    bar.set_postfix(loss=f"{float(loss):.3f}")
-            bar.close()
-            if world > 1:
-                torch.distributed.all_reduce(loss_sum)
-            seconds = time.perf_counter() - t0
-            rec = {
-                "epoch": epoch + 1,
-                "loss": float(loss_sum) / seen,
-                "seconds": seconds,
-                "images_per_s": seen / seconds,
-            }
+            rec, step = self._epoch(epoch, source, aux_src, steps, total, step)
             if eval_fn is not None:
                 rec.update(eval_fn(self.model))
             self.history.append(rec)
@@ -321,7 +319,7 @@ class Trainer:
                 f"epoch {epoch + 1}/{cfg.epochs}: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch")
             )
-        _dist.barrier()
+        dist.barrier()
         return self.history
 
 

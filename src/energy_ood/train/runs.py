@@ -15,19 +15,21 @@ from pathlib import Path
 
 import torch
 
-from .. import _dist
-from .._device import Runtime, cpu_runtime
-from .._files import check_bytes
-from .._progress import log
-from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
 from ..data import bad_images
 from ..data.prepare import IDData, prepare_id
 from ..data.splits import AuxiliaryPool
+from ..io.atomic_write import atomic_write_json
+from ..io.size_limits import check_bytes
 from ..models import create_model
+from ..models.checkpoint import load_model_from_checkpoint
 from ..models.preprocess import Preprocess
-from .checkpoint import load_model_from_checkpoint
-from .config import NEEDS_AUX, TrainConfig
+from ..runtime import dist
+from ..runtime.device import Runtime, cpu_runtime
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
+from ..runtime.seeds import seed_everything
+from .config import NEEDS_AUX, TrainConfig, migrate_amp
 from .loop import Trainer, accuracy, steps_per_epoch
 from .margins import choose_margins
 from .record import check_against_checkpoint, read_run_json
@@ -41,9 +43,7 @@ def identity(meta: dict) -> dict:
     """What makes two runs the same run: data, limits, seed, model, method, margins,
     precision, classes, and for fine-tuning the base run and auxiliary data."""
     cfg, data = meta.get("config", {}), meta.get("data", {})
-    train = {k: v for k, v in dict(cfg.get("train", {})).items() if k not in NOT_IDENTITY}
-    if "bf16" in train:  # written before --amp
-        train.setdefault("amp", "bf16" if train.pop("bf16") else "off")
+    train = {k: v for k, v in migrate_amp(cfg.get("train", {})).items() if k not in NOT_IDENTITY}
     train.setdefault("rotation_updates", "summed")
     out = {
         "dataset": data.get("dataset"),
@@ -81,7 +81,7 @@ def _short(v) -> str:
 def _start_run_json(out: Path, meta: dict, resume: bool) -> None:
     """Write run.json for a new run; on resume check the run's identity against it instead
     (any change is refused, naming the field, on every torchrun rank) and record it."""
-    _dist.on_main(_write_run_json, out, meta, resume)
+    dist.on_main(_write_run_json, out, meta, resume)
 
 
 def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
@@ -107,10 +107,40 @@ def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
     atomic_write_json(path, meta)
 
 
+def _begin_run(out: Path, cfg: TrainConfig, config: dict, d: IDData, runtime: Runtime,
+               resume: bool) -> dict:  # fmt: skip
+    """The run's record (``run.json``: its training configuration and ``config``, the data,
+    the runtime, the images left out), written, or checked against the run it resumes."""
+    meta = run_metadata(seed=cfg.seed, config={"train": cfg.to_dict(), **config},
+                        data=d.describe())  # fmt: skip
+    meta["runtime"] = runtime.describe()
+    if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
+        meta["skipped_images"] = bad_images.skipped()
+    _start_run_json(out, meta, resume)
+    return meta
+
+
+def _margins(cfg: TrainConfig, model, d: IDData, aux_val) -> dict:
+    """The margins chosen on validation data (ID vs held-out outliers); those ``cfg`` does not
+    fix are set from them."""
+    margins = choose_margins(model, d.x_val, aux_val)
+    if cfg.m_in is None:
+        cfg.m_in = margins["m_in"]
+    if cfg.m_out is None:
+        cfg.m_out = margins["m_out"]
+    if cfg.margin is None:
+        cfg.margin = margins["margin"]
+    log(
+        f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
+        f"(from validation energies)"
+    )
+    return margins
+
+
 def _finish(model, d: IDData, out: Path, hist: list, runtime: Runtime, extra=None) -> dict:
     acc = accuracy(model, d.x_test, d.y_test, runtime=runtime)
     metrics = {"test_accuracy": acc, "test_error": 1 - acc, "history": hist, **(extra or {})}
-    if _dist.is_main():
+    if dist.is_main():
         atomic_write_json(out / "metrics.json", metrics)
     log(f"test accuracy {100 * acc:.2f}%")
     return metrics
@@ -156,20 +186,8 @@ def pretrain(
                 **(model_kwargs or {}),
             )
             arch = model.arch_config()
-        meta = run_metadata(
-            seed=cfg.seed,
-            config={
-                "train": cfg.to_dict(),
-                "model": model_name,
-                "arch": arch,
-                "train_limit": train_limit,
-            },
-            data=d.describe(),
-        )
-        meta["runtime"] = runtime.describe()
-        if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
-            meta["skipped_images"] = bad_images.skipped()
-        _start_run_json(out, meta, resume)
+        config = {"model": model_name, "arch": arch, "train_limit": train_limit}
+        meta = _begin_run(out, cfg, config, d, runtime, resume)
         log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
         trainer = Trainer(model, cfg, out, arch=arch if start is not None else None,
                           runtime=runtime, preprocess=d.preprocess.to_dict())  # fmt: skip
@@ -278,7 +296,7 @@ def aux_outliers(
 def aux_reuse(record: dict, n_train: int, cfg: TrainConfig) -> dict:
     """How often fine-tuning draws each auxiliary outlier: draws = epochs x steps x aux batch,
     reuse = draws / the distinct outliers it draws from (each draw is augmented anew)."""
-    steps = steps_per_epoch(n_train, cfg.batch_size, _dist.world())
+    steps = steps_per_epoch(n_train, cfg.batch_size, dist.world())
     draws = cfg.epochs * steps * cfg.aux_batch_size
     return {**record, "draws": draws, "reuse": draws / record["n_train"]}
 
@@ -314,7 +332,7 @@ def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
     )  # fmt: skip
     recipe, norm = lm.preprocess, lm.normalization
     if lm.num_classes == len(d.classes):  # the ID-accuracy gate, on the validation split
-        from ..evaluate.gate import GateResult, enforce
+        from ..metrics.accuracy_gate import GateResult, enforce
 
         acc = accuracy(lm.model, d.x_val, d.y_val, runtime=runtime)
         enforce(GateResult(acc, len(d.x_val), len(d.classes), what="ID validation",
@@ -374,35 +392,12 @@ def finetune(
         aux_train, aux_val, pool = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed,
                                                 data_root)  # fmt: skip
         pool = aux_reuse(pool, len(d.x_train), cfg)
-        margins = None
-        if method in ("energy", "single-margin"):
-            margins = choose_margins(model, d.x_val, aux_val)
-            if cfg.m_in is None:
-                cfg.m_in = margins["m_in"]
-            if cfg.m_out is None:
-                cfg.m_out = margins["m_out"]
-            if cfg.margin is None:
-                cfg.margin = margins["margin"]
-            log(
-                f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
-                f"(from validation energies)"
-            )
-        meta = run_metadata(
-            seed=cfg.seed,
-            config={
-                "train": cfg.to_dict(),
-                **base_cfg,
-                "aux": list(aux),
-                "n_aux": n_aux,
-                "test_sets": list(test_sets),
-                "margins": margins,
-            },
-            data=d.describe(),
+        margins = (
+            _margins(cfg, model, d, aux_val) if method in ("energy", "single-margin") else None
         )
-        meta["runtime"] = runtime.describe()
-        if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
-            meta["skipped_images"] = bad_images.skipped()
-        _start_run_json(out, meta, resume)
+        config = {**base_cfg, "aux": list(aux), "n_aux": n_aux, "test_sets": list(test_sets),
+                  "margins": margins}  # fmt: skip
+        meta = _begin_run(out, cfg, config, d, runtime, resume)
         log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
         trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime,
                           preprocess=d.preprocess.to_dict())  # fmt: skip
