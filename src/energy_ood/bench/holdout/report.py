@@ -8,7 +8,7 @@ from pathlib import Path
 from ...reporting import plots
 from ...reporting.pages import write_report
 from ...reporting.tables import markdown_table, pct
-from ..report_sections import claims_table, command_section, departures_table, seed_cell
+from ..report_sections import provenance_section, claims_table, command_section, departures_table, seed_cell
 from ..stats import RULE, mean_std
 from .results import HoldoutResults
 
@@ -47,6 +47,7 @@ def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
          + [seed_cell(res.accuracy(v).mean(1))] for v in variants],
     )  # fmt: skip
     secs = [
+        provenance_section(res.run),
         ("What differs from the paper", departures_table(res.departures)),
         ("Training subsets", subsets_table(res.subsets)),
         ("Convention",

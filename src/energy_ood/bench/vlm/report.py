@@ -9,7 +9,7 @@ import numpy as np
 from ...reporting import plots
 from ...reporting.pages import convention_text, write_report
 from ...reporting.tables import markdown_table
-from ..report_sections import claims_table, command_section, departures_table, seed_cell
+from ..report_sections import provenance_section, claims_table, command_section, departures_table, seed_cell
 from ..stats import RULE, mean_std
 from .results import DE, VLMResults
 
@@ -154,6 +154,7 @@ def _sections(res: VLMResults, command: str, labels, sweep) -> list[tuple[str, s
          for i, s in enumerate(res.splits)],
     )  # fmt: skip
     return [
+        provenance_section(res.run),
         ("What differs from the paper", departures_table(res.departures)),
         ("Setup", _setup(res, command)),
         ("Claims (paired over splits)", claims_table(res.claims, "splits")),
