@@ -14,6 +14,7 @@ from ..claims import Claim
 from ..stats import paired_verdict
 from .results import OODResults
 
+
 def _claim(text, metric, lower, a, b, paper) -> Claim:
     a, b = [float(v) for v in a], [float(v) for v in b]
     return Claim(text, metric, lower, a, b, paper, paired_verdict(a, b, lower))

@@ -184,10 +184,16 @@ def _fpr_row(res: OODResults) -> list[str]:
     if rule is None:
         return ["FPR95 operating point", PAPER_SETUP["fpr"], NOT_RECORDED]
     tpr = 100 * c.get("fpr_at_tpr", 0.95)
-    text = {"first": f"the first threshold (strict to lenient) whose TPR >= {tpr:g}%",
-            "closest": f"the threshold whose TPR is closest to {tpr:g}%"}.get(rule, rule)
-    return ["FPR95 operating point", PAPER_SETUP["fpr"], f"{text} ({rule!r}; "
-            f"{c.get('positive', 'ID')} positive; default {convention()['fpr_rule']!r})"]
+    text = {
+        "first": f"the first threshold (strict to lenient) whose TPR >= {tpr:g}%",
+        "closest": f"the threshold whose TPR is closest to {tpr:g}%",
+    }.get(rule, rule)
+    return [
+        "FPR95 operating point",
+        PAPER_SETUP["fpr"],
+        f"{text} ({rule!r}; "
+        f"{c.get('positive', 'ID')} positive; default {convention()['fpr_rule']!r})",
+    ]
 
 
 def _odin_row(res: OODResults) -> list[str]:
@@ -200,8 +206,12 @@ def _odin_row(res: OODResults) -> list[str]:
     if not std:
         return ["ODIN eps", PAPER_SETUP["odin"], f"{given}; input std {NOT_RECORDED}"]
     steps = ", ".join(f"{e / s:.3g}" for e in eps if e for s in std) or "0"
-    return ["ODIN eps", PAPER_SETUP["odin"], f"{given} on [0, 1] pixels: a step of eps / std "
-            f"= {steps} in the normalised input (std {', '.join(f'{s:.4f}' for s in std)})"]
+    return [
+        "ODIN eps",
+        PAPER_SETUP["odin"],
+        f"{given} on [0, 1] pixels: a step of eps / std "
+        f"= {steps} in the normalised input (std {', '.join(f'{s:.4f}' for s in std)})",
+    ]
 
 
 def departures(res: OODResults) -> list[list[str]]:

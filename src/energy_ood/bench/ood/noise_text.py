@@ -23,16 +23,22 @@ def _fpr_relation(rows: list[dict]) -> str:
     pairs = [(r["fpr"], r["noise"]["median_neg_energy"] - r["id"]["median_neg_energy"])
              for r in rows if r["fpr"] is not None]  # fmt: skip
     if len(pairs) < MIN_ROWS:
-        return (f"FPR95 against the gap of the -E medians (noise - ID): too few rows "
-                f"({len(pairs)}, fewer than {MIN_ROWS}) for a rank correlation.")
+        return (
+            f"FPR95 against the gap of the -E medians (noise - ID): too few rows "
+            f"({len(pairs)}, fewer than {MIN_ROWS}) for a rank correlation."
+        )
     fpr, gap = np.array(pairs).T
     if np.ptp(fpr) == 0 or np.ptp(gap) == 0:
-        return (f"FPR95 against the gap of the -E medians (noise - ID), over {len(pairs)} rows: "
-                "one of them is constant, so no rank correlation.")
+        return (
+            f"FPR95 against the gap of the -E medians (noise - ID), over {len(pairs)} rows: "
+            "one of them is constant, so no rank correlation."
+        )
     rho = float(spearmanr(gap, fpr).statistic)
-    return (f"Spearman correlation over the {len(pairs)} rows of FPR95 with the gap of the -E "
-            f"medians (noise - ID): {rho:.2f}; gaps from {gap.min():.2f} to {gap.max():.2f}, "
-            f"FPR95 from {100 * fpr.min():.2f} to {100 * fpr.max():.2f}.")
+    return (
+        f"Spearman correlation over the {len(pairs)} rows of FPR95 with the gap of the -E "
+        f"medians (noise - ID): {rho:.2f}; gaps from {gap.min():.2f} to {gap.max():.2f}, "
+        f"FPR95 from {100 * fpr.min():.2f} to {100 * fpr.max():.2f}."
+    )
 
 
 def noise_sentences(rows: list[dict], spearman: list[float]) -> str:

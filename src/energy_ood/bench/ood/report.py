@@ -13,7 +13,13 @@ import numpy as np
 
 from ...reporting.pages import convention_text, write_report
 from ...reporting.tables import markdown_table
-from ..report_sections import provenance_section, claims_table, command_section, departures_table, seed_cell
+from ..report_sections import (
+    claims_table,
+    command_section,
+    departures_table,
+    provenance_section,
+    seed_cell,
+)
 from ..stats import RULE
 from .claims import per_set_claims
 from .disclosure import departures
@@ -247,7 +253,9 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
         )
     )
     if res.noise:
-        secs.append(("Noise sets: logit norm, -E and FPR95 of the energy score", _noise_section(res)))
+        secs.append(
+            ("Noise sets: logit norm, -E and FPR95 of the energy score", _noise_section(res))
+        )
     if res.temperature_sweep:
         secs.append(("Temperature sweep (mean FPR95 over the natural sets)",
                      _temperature_table(res.temperature_sweep)))  # fmt: skip

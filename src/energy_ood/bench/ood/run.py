@@ -27,8 +27,8 @@ from ...runtime.provenance import run_metadata
 from ...train.margins import choose_margins
 from ..sections import ScorerSpec, bench_runtime, check_config
 from .claims import ood_claims
-from .disclosure import departures
 from .config import OODConfig
+from .disclosure import departures
 from .results import Evaluation, MarginSweep, OODResults, TemperatureSweep
 from .seed import Seed, finetune_copy, median_epoch
 from .sweeps import FT_SCORES, margin_sweep, noise_stats, score_draws, temperature_points

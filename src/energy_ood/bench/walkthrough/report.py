@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...reporting.pages import write_report
 from ...reporting.tables import markdown_table
-from ..report_sections import provenance_section, command_section, departures_table, seed_cell
+from ..report_sections import command_section, departures_table, provenance_section, seed_cell
 from ..stats import RULE, paired_verdict
 from .results import WalkthroughResults
 
