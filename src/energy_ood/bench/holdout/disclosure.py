@@ -154,7 +154,7 @@ def _config_rows(run: dict) -> list[list[str]]:
     return [
         ["images", PAPER["images"], image_text(run.get("data"))],
         ["epochs", PAPER["epochs"], str(t["epochs"]) if t else NOT_RECORDED],
-        ["schedule", PAPER["schedule"], training_text(t)],
+        ["learning-rate schedule", PAPER["schedule"], training_text(t)],
         ["optimiser", PAPER["optimiser"], "as in the schedule row" if t else NOT_RECORDED],
         ["dropout", PAPER["dropout"], dropout_text(cfg.get("model"), run.get("data"))],
         ["augmentation", PAPER["augmentation"], augment_text(t.get("augment")) if t
@@ -171,7 +171,7 @@ def _training_rows(tr: dict, run: dict) -> list[list[str]]:
         ["images", PAPER["images"], f"{tr['image_size']}x{tr['image_size']}, "
          f"{tr['channels']} channel{'s' if tr['channels'] > 1 else ''}"],
         ["epochs", PAPER["epochs"], str(tr["epochs"])],
-        ["schedule", PAPER["schedule"], f"{tr['schedule']}: lr {tr['lr']:g} "
+        ["learning-rate schedule", PAPER["schedule"], f"{tr['schedule']}: lr {tr['lr']:g} "
          f"down to {tr['lr_end']:g} over {tr['epochs']} epoch{'s' if tr['epochs'] > 1 else ''}"],
         ["optimiser", PAPER["optimiser"], f"SGD, {'Nesterov ' if tr['nesterov'] else ''}"
          f"momentum {tr['momentum']:g}, batches of {tr['batch_size']}; weight decay "
