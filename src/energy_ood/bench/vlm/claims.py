@@ -39,4 +39,3 @@ def vlm_claims(res: VLMResults) -> list[Claim]:
                 res.accuracy("CoOp CE+EBM"), res.accuracy("CoOp CE"), "Delta-Energy paper: yes",
                 False)  # fmt: skip
     return out
-
