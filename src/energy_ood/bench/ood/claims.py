@@ -3,7 +3,7 @@ the run does differently from the paper: :mod:`.disclosure`).
 
 Every claim compares two per-seed lists measured on the same seeds and is decided by the one
 rule of :mod:`.stats` (paired 95% t-interval). Headline numbers are means over the natural-image
-OOD sets, none of which shares a family with the auxiliary outliers.
+OOD sets (their families: :mod:`.family_text`).
 """
 
 from __future__ import annotations

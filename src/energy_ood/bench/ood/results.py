@@ -100,7 +100,7 @@ class OODResults:
     protocol: dict
     seeds: list[int]
     ood_sets: list[str]
-    headline_sets: list[str]  # natural-image sets; none shares a family with the aux data
+    headline_sets: list[str]  # natural-image sets (the config loader refuses an aux family)
     noise_sets: list[str]
     sources: dict[str, dict]  # set / aux source -> family, kind, content, origin, licence
     aux: list[str]

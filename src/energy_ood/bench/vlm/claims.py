@@ -1,10 +1,9 @@
 """The Delta-Energy paper's claims on the WordNet gloss benchmark, decided over splits (each
 split a paired unit: the same categories, glosses and prompt initialisation for both sides) with
-the one rule of :mod:`energy_ood.bench.stats`, and the table of departures from the paper."""
+the one rule of :mod:`energy_ood.bench.stats` (departures from the paper: :mod:`.disclosure`)."""
 
 from __future__ import annotations
 
-from ...runtime.provenance import describe_machine
 from ..claims import Claim
 from ..stats import paired_verdict
 from .results import DE, VLMResults
@@ -40,26 +39,3 @@ def vlm_claims(res: VLMResults) -> list[Claim]:
                 res.accuracy("CoOp CE+EBM"), res.accuracy("CoOp CE"), "Delta-Energy paper: yes",
                 False)  # fmt: skip
     return out
-
-
-def vlm_departures(cfg, res: VLMResults) -> list[list[str]]:
-    d, s0 = cfg.data, res.splits[0]["n"]
-    enc = ", ".join(str(v) for v in res.run["data"]["encoder"].values())
-    return [
-        ["model", "CLIP ViT-B/16 (images and text)", enc],
-        ["data", "ImageNet-1k ID; iNaturalist, SUN, Places, Textures OOD",
-         f"WordNet noun glosses: {len(res.run['data']['categories'])} categories, "
-         f"{d.n_id} ID per split; per split {s0}"],
-        ["OOD", "other data sets (covariate and semantic shift)",
-         "held-out WordNet categories (semantic shift only)"],
-        ["temperatures", "MCM tau = 1, CLIP logit scale 100",
-         f"chosen per split and stage on validation (ID validation glosses vs "
-         f"{len(res.splits[0]['val_ood_categories'])} validation-OOD categories): tau from "
-         f"{cfg.zeroshot.taus}, logit scale from {cfg.zeroshot.logit_scales}"],
-        ["Delta-Energy score and EBM loss", "as published (not readable here)",
-         "RECONSTRUCTION (see below)"],
-        ["prompt tuning", "CoOp, 16 shots per class", f"CoOp, {d.train_per_class} glosses per "
-         f"class, epochs: {cfg.tune.epochs}"],
-        ["repetitions", "not stated", f"{d.splits} seeded category splits (paired units)"],
-        ["machine", "GPU (not stated)", describe_machine(res.run.get("machine"))],
-    ]  # fmt: skip

@@ -17,17 +17,11 @@ from ..report_sections import (
     seed_cell,
 )
 from ..stats import RULE, mean_std
+from .disclosure import vlm_departures
+from .notes import limits_text
 from .results import DE, VLMResults
 
 HEADLINE = ("MCM", "MSP", "MaxLogit", "Energy", "DeltaE(c=1,floor=0)")
-LIMITS = (
-    "Two limits explain the sweep. With the floor far below every similarity (floor = -1) the "
-    "cropped energy keeps only the other classes, and Delta-Energy = -tau log(1 - p_max), p_max "
-    "the largest softmax probability of the CLIP logits: a monotone function of MSP, so it "
-    "ranks inputs as MSP does (it even separates the rows where MSP rounds to 1.0 in float32). "
-    "With the floor above every similarity the floor term dominates the cropped energy and "
-    "Delta-Energy ranks inputs as the energy score does."
-)
 VERIFIED = (
     "Reference (not comparable, images): MCM zero-shot on ImageNet-1k with CLIP ViT-B/16, "
     "average FPR95 42.74, AUROC 90.77 over iNaturalist, SUN, Places, Textures."
@@ -176,7 +170,7 @@ def _sections(res: VLMResults, command: str, labels, sweep) -> list[tuple[str, s
         ("Delta-Energy sweep: AUROC ↑ (%)", _metric_table(res, sweep, "auroc")),
         ("Delta-Energy sweep: FPR95 ↓ (%)", _metric_table(res, sweep, "fpr95")),
         ("Per split: best scores and Delta-Energy's wins", _per_split(res, labels)),
-        ("Notes", LIMITS + "\n\n" + VERIFIED),
+        ("Notes", limits_text(res) + "\n\n" + VERIFIED),
         ("Splits", splits_table),
     ]  # fmt: skip
 
@@ -209,6 +203,7 @@ def _figures(res: VLMResults, out: Path, labels) -> list[Path]:
 
 def render(res: VLMResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
+    res.departures = vlm_departures(res)  # from the records, so a re-render refreshes it
     labels = [lab for lab in HEADLINE if lab in res.labels]
     sweep = [lab for lab in res.labels if lab.startswith("DeltaE(")]
     sections = _sections(res, command, labels, sweep)

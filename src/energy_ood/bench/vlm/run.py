@@ -30,7 +30,7 @@ from ...vlm.tuning import TuneConfig, tune_prompts
 from ...vlm.wordnet import category_name
 from ...vlm.zeroshot import ZeroShotClassifier, similarity
 from ..sections import check_config
-from .claims import vlm_claims, vlm_departures
+from .claims import vlm_claims
 from .config import VLMConfig
 from .data import (
     category_splits,
@@ -208,5 +208,4 @@ def run_vlm_bench(
                   "runtime": {"device": device, "threads": threads}},
     )  # fmt: skip
     res.claims = vlm_claims(res)
-    res.departures = vlm_departures(cfg, res)
     return res

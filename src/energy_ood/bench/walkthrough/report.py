@@ -32,6 +32,18 @@ def readme_table(res: WalkthroughResults, ood_set: str, seed_index: int | None =
                            "ID test accuracy"], rows)  # fmt: skip
 
 
+def finetune_verdict(ood_set: str, tuned: str, tuned_fpr, pre_fpr) -> tuple[str, str]:
+    """(heading, body) of the paired verdict on the energy score's FPR95, fine-tuned vs
+    pretrained; the heading states what the verdict decides, not the hoped-for result."""
+    v = paired_verdict(tuned_fpr, pre_fpr, lower_is_better=True)
+    says = {"yes": "lowers", "no": "raises",
+            "inconclusive": "neither lowers nor raises (inconclusive)"}[v.verdict]  # fmt: skip
+    return (
+        f"{ood_set}: {tuned} fine-tuning {says} the energy score's FPR95",
+        f"{v.interval_text()}; seeds won {v.wins}/{v.n}: **{v.verdict}**",
+    )
+
+
 def render(res: WalkthroughResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
     secs = [
@@ -52,13 +64,7 @@ def render(res: WalkthroughResults, out: str | Path, command: str = "") -> Path:
         if "energy" in res.scores and len(res.seeds) > 1:
             a = res.metrics[tuned]["energy"][o]["fpr95"]
             b = res.metrics["pretrained"]["energy"][o]["fpr95"]
-            v = paired_verdict(a, b, lower_is_better=True)
-            secs.append(
-                (
-                    f"{o}: {tuned} fine-tuning lowers the energy score's FPR95",
-                    f"{v.interval_text()}; seeds won {v.wins}/{v.n}: **{v.verdict}**",
-                )
-            )
+            secs.append(finetune_verdict(o, tuned, a, b))
     secs.append(
         (
             "Commands per seed",
