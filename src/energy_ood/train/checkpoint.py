@@ -32,6 +32,7 @@ RESUME_KEYS = (
     "weight_decay",
     "amp",
     "rotation_updates",
+    "hparams",
 )
 CHECKPOINT_KEYS = {
     "model": dict,
@@ -116,6 +117,7 @@ def check_compatible(ck: dict, arch: dict, cfg: dict | None, path) -> None:
         if "bf16" in saved:  # written before --amp
             saved.setdefault("amp", "bf16" if saved.pop("bf16") else "off")
         saved.setdefault("rotation_updates", "summed")
+        saved.setdefault("hparams", {})  # written before the objective registry
         diff = [k for k in RESUME_KEYS if saved.get(k) != cfg.get(k)]
         if diff:
             k = diff[0]
