@@ -44,10 +44,11 @@ def aux_indices(aux_perm: torch.Tensor, s: int, size: int, stride: int) -> torch
 class EpochPlan:
     """Per global step: this process's image indices (``mine``, on the source's index
     device), augmentation rows (``u``, on the device), auxiliary indices and rows (or None)
-    and the objective's numbers (``rand``, on the device, or None); ``sizes`` the global ID
-    batch sizes."""
+    and the objective's numbers (``rand``, on the device, or None); ``sizes`` and
+    ``aux_sizes`` the global ID and auxiliary batch sizes."""
 
     sizes: list[int]
+    aux_sizes: list[int]
     mine: list[torch.Tensor]
     u: list[torch.Tensor]
     aux: list[torch.Tensor] | None
@@ -63,7 +64,7 @@ def plan_epoch(g, n: int, steps: int, batch_size: int, aux_len: int | None, aux_
     perm = torch.randperm(n, generator=g)
     aux_perm = torch.randperm(aux_len, generator=g) if aux_len is not None else None
     parts = [perm[s * batch_size : (s + 1) * batch_size] for s in range(steps)]
-    us, aux_idx, u_aux, rand = [], [], [], []
+    us, aux_idx, u_aux, rand, aux_sizes = [], [], [], [], []
     stride = aux_size(batch_size) if aux_perm is not None else 0
     for s in range(steps):
         us.append(augment.draw(g, len(parts[s])).tensor_split(world)[rank])
@@ -72,10 +73,12 @@ def plan_epoch(g, n: int, steps: int, batch_size: int, aux_len: int | None, aux_
             ai = aux_indices(aux_perm, s, aux_size(m), stride)
             u_aux.append(augment.draw(g, len(ai)).tensor_split(world)[rank])
             aux_idx.append(ai.tensor_split(world)[rank])
+        aux_sizes.append(len(ai) if aux_perm is not None else 0)
         rand.append(objective.draw(g, m, len(ai) if aux_perm is not None else 0))
     mine = [p.tensor_split(world)[rank] for p in parts]
     return EpochPlan(
         sizes=[len(p) for p in parts],
+        aux_sizes=aux_sizes,
         mine=to_device(mine, index_device),
         u=to_device(us, device),
         aux=to_device(aux_idx, aux_index_device) if aux_perm is not None else None,

@@ -38,6 +38,7 @@ from .batches import TensorSource, as_source, eval_batches
 from .checkpoint import check_compatible, load_checkpoint
 from .config import TrainConfig
 from .epoch_plan import EpochPlan, plan_epoch
+from .gather import Gather
 from .objectives.base import load_tensors
 from .objectives.step import NetView, Step
 from .schedule import cosine_lr
@@ -103,23 +104,6 @@ class _StepModule(nn.Module):
 
     def forward(self, step: Step, phase: int) -> torch.Tensor:
         return self._objective[0].loss(step, phase)
-
-
-def _gatherer(n: int, world: int):
-    """``gather(t)``: a tensor aligned with this process's shard of a global batch of ``n``
-    -> the whole batch in global order, on every process (identity for one process)."""
-    if world == 1:
-        return lambda t: t
-    sizes = [len(c) for c in torch.arange(n).tensor_split(world)]
-
-    def gather(t: torch.Tensor) -> torch.Tensor:
-        pad = t.new_zeros((max(sizes), *t.shape[1:]))
-        pad[: len(t)] = t
-        parts = [torch.empty_like(pad) for _ in sizes]
-        torch.distributed.all_gather(parts, pad)
-        return torch.cat([p[:k] for p, k in zip(parts, sizes)])
-
-    return gather
 
 
 def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
@@ -348,8 +332,9 @@ class Trainer:
             for group in self.opt.param_groups:
                 group["lr"] = cosine_lr(step, total, cfg.lr)
             n = plan.sizes[s]
+            gather = self._gather(n, plan.aux_sizes[s])
             loss = self._step(Step(xb, yb, view, aux=aux_b, rand=plan.rand[s], epoch=epoch, n=n,
-                                   world=world, rank=rank, gather=self._gather(n)))  # fmt: skip
+                                   world=world, rank=rank, gather=gather))  # fmt: skip
             clock.tick()
             step += 1
             seen += n
@@ -364,8 +349,10 @@ class Trainer:
         self.history.append(rec)
         return step
 
-    def _gather(self, n: int):
-        return _gatherer(n, _dist.world()) if "queue" in self.objective.needs else None
+    def _gather(self, n_id: int, n_aux: int) -> Gather | None:
+        if "global_batch" not in self.objective.needs:
+            return None
+        return Gather(n_id, n_aux, _dist.world(), _dist.rank())
 
 
 def _save_npy(path: Path, value: torch.Tensor) -> None:

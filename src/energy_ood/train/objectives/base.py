@@ -6,11 +6,12 @@ An objective (one file per method in this package, registered with
 * ``needs``: what a step must give it beyond the labelled ID batch, from :data:`NEEDS` --
   ``"aux"`` (a batch of auxiliary outliers), ``"features"`` (penultimate features with the
   logits, ``step.net.features``), ``"head"`` (the final linear layer applied to given
-  features, ``step.net.head``), ``"rotation_head"`` (``step.net.rotation``) and ``"queue"``
-  (``step.gather``: the features of the whole global batch, in order, on every process, for a
-  feature queue). A step built for it holds nothing else: what is not declared is not even
-  computed (no auxiliary batch is loaded for cross-entropy), and ``step.net`` refuses an
-  undeclared part (:class:`UndeclaredNeed`);
+  features, ``step.net.head``), ``"rotation_head"`` (``step.net.rotation``) and
+  ``"global_batch"`` (``step.gather``: tensors of the whole global batch, in order, on every
+  process: for a feature queue fed by every process, or a loss over every pair of the batch).
+  A step built for it holds nothing else: what is not declared is not even computed (no
+  auxiliary batch is loaded for cross-entropy), and ``step.net`` refuses an undeclared part
+  (:class:`UndeclaredNeed`);
 * ``hparams``: its hyperparameters (:class:`HParam`: default, kind, range), checked when the
   objective is created, every bad value named in one line;
 * ``phases``: optimizer updates per step (the rotation task alternates two);
@@ -38,7 +39,7 @@ from torch import nn
 
 from ..._validate import InputError
 
-NEEDS = ("aux", "features", "head", "rotation_head", "queue")
+NEEDS = ("aux", "features", "head", "rotation_head", "global_batch")
 
 
 class UndeclaredNeed(RuntimeError):

@@ -5,8 +5,9 @@ A ``Step`` is a plain object (not a dataclass or a tuple), so that DistributedDa
 passes it to the wrapped module untouched. Everything in it is this process's share of the
 global step: ``x``/``y`` the ID shard, ``aux`` the auxiliary shard; ``rand`` (the objective's
 numbers), ``n`` (the global ID batch size), ``world`` and ``rank`` are the same on every
-process, and ``gather(t)`` returns a tensor aligned with the ID shard for the whole global
-batch, in global order.
+process, and ``gather(t, kind="id" | "aux", grad=False)`` (:class:`~..gather.Gather`) returns
+a tensor aligned with this process's ID (or auxiliary) share for the whole global batch, in
+global order (with ``grad=True`` its gradient reaches every process's share).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class VOS(Objective):
 
     summary = "virtual outliers from class-conditional Gaussians, weighted-energy uncertainty"
     paper = "Du et al., ICLR 2022"
-    needs = frozenset({"features", "head", "queue"})
+    needs = frozenset({"features", "head", "global_batch"})
     hparams = {
         "lam": HParam(0.1, low=0.0, doc="weight of the uncertainty loss (the paper's beta)"),
         "queue_size": HParam(1000, kind="int", low=1, doc="features kept per class"),
