@@ -64,6 +64,17 @@ def _median_epoch(metrics: dict) -> float:
     return float(np.median(secs)) if secs else float("nan")
 
 
+SPEED_KEYS = ("images_per_s", "step_ms_p50", "step_ms_p90", "step_ms_p99")
+
+
+def speed(metrics: dict) -> dict:
+    """Training speed of a run: the median over its epochs of images/s and of the step-time
+    percentiles (milliseconds; device-event times on CUDA)."""
+    hist = metrics.get("history", [])
+    return {k: float(np.median([h[k] for h in hist])) for k in SPEED_KEYS
+            if hist and all(k in h for h in hist)}  # fmt: skip
+
+
 def _on(rt, tcfg):
     """A TrainConfig in the runtime's precision."""
     tcfg.amp = rt.amp
@@ -183,6 +194,7 @@ class _Seed:
                           self.data.extra.get("normalize", ""))  # fmt: skip
         self.warning = enforce(gate, cfg.strict) if gate.n_classes > 1 else None
         self.epoch_s = _median_epoch(pre["metrics"])
+        self.speed = {"pretrain": speed(pre["metrics"])}
         n = d.n_ood or len(self.data.x_test)  # a pool of 5x the draw size (len(ID) // 5)
         self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
                                      skip_missing=cfg.skip_missing and not sets)  # fmt: skip
@@ -362,6 +374,7 @@ def run_ood_benchmark(
                     res = _finetune(cfg, sd, tcfg, sd.dir / method, data_root, resume, rt)
                 stages[f"finetune_{method}_s"] = time.perf_counter() - t1
                 stages[f"finetune_{method}_epoch_s"] = _median_epoch(res["metrics"])
+                sd.speed[f"finetune {method}"] = speed(res["metrics"])
                 d2, _ = _score(res["model"], sd.data, sd.oods, FT_SCORES, cfg, seed, 1, rt)
                 rec["id_error"][method] = res["metrics"]["test_error"]
                 rec.setdefault("aux_pool", res["metrics"].get("aux_pool"))
@@ -375,6 +388,7 @@ def run_ood_benchmark(
                     raw["finetune"][method] = {lab: r for lab, (_, r) in d2.items()}
         timings["per_seed_s"].append(time.perf_counter() - t0)
         timings.setdefault("stages", []).append(stages)
+        timings.setdefault("speed", []).append(sd.speed)
     if not main:
         return None
     for seed in cfg.seeds:  # assemble in the config's seed order

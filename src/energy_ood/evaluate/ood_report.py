@@ -288,7 +288,22 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
             ),
         )
     )
+    if tim.get("speed"):
+        secs.append(("Training speed", speed_table(res.seeds, tim["speed"])))
     return write_report(out, res.title, secs, res.to_plain(), _plots(res, out))
+
+
+def speed_table(seeds: list, per_seed: list[dict]) -> str:
+    """Per seed and training stage: images/s and step-time percentiles (median over epochs;
+    on CUDA from device events, so the host never waits on a step)."""
+    rows = []
+    for seed, stages in zip(seeds, per_seed):
+        for stage, sp in stages.items():
+            if sp:
+                rows.append([f"seed {seed}: {stage}", f"{sp['images_per_s']:.0f}",
+                             *(f"{sp.get(k, float('nan')):.1f}" for k in
+                               ("step_ms_p50", "step_ms_p90", "step_ms_p99"))])  # fmt: skip
+    return markdown_table(["stage", "images/s", "step ms p50", "p90", "p99"], rows)
 
 
 def _plots(res: OODResults, out: Path) -> list[Path]:

@@ -25,7 +25,7 @@ class EnergyBounded(Objective):
     """loss = CE(f(x_in), y) + lam * ( mean_ID relu(E(x_in) - m_in)^2
     + mean_OOD relu(m_out - E(x_out))^2 ), E(x) = -logsumexp f(x), lam = 0.1.
 
-    Liu et al., "Energy-based Out-of-distribution Detection", NeurIPS 2020, eq. (4)-(5);
+    Liu et al., "Energy-based Out-of-distribution Detection", NeurIPS 2020, section 3;
     fine-tuning a pretrained model for 10 epochs at lr 0.001 with 128 ID + 256 outliers per
     step. Margins: chosen from data (``train.margins``) unless given."""
 

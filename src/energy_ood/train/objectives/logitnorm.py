@@ -22,7 +22,7 @@ class LogitNorm(Objective):
     """loss = CE( f(x) / (tau * ||f(x)||_2), y ), tau = 0.04.
 
     Wei et al., "Mitigating Neural Network Overconfidence with Logit Normalization",
-    ICML 2022, eq. (6): the cross-entropy sees logits of a fixed norm 1/tau, so training cannot
+    ICML 2022: the cross-entropy sees logits of a fixed norm 1/tau, so training cannot
     raise confidence by growing the logits' norm. Trained from scratch (the paper: 200 epochs,
     WRN-40-2, tau = 0.04 on CIFAR-10); scores are computed on the raw logits f (MSP in the
     paper). Like the authors' code, 1e-7 is added to the norm."""

@@ -43,7 +43,7 @@ class MixOE(Objective):
     l ~ Beta(alpha, alpha) once per step, y~ = l onehot(y) + (1 - l) / K (the uniform).
 
     Zhang et al., "Mixture Outlier Exposure: Towards Out-of-Distribution Detection in
-    Fine-grained Environments", WACV 2023, eq. (2)-(4). As the authors' code: each ID image is
+    Fine-grained Environments", WACV 2023. As the authors' code: each ID image is
     paired with one outlier (the auxiliary batch is the ID batch size), the ID and the mixed
     batch go through two forward passes, the model is fine-tuned (10 epochs at lr 0.001), and
     the defaults are their scripts': lam_w (their beta) = 5, alpha = 1 for mixup and 2 for

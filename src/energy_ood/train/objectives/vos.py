@@ -40,7 +40,7 @@ class VOS(Objective):
     """loss = CE(f(x), y) + lam * L_unc, switched on after a warm-up, lam (the paper's beta) 0.1.
 
     Du et al., "VOS: Learning What You Don't Know by Virtual Outlier Synthesis", ICLR 2022,
-    eq. (1)-(5). Per class a queue of the latest penultimate features (1,000 each); class means
+    section 3. Per class a queue of the latest penultimate features (1,000 each); class means
     mu_k and one shared covariance Sigma of the queued features (+ 1e-4 I, as the authors' code);
     per class, of 10,000 samples of N(mu_k, Sigma) the ``select`` (1) of lowest likelihood are
     the virtual outliers v (drawn exactly as that choice, :mod:`.vos_sampling`). The weighted
