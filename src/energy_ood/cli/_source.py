@@ -76,6 +76,7 @@ class Source:
     data: object
     head: str | None
     record: dict = field(default_factory=dict)  # what the model is (JSON), for reports
+    class_weights: object = None  # learned in the run's training (VOS), for weighted_ebo
 
     @property
     def classes_match(self) -> bool:
@@ -96,7 +97,7 @@ def load_source(args, runtime, seed: int = 0) -> Source:
                 "--checkpoint, --dataset, --input-size, --normalize and --class-names go with "
                 "--model (a run folder's model takes the data and statistics it was trained with)"
             )
-        from ..train.runs import load_run
+        from ..train.runs import load_run, run_class_weights
 
         model, data, run = load_run(args.run, args.data_root, data_mode=runtime.data_mode)
         note = "the run's own training statistics"
@@ -106,7 +107,8 @@ def load_source(args, runtime, seed: int = 0) -> Source:
         record = {"run_dir": str(args.run), "arch": run["config"].get("arch"),
                   "normalization": norm}  # fmt: skip
         head = (run["config"].get("arch") or {}).get("head")
-        return Source(model.to(runtime.device), data, head, record)
+        weights = run_class_weights(args.run)
+        return Source(model.to(runtime.device), data, head, record, weights)
     if not args.dataset:
         raise InputError("--model needs --dataset (the in-distribution data set)")
     from ..data.for_model import prepare_for_model

@@ -276,6 +276,8 @@ def _fit_with_model(args, scorer) -> int:
     needs = {}
     if args.class_weights:
         needs["class_weights"] = load_array(args.class_weights)
+    elif src.class_weights is not None and "class_weights" in scorer.fit_needs:
+        needs["class_weights"] = src.class_weights  # the run's own (VOS training)
     if "std" in scorer.fit_accepts:
         needs["std"] = list(d.std)
     for need in sorted(scorer.fit_needs - {"X", "y", "head", "model", "std"}):

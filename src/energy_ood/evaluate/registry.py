@@ -112,6 +112,17 @@ register_protocol(
 )
 register_protocol(
     Protocol(
+        "methods",
+        "training methods compared: CE, energy, OE, LogitNorm, VOS, MixOE, energy from scratch",
+        f"{_E}.methods_config:MethodsConfig",
+        f"{_E}.methods_bench:run_methods_benchmark",
+        f"{_E}.methods_report:render",
+        "scratch",
+        "seeds",
+    )
+)
+register_protocol(
+    Protocol(
         "walkthrough",
         "README's train / finetune / evaluate commands, their numbers per seed",
         f"{_E}.walkthrough:WalkthroughConfig",

@@ -228,6 +228,17 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_
     return model, data, run
 
 
+def run_class_weights(path):
+    """The class weights a run's training learned (``class_weights.npy``, written by VOS), as
+    a float array, or None when the run has none: ``weighted_ebo`` reads them."""
+    p = Path(path) / "class_weights.npy"
+    if not p.is_file():
+        return None
+    from .._io import load_array
+
+    return load_array(p)
+
+
 def _files_of(records) -> list[str]:
     """The files of a list of skipped-image records (run.json's data.skipped_images)."""
     if not isinstance(records, list):

@@ -15,8 +15,9 @@ An objective (one file per method in this package, registered with
 * ``hparams``: its hyperparameters (:class:`HParam`: default, kind, range), checked when the
   objective is created, every bad value named in one line;
 * ``phases``: optimizer updates per step (the rotation task alternates two);
-* ``stage``: how its paper trains it (``"scratch"`` or ``"finetune"``) and ``score``: the
-  post-hoc score its paper reports (what a comparison ranks it by).
+* ``stage``: how its paper trains it (``"scratch"`` or ``"finetune"``), ``score``: the
+  post-hoc score its paper reports (what a comparison ranks it by), and ``paper_setup``: its
+  paper's training setup in words (what a comparison states its departures from).
 
 Its lifecycle in the training loop: ``check_ready(model)`` (required values, model parts),
 ``build(model, seed)`` (learnable parameters of its own, an ``nn.Module`` trained and
@@ -101,6 +102,7 @@ class Objective:
     hparams: dict[str, HParam] = {}
     stage = "scratch"
     score = "msp"
+    paper_setup = ""  # how its paper trains it (what a comparison reports departures from)
 
     def __init__(self, **hp):
         problems = [f"unknown hyperparameter {k!r} ({self._takes()})"
@@ -166,7 +168,8 @@ class Objective:
 
     def describe(self) -> dict:
         return {"name": self.name, "hparams": dict(self.hp), "needs": sorted(self.needs),
-                "stage": self.stage, "score": self.score, "paper": self.paper}  # fmt: skip
+                "stage": self.stage, "score": self.score, "paper": self.paper,
+                "paper_setup": self.paper_setup}  # fmt: skip
 
 
 def load_tensors(state: dict, like: dict[str, torch.Tensor], where: str) -> dict:

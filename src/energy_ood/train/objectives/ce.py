@@ -17,6 +17,7 @@ class CrossEntropy(Objective):
     paper = "-"
     stage = "scratch"
     score = "msp"
+    paper_setup = "-"
 
     def loss(self, step, phase: int):
         return F.cross_entropy(step.net.logits(step.x), step.y)

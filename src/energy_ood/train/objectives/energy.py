@@ -39,6 +39,10 @@ class EnergyBounded(Objective):
     }
     stage = "finetune"
     score = "energy"
+    paper_setup = (
+        "fine-tunes a pretrained WRN-40-2 for 10 epochs, lr 0.001, 128 ID + 256 outliers "
+        "per step, m_in = -23, m_out = -5 (CIFAR-10)"
+    )
 
     def check_ready(self, model) -> None:
         if self.hp["m_in"] is None or self.hp["m_out"] is None:

@@ -60,6 +60,10 @@ class MixOE(Objective):
     }  # fmt: skip
     stage = "finetune"
     score = "msp"
+    paper_setup = (
+        "fine-tunes ResNet-50 for 10 epochs, lr 0.001, weight decay 1e-5, 32 ID + 32 "
+        "outliers per step, beta = 5, alpha = 1 (mixup) / 2 (CutMix)"
+    )
 
     @property
     def alpha(self) -> float:

@@ -30,6 +30,7 @@ class Rotation(Objective):
     }  # fmt: skip
     stage = "scratch"
     score = "msp"
+    paper_setup = "trains from scratch, lam 0.5 (CIFAR-10), alternating class and rotation updates"
 
     @property
     def phases(self) -> int:

@@ -30,6 +30,7 @@ class SingleMargin(Objective):
     }
     stage = "finetune"
     score = "energy"
+    paper_setup = "fine-tunes as energy fine-tuning (the rebuttal gives no margin)"
 
     def check_ready(self, model) -> None:
         if self.hp["margin"] is None:
