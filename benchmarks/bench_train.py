@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from energy_ood._device import Runtime
-from energy_ood._progress import set_quiet
 from energy_ood.data import transforms as T
 from energy_ood.data.prepare import prepare_id
 from energy_ood.models import create_model
+from energy_ood.runtime.device import Runtime
+from energy_ood.runtime.progress import set_quiet
 from energy_ood.train import TrainConfig, Trainer
 from energy_ood.train.schedule import cosine_lr
 

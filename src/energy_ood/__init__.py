@@ -7,8 +7,8 @@ torchvision whose compiled ops do not match the installed torch still imports.
 
 __version__ = "0.1.0"
 
-from ._progress import progress_enabled, set_progress  # noqa: E402
 from ._tvcompat import install_hook as _install_tv_hook  # noqa: E402
+from .runtime.progress import progress_enabled, set_progress  # noqa: E402
 
 _install_tv_hook()
 

@@ -181,3 +181,9 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
     return value
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message, or its type's name."""
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__

@@ -148,6 +148,27 @@ def test_detect_with_a_run_model_on_images(run_dir, extra, capsys):
     assert len(flags) == 40 and sum(flags) <= 8  # test images: mostly accepted at 95% TPR
 
 
+def test_detector_load_restores_its_model(run_dir):
+    """From Python, Detector.load of a detector fitted with a model gives it back its model (from
+    the record of its run folder and inputs): its scores are detect predict's."""
+    from energy_ood.score import Detector
+
+    d = run_dir
+    det_path, flags_csv = str(d / "det_restore"), str(d / "flags_restore.csv")
+    assert main(["--quiet", "detect", "fit", "--run-dir", str(d / "run"), "--score", "energy",
+                 "--out", det_path]) == 0  # fmt: skip
+    assert main(["--quiet", "detect", "predict", "--detector", det_path, "--input",
+                 str(d / "val.npy"), "--csv", flags_csv]) == 0  # fmt: skip
+    det = Detector.load(det_path)
+    assert det.model is not None and det.inputs["run_dir"].endswith("run")
+    mean = torch.tensor(det.inputs["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(det.inputs["std"]).view(1, -1, 1, 1)
+    x = (torch.from_numpy(np.load(d / "val.npy")) - mean) / std
+    cli = np.array([float(r["score"]) for r in csv.DictReader(open(flags_csv))])
+    np.testing.assert_allclose(det.score_samples(x), cli, rtol=1e-5, atol=1e-5)
+    assert Detector.load(det_path, restore=False).model is None
+
+
 def test_detect_never_replaces_files_it_did_not_ask_for(tmp_path, capsys):
     """A detector or a --csv/--json already on disk is kept unless --overwrite (one line, 2)."""
     from energy_ood.cli.main import main

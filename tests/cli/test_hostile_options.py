@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from energy_ood._progress import set_quiet
+from energy_ood.bench.config_files import load_config
 from energy_ood.cli.main import main
-from energy_ood.evaluate.config import load_config
+from energy_ood.runtime.progress import set_quiet
 
 TRAIN = ["train", "--dataset", "digits", "--epochs", "1"]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from energy_ood._outputs import TMP_SUFFIX
 from energy_ood.cli.main import main
+from energy_ood.io.atomic_write import TMP_SUFFIX
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 TRAIN = ["--quiet", "train", "--dataset", "digits", "--epochs", "1", "--batch-size", "64"]

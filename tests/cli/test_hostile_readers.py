@@ -308,11 +308,11 @@ def test_huge_npy_header_is_one_line(tmp_path, capsys):
 
 def test_bad_images_is_a_bench_config_key_and_flag():
     from energy_ood._validate import InputError
+    from energy_ood.bench.config_files import load_config
+    from energy_ood.bench.sections import bench_runtime
     from energy_ood.cli.bench import _runtime_overrides
     from energy_ood.cli.main import build_parser
     from energy_ood.data import bad_images
-    from energy_ood.evaluate.config import load_config
-    from energy_ood.evaluate.ood_bench import bench_runtime
 
     args = build_parser().parse_args(["bench", "fmnist", "--bad-images", "skip"])
     assert _runtime_overrides(args) == {"bad_images": "skip"}

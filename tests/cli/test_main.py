@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 import energy_ood
-from energy_ood._progress import env_quiet_default
 from energy_ood.cli.main import EXIT_BROKEN_PIPE, main
+from energy_ood.runtime.progress import env_quiet_default
 
 SRC = Path(energy_ood.__file__).resolve().parents[1]
 

@@ -9,16 +9,10 @@ import pytest
 import torch
 
 from energy_ood._validate import InputError
-from energy_ood.data.ood_sets import (
-    SOURCES,
-    data_table,
-    id_family,
-    load_ood_set,
-    ood_family,
-    ood_set_names,
-    source_info,
-)
+from energy_ood.data.ood_sets import load_ood_set
 from energy_ood.data.packaged import PACKAGES, list_files, load_pictures, read_gimp_pattern
+from energy_ood.data.source_table import SOURCES
+from energy_ood.data.sources import data_table, id_family, ood_family, ood_set_names, source_info
 
 
 def test_every_source_has_a_family_and_licence():

@@ -21,8 +21,8 @@ from PIL import Image
 from energy_ood._validate import InputError
 from energy_ood.data.arrays import MAX_CLASSES
 from energy_ood.data.idx import read_idx
+from energy_ood.data.image_items import list_items, tar_items
 from energy_ood.data.images import decode_image, read_image_tar
-from energy_ood.data.sources import list_items, tar_items
 from energy_ood.data.streaming import ImageList, ImageTransform
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

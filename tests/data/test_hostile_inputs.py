@@ -22,9 +22,9 @@ import scipy.sparse
 import torch
 from PIL import Image
 
-from energy_ood._io import load_array
 from energy_ood._validate import InputError, as_tensor_2d
 from energy_ood.data import load_dataset, read_idx, read_image_folder, read_image_tar, read_npz
+from energy_ood.data.sources import load_array
 from energy_ood.metrics.functional import ood_metrics
 
 

@@ -15,12 +15,12 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from energy_ood._validate import InputError
+from energy_ood.data.image_items import list_items
 from energy_ood.data.prepare import is_path, prepare_id
 from energy_ood.data.streaming import (
     ImageTransform,
     StreamSplit,
     image_source,
-    list_items,
     materialize,
 )
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(K.merge_metrics is None, reason="numba not insta
 
 def _keys(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
-    return K._keys32_jit(a) if a.dtype == np.float32 else K._keys64_jit(a)
+    return K.float_keys(a)[0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -96,7 +96,7 @@ def test_calibration_runs_once_per_layout_and_its_choice_is_used(fresh_choice, m
 
     monkeypatch.setattr(K, "calibrate", fake_calibrate)
     small = _scores(4_000, np.float32)
-    assert K.sort_method(K._keys32_jit(small), 32) == "radix"  # too small to decide
+    assert K.sort_method(K.float_keys(small)[0], 32) == "radix"  # too small to decide
     assert calls == [] and K._CHOICE == {}
     a = _scores(20_000, np.float32)
     want = K.sorted_keys(a, "radix")
@@ -113,9 +113,9 @@ def test_calibration_runs_once_per_layout_and_its_choice_is_used(fresh_choice, m
 def test_real_calibration_picks_a_sort_and_float32_origin_is_its_own_layout(fresh_choice):
     a64 = np.abs(_scores(K.CALIBRATE_MIN, np.float64)) + 0.5  # one sign: see _layout
     a32 = a64.astype(np.float32).astype(np.float64)  # 29 constant low bits
-    l64, l32 = K._layout(K._keys64_jit(a64), 64), K._layout(K._keys64_jit(a32), 64)
+    l64, l32 = K._layout(K.float_keys(a64)[0], 64), K._layout(K.float_keys(a32)[0], 64)
     assert l64 == (64, 6) and l32[1] < l64[1]
-    t = K.calibrate(K._keys64_jit(a64)[:50_000], 64)
+    t = K.calibrate(K.float_keys(a64)[0][:50_000], 64)
     assert set(t) == set(K.SORTS) and all(0 < v < 10 for v in t.values())
     K.sorted_keys(a64)
     K.sorted_keys(a32)
@@ -123,7 +123,7 @@ def test_real_calibration_picks_a_sort_and_float32_origin_is_its_own_layout(fres
 
 
 def test_forced_sort_and_bad_setting(monkeypatch, fresh_choice):
-    keys = K._keys32_jit(_scores(1000, np.float32))
+    keys = K.float_keys(_scores(1000, np.float32))[0]
     monkeypatch.setenv(K.SORT_ENV, "numpy")
     assert K.sort_method(keys, 32) == "numpy"
     monkeypatch.setenv(K.SORT_ENV, "Radix ")

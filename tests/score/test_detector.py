@@ -109,7 +109,7 @@ def test_save_is_atomic_and_cleans_stale_temporaries(tmp_path):
     import os
     import time
 
-    from energy_ood._outputs import TMP_SUFFIX
+    from energy_ood.io.atomic_write import TMP_SUFFIX
 
     det = Detector("energy").fit(np.random.default_rng(0).normal(size=(50, 4)))
     stale = tmp_path / f".det.abc{TMP_SUFFIX}"

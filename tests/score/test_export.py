@@ -89,7 +89,7 @@ def test_refusals(run, tmp_path, capsys):
     knn = tmp_path / "knn"
     argv = ["--quiet", "detect", "fit", "--run-dir", str(run / "run"), "--score", "knn"]
     assert main([*argv, "--out", str(knn), "--device", "cpu"]) == 0
-    from energy_ood.train.checkpoint import load_model_from_checkpoint
+    from energy_ood.models.checkpoint import load_model_from_checkpoint
 
     model, _ = load_model_from_checkpoint(run / "run" / "checkpoint.pt")
     d = Detector.load(knn, model=model)

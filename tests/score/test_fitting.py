@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from energy_ood._validate import InputError
-from energy_ood.evaluate.holdout import holdout_scores
+from energy_ood.bench.holdout.run import holdout_scores
 from energy_ood.evaluate.scoring import method_label, score_on_sets
 from energy_ood.models import create_model
 from energy_ood.score import FitSource, available_scorers, create_scorer, fit_scorer

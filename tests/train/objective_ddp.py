@@ -9,23 +9,23 @@ from pathlib import Path
 
 import torch
 
-from energy_ood import _dist
+from energy_ood.runtime import dist
 from energy_ood.train import Trainer
 from tests.train._objective_cases import config, digits, learnable, model_for
 
 
 def main(out: Path, names: list[str]) -> None:
-    _dist.init(torch.device("cpu"))
+    dist.init(torch.device("cpu"))
     x, y, aux = digits()
     for name in names:
         torch.manual_seed(0)
         model = model_for(name)
         trainer = Trainer(model, config(name), out / f"two-{name}-run")
         trainer.fit(x, y, aux=aux if "aux" in trainer.objective.needs else None)
-        if _dist.is_main():
+        if dist.is_main():
             torch.save(learnable(model, trainer.extra), out / f"two-{name}.pt")
-    _dist.barrier()
-    _dist.shutdown()
+    dist.barrier()
+    dist.shutdown()
 
 
 if __name__ == "__main__":

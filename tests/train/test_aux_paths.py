@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from energy_ood.cli.main import main
-from energy_ood.data.ood_sets import load_ood_set, source_info
+from energy_ood.data.ood_sets import load_ood_set
+from energy_ood.data.sources import source_info
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from energy_ood._progress import set_quiet
 from energy_ood._validate import InputError
+from energy_ood.runtime.progress import set_quiet
 from energy_ood.train.rundir import claim
 from energy_ood.train.runlock import LOCK
 
@@ -30,8 +30,8 @@ def _env():
 def _writer(root: str, races: int, barrier, results) -> None:
     """One live writer: for each race, start together with the other, try to claim the folder,
     hold the claim until both have tried, then let go."""
-    from energy_ood._progress import set_quiet
     from energy_ood._validate import InputError as Refused
+    from energy_ood.runtime.progress import set_quiet
     from energy_ood.train.rundir import claim as take
 
     set_quiet(True)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from energy_ood._outputs import TMP_SUFFIX
 from energy_ood.cli.main import main
+from energy_ood.io.atomic_write import TMP_SUFFIX
 
 TRAIN = ["--quiet", "train", "--dataset", "digits", "--epochs", "1", "--batch-size", "64"]
 

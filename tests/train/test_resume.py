@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from energy_ood._validate import InputError
+from energy_ood.models.checkpoint import load_model_from_checkpoint
 from energy_ood.train import load_checkpoint
-from energy_ood.train.checkpoint import load_model_from_checkpoint
 
 ARGS = [
     "--quiet",
@@ -69,7 +69,7 @@ def test_sigkill_then_resume_matches(tmp_path):
 def test_checkpoint_for_another_architecture_is_refused(tmp_path):
     from energy_ood.models import create_model
     from energy_ood.train import TrainConfig, Trainer
-    from energy_ood.train.checkpoint import check_compatible
+    from energy_ood.train.resume import check_compatible
 
     m = create_model("cnn", num_classes=10, in_channels=1)
     x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))

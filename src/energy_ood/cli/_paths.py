@@ -1,12 +1,12 @@
 """The input paths of a command line, so that no output is, or contains, one of them
-(``energy_ood._outputs``): the run, the model and its weights, the detector, the data, the
+(``energy_ood.io.atomic_write``): the run, the model and its weights, the detector, the data, the
 config. A value that names no existing path (a data set name, ``gaussian``) is no file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .._outputs import check_new_file, check_new_folder, refuse_inputs
+from ..io.output_checks import check_new_file, check_new_folder, refuse_inputs
 
 FLAGS = {
     "run": "--run-dir",

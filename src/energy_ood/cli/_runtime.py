@@ -1,6 +1,6 @@
 """Command-line options for where and how a command runs: ``--device``, ``--amp``,
 ``--threads``, ``--compile``, ``--data-mode``, ``--bad-images``; turned into a
-:class:`energy_ood._device.Runtime` (and the process-wide bad-images policy).
+:class:`energy_ood.runtime.device.Runtime` (and the process-wide bad-images policy).
 
 A config file may set the same keys (``device = "cuda"``); a command-line flag wins."""
 
@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import _dist
-from .._device import AMP_CHOICES, DEVICE_HELP, Runtime
 from ..data.bad_images import POLICIES, set_policy
+from ..runtime.device import AMP_CHOICES, DEVICE_HELP, Runtime, start_runtime
 
 
 def add_runtime_args(
@@ -67,14 +66,10 @@ def runtime_from_args(args, config: dict | None = None) -> Runtime:
     amp = pick("amp", "auto")
     if getattr(args, "bf16", False):  # the old flag
         amp = "bf16"
-    rt = Runtime.create(
+    return start_runtime(
         device=pick("device", "auto"),
         amp=amp,
         threads=pick("threads"),
         compile=bool(getattr(args, "compile", False) or config.get("compile", False)),
         data_mode=pick("data_mode", "auto"),
     )
-    dev = _dist.init(rt.device)
-    if dev != rt.device:
-        rt = Runtime(dev, rt.amp, rt.threads, rt.compile, rt.data_mode)
-    return rt

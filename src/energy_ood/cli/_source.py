@@ -1,38 +1,35 @@
-"""Where a command's model and in-distribution data come from: a run folder (``--run-dir``),
-or a model spec with local weights and a data set (``--model SPEC --checkpoint FILE --dataset
-PATH``: torchvision:NAME, timm:NAME, a registry name, a TorchScript or exported program).
-
-The data set is split as a run's would be (train / validation by seed, a held-out test part
-when it has none) and taken through the model's own preprocessing (size, crop, normalisation).
+"""The options that say where a command's model and in-distribution data come from: a run
+folder (``--run-dir``), or a model spec with local weights and a data set (``--model SPEC
+--checkpoint FILE --dataset PATH``); loaded by :func:`energy_ood.evaluate.source.load_source`.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
 
 from .._validate import MAX_INPUT_SIZE, MAX_SEED, InputError, check_int
+from ..evaluate.source import ModelSource, SourceSpec
+from ..evaluate.source import load_source as load_model_source
 from ..models.normalization import HELP as NORMALIZE_HELP
 
 
-def input_size(text: str) -> int:
-    """``--input-size``: a model input side in [8, MAX_INPUT_SIZE] (an argparse type)."""
-    try:
-        return check_int(text, "--input-size", min=8, max=MAX_INPUT_SIZE)
-    except InputError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer in [8, {MAX_INPUT_SIZE}], got {text!r}"
-        ) from None
+def _int_in(flag: str, lo: int, hi: int, shown: str):
+    """An argparse type: an integer in [lo, hi] (``shown`` spells the range in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            return check_int(text, flag, min=lo, max=hi)
+        except InputError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer in {shown}, got {text!r}"
+            ) from None
+
+    return parse
 
 
-def seed(text: str) -> int:
-    """``--seed``: an integer in [0, 2^64 - 1] (what torch's generators take)."""
-    try:
-        return check_int(text, "--seed", min=0, max=MAX_SEED)
-    except InputError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer in [0, 2^64 - 1], got {text!r}"
-        ) from None
+# ``--input-size``: a model input side; ``--seed``: what torch's generators take
+input_size = _int_in("--input-size", 8, MAX_INPUT_SIZE, f"[8, {MAX_INPUT_SIZE}]")
+seed = _int_in("--seed", 0, MAX_SEED, "[0, 2^64 - 1]")
 
 
 def add_run_dir(p, help_text: str = "a run folder") -> None:
@@ -45,7 +42,7 @@ def add_run_dir(p, help_text: str = "a run folder") -> None:
 def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> None:
     g = p.add_argument_group("the model and its in-distribution data")
     if gate:
-        from ..evaluate.gate import DEFAULT_RATIO, HELP_RATIO, HELP_STRICT
+        from ..metrics.accuracy_gate import DEFAULT_RATIO, HELP_RATIO, HELP_STRICT
 
         g.add_argument("--accuracy-gate", type=float, default=DEFAULT_RATIO, metavar="X",
                        help=HELP_RATIO)  # fmt: skip
@@ -70,62 +67,16 @@ def add_source_args(p, *, run_required: bool = False, gate: bool = False) -> Non
     g.add_argument("--data-root", help="folder holding the named data sets")
 
 
-@dataclass
-class Source:
-    model: object
-    data: object
-    head: str | None
-    record: dict = field(default_factory=dict)  # what the model is (JSON), for reports
-    class_weights: object = None  # learned in the run's training (VOS), for weighted_ebo
-
-    @property
-    def classes_match(self) -> bool:
-        return int(getattr(self.model, "num_classes", -1) or -1) == len(self.data.classes)
-
-
 def has_source(args) -> bool:
     return bool(getattr(args, "run", None) or getattr(args, "model", None))
 
 
-def load_source(args, runtime, seed: int = 0) -> Source:
+def source_spec(args) -> SourceSpec:
+    """Where ``--run-dir`` or ``--model`` (and its companions) say the model comes from."""
+    return SourceSpec(args.run, args.model, args.checkpoint, args.dataset, args.input_size,
+                      args.normalize, args.class_names, args.data_root)  # fmt: skip
+
+
+def load_source(args, runtime, seed: int = 0) -> ModelSource:
     """The model (on the runtime's device) and ID data of ``--run-dir`` or ``--model``."""
-    if bool(args.run) == bool(args.model):
-        raise InputError("give either --run-dir DIR or --model SPEC (with --dataset)")
-    if args.run:
-        if args.checkpoint or args.dataset or args.input_size or args.normalize or args.class_names:
-            raise InputError(
-                "--checkpoint, --dataset, --input-size, --normalize and --class-names go with "
-                "--model (a run folder's model takes the data and statistics it was trained with)"
-            )
-        from ..train.runs import load_run, run_class_weights
-
-        model, data, run = load_run(args.run, args.data_root, data_mode=runtime.data_mode)
-        note = "the run's own training statistics"
-        data.extra.setdefault("normalization", note)
-        data.extra.setdefault("normalize", "model")
-        norm = {"normalize": "model", "mean": data.mean, "std": data.std, "note": note}
-        record = {"run_dir": str(args.run), "arch": run["config"].get("arch"),
-                  "normalization": norm}  # fmt: skip
-        head = (run["config"].get("arch") or {}).get("head")
-        weights = run_class_weights(args.run)
-        return Source(model.to(runtime.device), data, head, record, weights)
-    if not args.dataset:
-        raise InputError("--model needs --dataset (the in-distribution data set)")
-    from ..data.for_model import prepare_for_model
-    from ..models import load_model
-
-    lm = load_model(args.model, args.checkpoint, device=runtime.device, input_size=args.input_size)
-    data = prepare_for_model(lm, args.dataset, args.data_root, seed, normalize=args.normalize,
-                             class_names=args.class_names, data_mode=runtime.data_mode)  # fmt: skip
-    n_model = lm.num_classes or 0
-    if len(data.classes) < 2 <= n_model:
-        raise InputError(
-            f"{args.dataset}: {len(data.classes)} class ({', '.join(data.classes)}), for a "
-            f"{n_model}-class model; in-distribution data needs at least 2 class folders "
-            "(scores and errors over one class are no evaluation of a classifier)"
-        )
-    record = {"model": args.model, **lm.describe()}
-    model = lm.model
-    if not hasattr(model, "num_classes"):
-        model.num_classes = lm.num_classes
-    return Source(model, data, lm.head, record)
+    return load_model_source(source_spec(args), runtime, seed)

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import _dist
-from ..evaluate.config import load_config, load_raw, merge, parse_overrides
-from ..evaluate.registry import PROTOCOLS, get_protocol
+from ..bench.config_files import load_config, load_raw, merge, parse_overrides
+from ..bench.registry import get_protocol, protocols, run_protocol
 from ._paths import check_not_input, config_inputs
 from ._runtime import add_bad_images_arg, add_runtime_args
 
@@ -31,7 +30,7 @@ HOLDOUT = {
 
 
 def add_parser(sub) -> None:
-    kinds = "; ".join(f"{k}: {p.summary}" for k, p in PROTOCOLS.items())
+    kinds = "; ".join(f"{k}: {p.summary}" for k, p in protocols().items())
     p = sub.add_parser(
         "bench",
         help="full benchmarks (fmnist, cifar10, holdout, vlm_wordnet, walkthrough, or a config)",
@@ -70,13 +69,10 @@ def run(args) -> int:
     over = merge(proto.cli_overrides(args.epochs, args.trials), parse_overrides(args.set))
     over = merge(over, _runtime_overrides(args))
     cfg = load_config(name, over)
-    proto = get_protocol(cfg.kind)  # a --set kind=... is honoured
     out = args.out or f"runs/bench_{name}"
     check_not_input(args, out, "--out", *config_inputs(cfg, path))
-    res = proto.run_fn()(cfg, out, data_root=args.data_root, resume=not args.fresh,
-                         command=args.command_line)  # fmt: skip
-    if res is None or not _dist.is_main():  # another process of a torchrun job
-        return 0
-    report = proto.render_fn()(res, out, command=args.command_line)
-    print(report.read_text())
+    report = run_protocol(cfg, out, data_root=args.data_root, resume=not args.fresh,
+                          command=args.command_line)  # fmt: skip
+    if report is not None:  # None: another process of a torchrun job
+        print(report.read_text())
     return 0

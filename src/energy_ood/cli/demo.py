@@ -5,13 +5,12 @@ digits when Fashion-MNIST is not installed."""
 
 from __future__ import annotations
 
-from .._progress import log
 from .._validate import InputError
+from ..bench.config_files import load_config, parse_overrides
+from ..bench.registry import run_protocol
+from ..bench.stats import RULE
 from ..data import load_dataset
-from ..evaluate.config import load_config, parse_overrides
-from ..evaluate.ood_bench import run_ood_benchmark
-from ..evaluate.ood_report import render
-from ..evaluate.stats import RULE
+from ..runtime.progress import log
 
 
 def add_parser(sub) -> None:
@@ -44,7 +43,7 @@ def _has_fashion_mnist(data_root) -> bool:
 
 
 def run(args) -> int:
-    from ..evaluate.config import find_config
+    from ..bench.config_files import find_config
     from ._paths import check_not_input, config_inputs
 
     name = args.config
@@ -52,9 +51,10 @@ def run(args) -> int:
         name = "demo_digits"
     cfg = load_config(name, parse_overrides(args.set), kind="ood")
     check_not_input(args, args.out, "--out", *config_inputs(cfg, find_config(name)))
-    res = run_ood_benchmark(cfg, args.out, data_root=args.data_root, resume=not args.fresh,
-                            command=args.command_line)  # fmt: skip
-    report = render(res, args.out, command=args.command_line)
+    report = run_protocol(cfg, args.out, data_root=args.data_root, resume=not args.fresh,
+                          command=args.command_line)  # fmt: skip
+    if report is None:  # another process of a torchrun job
+        return 0
     text = report.read_text()
     start = text.find("## Claims")
     end = text.find("## Table 1")

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from .._io import load_array
-from .._runinfo import atomic_write_json, run_metadata
-from .._validate import InputError, as_numpy_1d
-from ..evaluate.gate import check_ratio
-from ..evaluate.tables import mean_row, metrics_table
-from ..metrics import convention, ood_metrics
-from ..score import create_scorer
-from ..score.calibrated import check_labels
+from .._validate import InputError
+from ..evaluate.file_eval import FitFiles, evaluate_files
+from ..evaluate.model_eval import evaluate_model, results_record, save_scores
+from ..evaluate.report import write_eval_report
+from ..evaluate.scoring import method_specs
+from ..io.atomic_write import atomic_write_json
+from ..metrics import convention
+from ..metrics.accuracy_gate import check_ratio
+from ..reporting.tables import metrics_table
+from ..runtime.provenance import run_metadata
 from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, has_source, load_source
@@ -113,76 +113,6 @@ def _parse_ood(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _given_scores(path: str) -> np.ndarray:
-    arr = load_array(path)
-    if arr.ndim != 1:
-        raise InputError(f"{path}: --input scores expects a 1-D array, got shape {arr.shape}")
-    try:
-        return as_numpy_1d(arr, "scores")
-    except InputError as e:
-        raise InputError(f"{path}: {e}") from e
-
-
-def _kind_array(path: str, kind: str, widths: dict) -> np.ndarray:
-    """The ``kind`` array of a file (an .npz key of that name, else its array), 2-D, with the
-    same column count in every file."""
-    from .detect import load_kind
-
-    arr = load_kind(path, kind)
-    if arr.ndim != 2:
-        what = "logits (samples x classes)" if kind == "logits" else f"{kind} (samples x columns)"
-        raise InputError(
-            f"{path}: expected 2-D {what}, got shape {arr.shape}; "
-            "pass --input scores for 1-D scores"
-        )
-    if kind in widths and arr.shape[1] != widths[kind][0]:
-        unit = "classes" if kind == "logits" else "columns"
-        raise InputError(
-            f"{path}: {arr.shape[1]} {unit}, but {widths[kind][1]} has {widths[kind][0]}"
-        )
-    widths.setdefault(kind, (arr.shape[1], path))
-    return arr
-
-
-def _fit_file_scorer(scorer, args, widths: dict):
-    """Fit a scorer from the file-mode flags, asking it what it needs."""
-    from ..score import fit_scorer
-    from .detect import FLAGS, _head
-
-    given = {"X": args.fit, "y": args.labels, "head": args.head}
-    for need in sorted(scorer.fit_needs):
-        if not given.get(need):
-            raise InputError(
-                f"--score {scorer.name} needs {FLAGS.get(need, '--run-dir (a model)')} in file mode"
-            )
-    kind = scorer.fit_kind or scorer.input_kind
-    X = _kind_array(args.fit, kind, widths) if args.fit and "X" in scorer.fit_needs else None
-    y = load_array(args.labels) if args.labels and "y" in scorer.fit_needs else None
-    if y is not None:
-        n = len(X) if X is not None else len(y)
-        check_labels(y, n, None, f"--labels {args.labels}", "cpu")
-    head = _head(args.head) if args.head and "head" in scorer.fit_needs else None
-    try:
-        return fit_scorer(scorer, train={kind: X}, train_labels=y, head=head)
-    except InputError as e:
-        raise InputError(f"--score {scorer.name}: {e}") from e
-
-
-def _scorers(args) -> dict:
-    from ..score import scorer_params
-
-    out = {}
-    for name in [s.strip() for s in args.score.split(",") if s.strip()]:
-        params = {"T": args.T} if args.T != 1.0 and "T" in scorer_params(name) else {}
-        sc = create_scorer(name, **params)
-        if sc.input_kind == "inputs":
-            raise InputError(f"--score {name} scores model inputs: use --run-dir DIR")
-        out[sc.name if not params else f"{sc.name}(T={args.T:g})"] = sc
-    if not out:
-        raise InputError("--score: give at least one scorer name")
-    return out
-
-
 def _check_outputs(args) -> None:
     """Before any work: an existing output is kept unless asked, an input never replaced."""
     for flag in ("json", "save_scores"):
@@ -191,6 +121,21 @@ def _check_outputs(args) -> None:
             check_out_file(args, path, f"--{flag.replace('_', '-')}")
     if args.report:
         check_out_folder(args, args.report, "--report")
+
+
+def _names(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _print_results(results: dict, head: str) -> None:
+    print(head)
+    for label, rows in results.items():
+        print(f"\n{label}")
+        print(metrics_table(rows))
+
+
+def _config(args) -> dict:
+    return {k: v for k, v in vars(args).items() if k != "func"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -208,62 +153,26 @@ def run(args: argparse.Namespace) -> int:
     runtime_from_args(args)  # --device / --threads are checked (and set) in file mode too
     if not args.id or not args.ood:
         raise InputError("give --id PATH and --ood NAME=PATH (or --run-dir DIR --ood-set NAME)")
-    oods = _parse_ood(args.ood)
-    results: dict[str, dict] = {}
-    if args.input == "scores":
-        sid = _given_scores(args.id)
-        rows = {n: ood_metrics(sid, _given_scores(p), args.tpr, rule=args.rule,
-                               positive=args.positive) for n, p in oods.items()}  # fmt: skip
-        rows["mean"] = mean_row(rows)
-        results["given scores"] = rows
-    else:
-        widths: dict = {}
-        for label, sc in _scorers(args).items():
-            _fit_file_scorer(sc, args, widths)
-            scores = {}
-            for name, path in (("__id__", args.id), *oods.items()):
-                arr = _kind_array(path, sc.input_kind, widths)
-                try:
-                    scores[name] = sc.score(arr)
-                except InputError as e:
-                    raise InputError(f"{path}: {e}") from e
-            rows = {n: ood_metrics(scores["__id__"], scores[n], args.tpr, rule=args.rule,
-                                   positive=args.positive) for n in oods}  # fmt: skip
-            rows["mean"] = mean_row(rows)
-            results[label] = rows
+    results = evaluate_files(
+        args.id, _parse_ood(args.ood), _names(args.score), T=args.T,
+        given=args.input == "scores", fit=FitFiles(args.fit, args.labels, args.head),
+        tpr=args.tpr, rule=args.rule, positive=args.positive,
+    )  # fmt: skip
     conv = convention(args.tpr, args.rule, args.positive)
-    print(
-        f"FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, {args.rule} rule); "
-        "values in percent"
-    )
-    for label, rows in results.items():
-        print(f"\n{label}")
-        print(metrics_table(rows))
+    _print_results(results, f"FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, "
+                            f"{args.rule} rule); values in percent")  # fmt: skip
     if args.json:
-        config = {k: v for k, v in vars(args).items() if k != "func"}
-        atomic_write_json(
-            args.json,
-            {"convention": conv, "results": results, "run": run_metadata(seed=None, config=config)},
-        )
+        run = run_metadata(seed=None, config=_config(args))
+        atomic_write_json(args.json, {"convention": conv, "results": results, "run": run})
     return 0
 
 
 def run_folder(args: argparse.Namespace) -> int:
-    from ..evaluate.run_eval import evaluate_model
-
     sets = [s.strip() for item in args.ood_set or [] for s in item.split(",") if s.strip()]
     paths = _parse_ood(args.ood or [])
     if not sets and not paths:
         raise InputError("--run-dir needs at least one --ood-set NAME or --ood NAME=PATH")
-    methods = []
-    from ..score import scorer_params
-
-    for name in [s.strip() for s in args.score.split(",") if s.strip()]:
-        spec = {"name": name}
-        if args.T != 1.0 and "T" in scorer_params(name):
-            spec["T"] = args.T
-        methods.append(spec)
-    report = args.report
+    methods = method_specs(_names(args.score), args.T)
     rt = runtime_from_args(args)
     src = load_source(args, rt)
     res = evaluate_model(
@@ -276,53 +185,17 @@ def run_folder(args: argparse.Namespace) -> int:
         return 0
     if args.save_scores:
         save_scores(args.save_scores, res["raw"])
-    where = f"run {args.run}" if args.run else f"model {args.model}"
-    if report is not None:
-        from ..evaluate.eval_report import write_eval_report
-
-        conv = convention(args.tpr, args.rule, args.positive)
-        path = write_eval_report(report, res, conv, src.record, args.command_line, where)
+    where, conv = src.spec.where, convention(args.tpr, args.rule, args.positive)
+    if args.report is not None:
+        path = write_eval_report(args.report, res, conv, src.record, args.command_line, where)
         print(f"report: {path}")
-    conv = convention(args.tpr, args.rule, args.positive)
     err = res["id_test_error"]
     err = "n/a (the model's classes are not the data set's)" if err is None else f"{100 * err:.2f}%"
-    print(
-        f"{where}: ID test error {err}; whole OOD sets; "
-        f"FPR at {100 * args.tpr:g}% TPR ({conv['positive']} positive, {args.rule} rule); "
-        "values in percent"
-    )
-    for label, rows in res["results"].items():
-        print(f"\n{label}")
-        print(metrics_table(rows))
+    _print_results(res["results"], f"{where}: ID test error {err}; whole OOD sets; FPR at "
+                   f"{100 * args.tpr:g}% TPR ({conv['positive']} positive, {args.rule} rule); "
+                   "values in percent")  # fmt: skip
     if args.json:
-        config = {k: v for k, v in vars(args).items() if k != "func"}
-        atomic_write_json(
-            args.json,
-            {
-                "warning": res["warning"],
-                "convention": conv,
-                "results": res["results"],
-                "id_test_error": res["id_test_error"],
-                "id_accuracy_gate": res["gate"],
-                "normalization": src.record.get("normalization"),
-                **({"skipped_images": res["skipped_images"]} if res["skipped_images"] else {}),
-                "run": run_metadata(seed=0, config=config, command=args.command_line),
-            },
-        )
+        run = run_metadata(seed=0, config=_config(args), command=args.command_line)
+        record = results_record(res, conv, src.record.get("normalization"), run)
+        atomic_write_json(args.json, record)
     return 0
-
-
-def save_scores(path: str, raw: dict) -> None:
-    """Per-image scores as one .npz: ``METHOD/id`` and ``METHOD/SET`` arrays."""
-    import io
-
-    from .._runinfo import atomic_write_bytes
-
-    arrays = {}
-    for label, r in raw.items():
-        arrays[f"{label}/id"] = np.asarray(r["id"])
-        for name, s in r["ood"].items():
-            arrays[f"{label}/{name}"] = np.asarray(s)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())

@@ -17,32 +17,13 @@ sharded and rank 0 writes.
 from __future__ import annotations
 
 import argparse
-import io
-import shutil
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from .. import _dist
-from .._progress import log
-from .._runinfo import (
-    atomic_write_bytes,
-    atomic_write_json,
-    new_temp_folder,
-    replace_folder,
-    run_metadata,
-)
 from .._validate import InputError
-from ..data import bad_images
-from ..data.ood_files import load_ood_path
-from ..data.ood_sets import ood_set_names
-from ..evaluate.extract import extract
+from ..evaluate.extract_sets import extract_to
 from ._paths import check_out_file, check_out_folder
 from ._runtime import add_runtime_args, runtime_from_args
 from ._source import add_source_args, load_source, seed
-
-SPLITS = ("train", "val", "test")
 
 
 def add_parser(sub) -> None:
@@ -83,40 +64,10 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _inputs(source: str, data, seed: int, data_root):
-    """(images, labels or None) of one set."""
-    if source in SPLITS:
-        return getattr(data, f"x_{source}"), getattr(data, f"y_{source}")
-    if source in ood_set_names():
-        from ..data import load_ood_set
-
-        x = load_ood_set(source, len(data.x_test), data.size, data.channels, seed, data_root,
-                         transform=data.transform)  # fmt: skip
-        return data.normalize(x), None
-    x = load_ood_path(source, None, data.size, data.channels, seed, data.transform)
-    return data.normalize(x), None
-
-
-def _gate(preds, y, data, source):
-    """(accuracy, warning line or None) of the model on a labelled ID split."""
-    from ..evaluate.gate import enforce, from_predictions
-
-    if not preds or any(p is None for p in preds):
-        return None, None  # the model's outputs are not the data set's classes
-    g = from_predictions(torch.cat(preds), y, len(data.classes), what=f"ID {source}",
-                         context=data.extra.get("normalize", ""))  # fmt: skip
-    return (None, None) if g is None else (g.accuracy, enforce(g))
-
-
-def _slice(x, a: int, b: int):
-    return x[a:b] if not hasattr(x, "batches") else x[np.arange(a, b)]
-
-
 def run(args) -> int:
     sets = _parse_sets(args.sets)
     out = Path(args.out)
-    to_npz = out.suffix.lower() == ".npz"
-    if to_npz:  # the arrays and their description, both kept unless asked
+    if out.suffix.lower() == ".npz":  # the arrays and their description, both kept unless asked
         for path in (out, out.with_suffix(".json")):
             check_out_file(args, path, "--out")
     else:
@@ -125,77 +76,9 @@ def run(args) -> int:
         raise InputError("--batch-size and --chunk must be >= 1")
     rt = runtime_from_args(args)
     src = load_source(args, rt)
-    # a folder is filled beside --out and put in place once complete
-    tmp = new_temp_folder(out) if not to_npz and _dist.is_main() else None
-    try:
-        arrays, shapes, warning = _extract_sets(args, sets, src, rt, tmp)
-        if not _dist.is_main():
-            return 0
-        meta = {
-            "warning": warning,
-            "source": str(args.run or args.model),
-            "sets": shapes,
-            "logits": "final layer outputs, float32",
-            "features": "inputs of the final linear layer (penultimate features), float32",
-            "run": run_metadata(seed=args.seed, config={"sets": sets}, command=args.command_line),
-        }
-        if bad_images.skipped():  # --bad-images skip: the image files left out, with reasons
-            meta["skipped_images"] = bad_images.skipped()
-        if to_npz:
-            buf = io.BytesIO()
-            np.savez(buf, **{k: np.concatenate(v) for k, v in arrays.items()})
-            atomic_write_bytes(out, buf.getvalue())
-            atomic_write_json(out.with_suffix(".json"), meta)
-        else:
-            atomic_write_json(tmp / "extract.json", meta)
-            replace_folder(tmp, out)
-            tmp = None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{out}: logits and features of {', '.join(sets)}")
+    done = extract_to(src, sets, out, batch_size=args.batch_size, chunk=args.chunk,
+                      seed=args.seed, data_root=args.data_root, runtime=rt,
+                      command=args.command_line)  # fmt: skip
+    if done:
+        print(f"{out}: logits and features of {', '.join(sets)}")
     return 0
-
-
-def _extract_sets(args, sets: dict, src, rt, folder: Path | None):
-    """Logits and features of every set: in ``arrays`` (lists of chunks) for an .npz, or
-    written chunk by chunk as .npy files into ``folder``; what each set was; and the
-    ID-accuracy gate's warning (or None), checked on the first labelled set."""
-    arrays, shapes, warning, data = {}, {}, None, src.data
-    for name, source in sets.items():
-        x, y = _inputs(source, data, args.seed, args.data_root)
-        step = args.batch_size * args.chunk
-        files, preds = None, []
-        for a in range(0, len(x), step):
-            b = min(len(x), a + step)
-            lo, z = extract(src.model, _slice(x, a, b), args.batch_size, rt, src.head,
-                            f"{name} {a}")  # fmt: skip
-            if not _dist.is_main():
-                continue
-            preds.append(lo.argmax(1) if lo.shape[1] == len(data.classes) else None)
-            if folder is None:
-                arrays.setdefault(f"{name}/logits", []).append(lo.numpy())
-                arrays.setdefault(f"{name}/features", []).append(z.numpy())
-                continue
-            if files is None:
-                files = {
-                    k: np.lib.format.open_memmap(
-                        folder / f"{name}.{k}.npy", "w+", np.float32, (len(x), v.shape[1])
-                    )
-                    for k, v in (("logits", lo), ("features", z))
-                }
-            files["logits"][a:b], files["features"][a:b] = lo.numpy(), z.numpy()
-        if not _dist.is_main():
-            continue
-        for f in (files or {}).values():
-            f.flush()
-        if y is not None:
-            if folder is None:
-                arrays[f"{name}/labels"] = [y.numpy()]
-            else:
-                np.save(folder / f"{name}.labels.npy", y.numpy())
-        shapes[name] = {"source": source, "n": len(x), "labels": y is not None}
-        log(f"{name}: {len(x)} images")
-        if y is not None and warning is None:  # the ID-accuracy gate, on labelled ID data
-            shapes[name]["accuracy"], warning = _gate(preds, y, data, source)
-    return arrays, shapes, warning

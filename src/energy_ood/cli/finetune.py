@@ -4,15 +4,14 @@ with auxiliary outliers; VOS, LogitNorm, ... without."""
 
 from __future__ import annotations
 
-from .. import _dist
 from .._validate import InputError, check_int
 from ..models.normalization import HELP as NORMALIZE_HELP
-from ..train import TrainConfig, methods
+from ..train import methods
 from ..train.runs import Pretrained, finetune
 from ._paths import check_not_input
 from ._runtime import runtime_from_args
 from ._source import input_size
-from .train import add_aux, add_common, names, parse_params
+from .train import add_aux, add_common, names, parse_params, print_accuracy, train_config
 
 
 def add_parser(sub) -> None:
@@ -74,33 +73,13 @@ def run(args) -> int:
     base = _base(args)
     check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
-    cfg = TrainConfig(
-        method=args.method,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        augment=args.augment,
-        lam=args.lam,
-        m_in=args.m_in,
-        m_out=args.m_out,
-        margin=args.margin,
-        amp=rt.amp,
-        hparams=parse_params(args.param),
-    )
+    cfg = train_config(args, rt, method=args.method, lam=args.lam, m_in=args.m_in,
+                       m_out=args.m_out, margin=args.margin,
+                       hparams=parse_params(args.param))  # fmt: skip
     res = finetune(
-        base,
-        args.method,
-        names(args.aux),
-        args.out,
-        cfg,
-        test_sets=names(args.test_sets),
-        data_root=args.data_root,
-        n_aux=check_int(args.n_aux, "--n-aux", min=1),
-        resume=args.resume,
-        runtime=rt,
-        overwrite=args.overwrite,
-    )
-    if _dist.is_main():
-        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+        base, args.method, names(args.aux), args.out, cfg, test_sets=names(args.test_sets),
+        data_root=args.data_root, n_aux=check_int(args.n_aux, "--n-aux", min=1),
+        resume=args.resume, runtime=rt, overwrite=args.overwrite,
+    )  # fmt: skip
+    print_accuracy(args, res)
     return 0

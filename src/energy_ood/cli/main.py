@@ -20,10 +20,9 @@ import shlex
 import sys
 
 from .. import __version__
-from .._env import check_environment
-from .._files import one_line
-from .._progress import env_quiet_default, set_quiet
-from .._validate import InputError
+from .._validate import InputError, one_line
+from ..data.environment import check_environment
+from ..runtime.progress import env_quiet_default, set_quiet
 
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT)
 COMMANDS = ("evaluate", "detect", "extract", "train", "finetune", "demo", "bench", "vlm")
@@ -210,10 +209,10 @@ def fail_rank(line: str) -> None:
         except OSError:
             pass
     if "torch.distributed" in sys.modules:
-        from .. import _dist
+        from ..runtime import dist
 
         try:
-            _dist.shutdown()
+            dist.shutdown()
         except Exception:  # noqa: BLE001 - leaving a broken group must not hide the line
             pass
 

@@ -3,8 +3,8 @@ default; the rotation task, LogitNorm, VOS, energy-scratch, ...)."""
 
 from __future__ import annotations
 
-from .. import _dist
 from .._validate import InputError, check_int
+from ..runtime import dist
 from ..train import TrainConfig, methods
 from ..train.runs import pretrain
 from ._paths import check_not_input
@@ -112,6 +112,17 @@ def names(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
+def train_config(args, rt, **extra) -> TrainConfig:
+    """The TrainConfig of the options every training command shares, and ``extra``."""
+    return TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                       augment=args.augment, amp=rt.amp, **extra)  # fmt: skip
+
+
+def print_accuracy(args, res: dict) -> None:
+    if dist.is_main():
+        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+
+
 def run(args) -> int:
     check_not_input(args, args.out, "--out")
     if args.rotation and args.method not in ("ce", "rotation"):
@@ -119,34 +130,15 @@ def run(args) -> int:
     method = "rotation" if args.rotation else args.method
     rt = runtime_from_args(args)
     rotation = {"lam": args.rotation_lambda} if method == "rotation" else {}
-    cfg = TrainConfig(
-        method=method,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        augment=args.augment,
-        center_mask=args.center_mask,
-        amp=rt.amp,
-        rotation_updates=args.rotation_updates,
-        hparams={**rotation, **parse_params(args.param)},
+    cfg = train_config(args, rt, method=method, center_mask=args.center_mask,
+                       rotation_updates=args.rotation_updates,
+                       hparams={**rotation, **parse_params(args.param)})  # fmt: skip
+    limit = (
+        None if args.train_limit is None else check_int(args.train_limit, "--train-limit", min=2)
     )
-    res = pretrain(
-        args.dataset,
-        args.model,
-        args.out,
-        cfg,
-        data_root=args.data_root,
-        resume=args.resume,
-        train_limit=None
-        if args.train_limit is None
-        else check_int(args.train_limit, "--train-limit", min=2),
-        runtime=rt,
-        overwrite=args.overwrite,
-        aux=names(args.aux),
-        test_sets=names(args.test_sets),
-        n_aux=check_int(args.n_aux, "--n-aux", min=1),
-    )
-    if _dist.is_main():
-        print(f"{args.out}: test accuracy {100 * res['metrics']['test_accuracy']:.2f}%")
+    res = pretrain(args.dataset, args.model, args.out, cfg, data_root=args.data_root,
+                   resume=args.resume, train_limit=limit, runtime=rt, overwrite=args.overwrite,
+                   aux=names(args.aux), test_sets=names(args.test_sets),
+                   n_aux=check_int(args.n_aux, "--n-aux", min=1))  # fmt: skip
+    print_accuracy(args, res)
     return 0

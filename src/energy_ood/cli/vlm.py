@@ -87,9 +87,9 @@ def _add_score_parser(vsub) -> None:
 
 
 def run_bench(args) -> int:
-    from ..evaluate.config import load_config, merge, parse_overrides
-    from ..vlm.bench import run_vlm_bench
-    from ..vlm.bench_report import render
+    from ..bench.config_files import find_config, load_config, merge, parse_overrides
+    from ..bench.registry import run_protocol
+    from ._paths import config_inputs
     from .bench import _runtime_overrides
 
     over: dict = {"data": {"splits": args.splits}, "tune": {"epochs": args.epochs}}
@@ -98,15 +98,12 @@ def run_bench(args) -> int:
     elif args.vlm_command == "tune" and args.loss:
         over["tune"]["losses"] = list(dict.fromkeys(args.loss))
     over = merge(merge(over, parse_overrides(args.set)), _runtime_overrides(args))
-    from ..evaluate.config import find_config
-    from ._paths import check_not_input, config_inputs
-
     cfg = load_config(args.config, over, kind="vlm")
     out = args.out or f"runs/vlm_{args.vlm_command}"
     check_not_input(args, out, "--out", *config_inputs(cfg, find_config(args.config)))
-    res = run_vlm_bench(cfg, out, command=args.command_line)
-    report = render(res, out, command=args.command_line)
-    print(report.read_text())
+    report = run_protocol(cfg, out, command=args.command_line)
+    if report is not None:  # None: another process of a torchrun job
+        print(report.read_text())
     return 0
 
 
@@ -136,10 +133,12 @@ def _load_encoder(kind: str, kw: dict):
 
 
 def run_score(args) -> int:
-    from .._device import resolve_device, set_threads
-    from .._runinfo import atomic_write_json, run_metadata
-    from ..evaluate.tables import metrics_table
-    from ..vlm.apply import class_features, list_images, read_lines, score_sets
+    from ..io.atomic_write import atomic_write_json
+    from ..reporting.tables import metrics_table
+    from ..runtime.device import resolve_device
+    from ..runtime.provenance import run_metadata
+    from ..runtime.threads import set_threads
+    from ..vlm.apply import read_classes, read_sets, score_inputs
     from ..vlm.zeroshot import check_template
 
     for t in args.template or []:  # before any model is loaded
@@ -155,27 +154,11 @@ def run_score(args) -> int:
     elif args.pretrained or args.random_init:
         raise InputError("--pretrained and --random-init apply to --encoder openclip only")
 
-    classes = (
-        read_lines(args.classes[1:])
-        if args.classes.startswith("@")
-        else [c.strip() for c in args.classes.split(",") if c.strip()]
-    )
-    sets = {}
-    for name, texts, images in (("id", args.texts, args.images),
-                                ("ood", args.ood_texts, args.ood_images)):  # fmt: skip
-        if texts and images:
-            raise InputError(f"give texts or images for the {name} set, not both")
-        if texts:
-            sets[name] = (read_lines(texts), "text")
-        elif images:
-            sets[name] = (list_images(images), "image")
-    if "id" not in sets:
-        raise InputError("give the inputs to score with --texts or --images")
+    classes = read_classes(args.classes)
+    sets = read_sets(args.texts, args.images, args.ood_texts, args.ood_images)
     enc = _load_encoder(args.encoder, kw)
     templates = args.template or ["a photo of a {}."]
-    feats = class_features(enc, classes, templates, args.context)
-    res = score_sets(enc, feats, sets, _scorers(args))
-    res["classes"] = classes
+    res = score_inputs(enc, classes, sets, _scorers(args), templates, args.context)
     if "metrics" in res:
         print(metrics_table(res["metrics"], first_col="scorer"))
     else:

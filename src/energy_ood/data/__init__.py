@@ -5,7 +5,8 @@ from .arrays import read_npz
 from .datasets import ArrayDataset, available_datasets, load_dataset
 from .idx import read_idx
 from .images import read_image_folder, read_image_tar
-from .ood_sets import load_ood_set, ood_set_names, ood_sources
+from .ood_sets import load_ood_set, ood_sources
+from .sources import ood_set_names
 from .splits import AuxiliaryPool, holdout_class_split, validation_split
 
 __all__ = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import check_bytes
-from .._npz import load_npz
 from .._validate import InputError, real_array
+from ..io.npz import load_npz
+from ..io.size_limits import check_bytes
 
 KEYS = (("x", "y"), ("images", "labels"))
 # what a byte of uint8 images costs once held as float32 images (4) plus their normalised copy
@@ -103,3 +103,15 @@ def read_npz(path: str | Path):
     x = _as_uint8_nhwc(d[kx], name)
     y, classes = _labels(d[ky], len(x), d.get("classes"), name)
     return x, y, classes
+
+
+def npz_images(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`read_npz`, refused when its float copies would pass the byte ceiling."""
+    x, y, classes = read_npz(path)
+    check_held(x.nbytes, f"{path}: {len(x)} images")
+    return x, y, classes
+
+
+def npz_dataset(path: Path):
+    """``(x, y, classes, x_test, y_test)`` of an ``.npz`` data set: it has no test part."""
+    return (*npz_images(path), None, None)

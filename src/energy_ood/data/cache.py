@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._progress import log
+from ..runtime.progress import log
 
 
 def cache_root(cache_dir=None) -> Path:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .._files import one_line
-from .._progress import log
-from .._validate import InputError
+from .._validate import InputError, one_line
+from ..runtime.progress import log
 from . import bad_images
 
 

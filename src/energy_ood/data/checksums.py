@@ -13,10 +13,10 @@ import json
 import os
 from pathlib import Path
 
-from .._files import open_regular
-from .._progress import log
-from .._stream import Stream
 from .._validate import InputError
+from ..io.decompress import Stream
+from ..io.regular_files import open_regular
+from ..runtime.progress import log
 from .cache import cache_root
 
 # Fashion-MNIST: the canonical .gz files (github.com/zalandoresearch/fashion-mnist) and the

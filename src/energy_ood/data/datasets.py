@@ -92,7 +92,7 @@ def _roots(data_root) -> list[Path]:
     return [Path(r).expanduser() for r in (data_root, env) if r]
 
 
-def _idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
+def idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
     out = []
     for stem in IDX_FILES[split]:
         hit = next((folder / f for f in (f"{stem}.gz", stem) if (folder / f).is_file()), None)
@@ -106,7 +106,7 @@ def _load_idx(name: str, split: str, data_root, cache_dir) -> ArrayDataset:
     spec = IDX_SETS[name]
     dirs = [r / s for r in _roots(data_root) for s in spec["subdirs"]]
     dirs += [Path(p) for p in spec["system"]] + [cache_root(cache_dir) / name]
-    pair = next((p for p in map(lambda d: _idx_pair(d, split), dirs) if p), None)
+    pair = next((p for p in map(lambda d: idx_pair(d, split), dirs) if p), None)
     if pair is None:
         try:
             pair = tuple(
@@ -180,3 +180,27 @@ def load_dataset(name: str, split: str = "train", data_root=None, cache_dir=None
     if key == "digits":
         return _load_digits(split)
     raise InputError(f"unknown data set {name!r}; choose from {', '.join(available_datasets())}")
+
+
+def read_idx_folder(path: Path):
+    """``(x uint8 NHWC, y, classes, x_test, y_test or None)`` of a folder of IDX files named as
+    MNIST's (``train-images-idx3-ubyte[.gz]`` ...; the test pair optional)."""
+    from .arrays import check_held
+    from .idx import idx_header
+
+    train, test = idx_pair(path, "train"), idx_pair(path, "test")
+    if train is None:
+        raise InputError(f"{path}: no {IDX_FILES['train'][0]}(.gz) here")
+    held = 0  # checked from the headers, before any image is read
+    for images in [train[0]] + ([] if test is None else [test[0]]):
+        dtype, dims = idx_header(images)
+        held += dtype.itemsize * int(np.prod(dims, dtype=object))
+    check_held(held, f"{path}: the IDX images")
+    x, y = read_idx(train[0]), read_idx(train[1])
+    xt = yt = None
+    if test is not None:
+        xt, yt = read_idx(test[0]), read_idx(test[1])
+    k = int(max(y.max(), -1 if yt is None else yt.max())) + 1
+    x = x[..., None] if x.ndim == 3 else x
+    xt = xt[..., None] if xt is not None and xt.ndim == 3 else xt
+    return x, y, [str(i) for i in range(k)], xt, yt

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .._progress import log, progress
 from .._validate import InputError
+from ..runtime.progress import log, progress
 
 TIMEOUT_S = 15.0
 

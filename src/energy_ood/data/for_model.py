@@ -1,4 +1,5 @@
-"""An ID data set taken through a loaded model's recipe: ``prepare_for_model(lm, dataset)``.
+"""Data taken through a loaded model's recipe: an ID data set (``prepare_for_model(lm,
+dataset)``) and new images for a detector that holds a model (:func:`model_inputs`).
 
 The one place where a model from outside (``--model SPEC``, a ``[model]`` config, finetune's
 ``Pretrained``) meets its data: the normalisation is resolved (``--normalize``), the data set is
@@ -10,14 +11,18 @@ split and decoded through the model's geometry with that normalisation, and the 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._files import read_regular
 from .._validate import InputError
+from ..io.regular_files import read_regular
 from ..models.normalization import resolve_normalization
+from ..models.preprocess import normalize_inputs
 from .prepare import IDData, is_path, prepare_id
+from .sources import format_of, is_flat, load_array
+from .streaming import ImageTransform, StreamSplit, image_source, screen
 
 
 def prepare_for_model(
@@ -93,3 +98,38 @@ def align_classes(data: IDData, names: list[str], where: str = "") -> None:
     data.y_train, data.y_val, data.y_test = t[data.y_train], t[data.y_val], t[data.y_test]
     data.classes = list(names)
     data.extra["class_order"] = f"from {where} (the model's output order)"
+
+
+def _unit_images(a: np.ndarray, p: Path, channels: int, size: int) -> torch.Tensor:
+    """Images (N, C, size, size) with values in [0, 1], as the model's recipe expects; other
+    sizes, channel counts and value ranges (0..255, a pixel of 7.0, NaN) are one line."""
+    want = f"images (N, {channels}, {size}, {size}) in [0, 1]"
+    if a.ndim != 4 or a.shape[1] != channels or a.shape[2:] != (size, size):
+        raise InputError(f"{p}: expected {want}, got shape {tuple(a.shape)}")
+    if a.size == 0:
+        raise InputError(f"{p}: no images")
+    if a.dtype.kind in "biu":
+        hint = "; divide by 255 first" if a.dtype == np.uint8 else ""
+        raise InputError(f"{p}: expected {want} as floats, got {a.dtype}{hint}")
+    x = torch.as_tensor(np.asarray(a, dtype=np.float32))
+    if not bool(torch.isfinite(x).all()):
+        raise InputError(f"{p}: {int((~torch.isfinite(x)).sum())} NaN or inf pixel value(s)")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi > 1:
+        hint = "; divide by 255 first" if hi <= 255 and lo >= 0 else ""
+        raise InputError(f"{p}: expected {want}, got values in [{lo:g}, {hi:g}]{hint}")
+    return x
+
+
+def model_inputs(path, transform: ImageTransform, mean, std, device):
+    """Normalised model inputs from ``path`` (what a detector that holds a model takes): an
+    array of images (N, C, H, W) in [0, 1] (.npy, .npz, .pt), or image files (a folder, .tar
+    shard or file list) through ``transform``, streamed."""
+    p = Path(path)
+    if format_of(p, ("image arrays",)) is not None:
+        x = _unit_images(load_array(p), p, len(mean), transform.size)
+        return normalize_inputs(x, mean, std)
+    if not p.exists():
+        raise InputError(f"{p}: no such image folder or file")
+    ds = screen(image_source(p, transform, flat=is_flat(p)))
+    return StreamSplit(ds, None, mean, std, device)

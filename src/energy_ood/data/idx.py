@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import check_bytes, max_ratio, open_regular, size_text
-from .._stream import Stream
 from .._validate import InputError, check_int
+from ..io.decompress import Stream
+from ..io.regular_files import open_regular
+from ..io.size_limits import check_bytes, max_ratio, size_text
+from .arrays import check_held
 
 MAX_DIMS = 8  # images are (N, H, W[, C]); numpy itself stops at 64
 DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -97,3 +99,38 @@ def read_idx(path: str | Path, limit: int | None = None) -> np.ndarray:
             r.finish()
     a = np.frombuffer(data, dtype).reshape(dims)
     return a if dtype.isnative else a.astype(dtype.newbyteorder("="))
+
+
+COMPRESSED_TAR = (".tgz", ".tbz2", ".txz")
+
+
+def compressed_head(head: bytes) -> bool:
+    """gzip, bzip2 or xz data, from its first bytes."""
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\0"
+
+
+def compressed_tar_name(path: Path) -> bool:
+    """A name such as ``x.tar.gz`` or ``x.tgz``: a compressed tar archive, not IDX."""
+    return ".tar" in path.suffixes[-2:-1] or path.suffix.lower() in COMPRESSED_TAR
+
+
+def idx_sniff(path: Path, what: str = "IDX file") -> bool:
+    """Whether ``path`` may be an IDX file: it starts with an IDX magic number, or it is
+    compressed (gzip, bzip2, xz; :func:`read_idx` says from the magic number inside) and not
+    named as a compressed tar archive."""
+    with open_regular(path, what) as f:
+        head = f.read(512)
+    if head[:2] == b"\0\0" and len(head) >= 4:
+        return True
+    return compressed_head(head) and not compressed_tar_name(path)
+
+
+def idx_images(path: Path) -> np.ndarray:
+    """uint8 images (N, H, W, C) of an IDX images file, refused from its header when they are
+    not uint8 (N, H, W[, C]) or their float copies would pass the byte ceiling."""
+    dtype, dims = idx_header(path)
+    if dtype != np.uint8 or len(dims) not in (3, 4):
+        raise InputError(f"{path}: expected uint8 images (N, H, W[, C]) in the IDX file")
+    check_held(int(np.prod(dims, dtype=object)), f"{path}: {'x'.join(map(str, dims))} images")
+    x = read_idx(path)
+    return x[..., None] if x.ndim == 3 else x

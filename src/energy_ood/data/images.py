@@ -22,17 +22,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, features
 
-from .._files import (
-    check_bytes,
-    check_mode,
-    open_regular,
-    os_error,
-    read_regular,
-    resolve_inside,
-)
-from .._progress import log, progress
-from .._stream import Stream
 from .._validate import InputError
+from ..io.decompress import Stream
+from ..io.regular_files import check_mode, open_regular, os_error, read_regular, resolve_inside
+from ..io.size_limits import check_bytes
+from ..runtime.progress import log, progress
 from .cache import cache_file, load_cached, save_cached
 from .png_check import short_rows
 

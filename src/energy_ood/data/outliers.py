@@ -19,13 +19,11 @@ from .ood_sets import (
     DATASET_SETS,
     PACKAGED_SETS,
     SKIMAGE_SETS,
-    is_path_source,
     load_ood_set,
     named_pictures,
-    ood_family,
     ood_set_size,
-    source_info,
 )
+from .sources import is_path_source, ood_family, source_info
 
 
 def is_crop_source(name: str) -> bool:

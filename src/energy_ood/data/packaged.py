@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 from .package_list import PACKAGES, Package  # noqa: F401  (re-exported)
 
 MAX_PIXELS = 40_000_000

@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 from . import bad_images
-from .arrays import check_held, read_npz
-from .datasets import IDX_FILES, _idx_pair, available_datasets, load_dataset
-from .idx import idx_header, read_idx
+from .datasets import available_datasets, load_dataset
+from .sources import format_of
 from .streaming import (
     ArrayList,
     ImageList,
@@ -169,30 +168,6 @@ def _held_out_test(n: int, seed: int, fraction: float = TEST_FRACTION):
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def _array_parts(path: Path):
-    """(x uint8 NHWC, y, classes, x_test, y_test or None, source) of an IDX folder or npz."""
-    if path.is_file() and path.suffix.lower() == ".npz":
-        x, y, classes = read_npz(path)
-        check_held(x.nbytes, f"{path}: {len(x)} images")
-        return x, y, classes, None, None
-    train, test = _idx_pair(path, "train"), _idx_pair(path, "test")
-    if train is None:
-        raise InputError(f"{path}: no {IDX_FILES['train'][0]}(.gz) here")
-    held = 0  # checked from the headers, before any image is read
-    for images in [train[0]] + ([] if test is None else [test[0]]):
-        dtype, dims = idx_header(images)
-        held += dtype.itemsize * int(np.prod(dims, dtype=object))
-    check_held(held, f"{path}: the IDX images")
-    x, y = read_idx(train[0]), read_idx(train[1])
-    xt = yt = None
-    if test is not None:
-        xt, yt = read_idx(test[0]), read_idx(test[1])
-    k = int(max(y.max(), -1 if yt is None else yt.max())) + 1
-    x = x[..., None] if x.ndim == 3 else x
-    xt = xt[..., None] if xt is not None and xt.ndim == 3 else xt
-    return x, y, [str(i) for i in range(k)], xt, yt
-
-
 def _arrays_as_lists(name, source, x, y, classes, xt, yt, transform: ImageTransform):
     """In-memory uint8 arrays behind the image-list interface, through ``transform``."""
     train = ArrayList(x, y, classes, transform, str(source))
@@ -200,9 +175,9 @@ def _arrays_as_lists(name, source, x, y, classes, xt, yt, transform: ImageTransf
     return train, test
 
 
-def _prepare_arrays(path, seed, val_fraction, train_limit, test_limit, transform,
+def _prepare_arrays(fmt, path, seed, val_fraction, train_limit, test_limit, transform,
                     stats, data_mode) -> IDData:  # fmt: skip
-    x, y, classes, xt, yt = _array_parts(path)
+    x, y, classes, xt, yt = fmt.read_dataset(path)
     if transform is not None:  # a model's input size: decoded per image, as a folder is
         train, test = _arrays_as_lists(str(path), path, x, y, classes, xt, yt, transform)
         return _prepare_lists(str(path), path, train, test, seed, val_fraction, train_limit,
@@ -337,12 +312,10 @@ def prepare_id(
         path = Path(dataset).expanduser()
         if not path.exists():
             raise InputError(f"{dataset}: no such data set file or folder")
-        arrays = (path.is_file() and path.suffix.lower() == ".npz") or (
-            path.is_dir() and _idx_pair(path, "train") is not None
-        )
-        if arrays:
-            return _prepare_arrays(path, seed, val_fraction, train_limit, test_limit, transform,
-                                   stats, data_mode)  # fmt: skip
+        found = format_of(path, ("data set",))  # an .npz, a folder of IDX files
+        if found is not None:
+            return _prepare_arrays(found[0], path, seed, val_fraction, train_limit, test_limit,
+                                   transform, stats, data_mode)  # fmt: skip
         transform = transform or _first_transform(path_of_train(path), image_size, channels)
         return _prepare_images(path, seed, val_fraction, train_limit, test_limit, transform,
                                stats, data_mode)  # fmt: skip

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from .._validate import InputError
-from .ood_sets import id_family, ood_family
 from .outliers import is_crop_source, picture_count, pool_record, sample_outliers
+from .sources import id_family, ood_family
 
 
 def holdout_class_split(y, held_out_class: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._device import available_cpus
-from .._env import env_number
-from .._files import open_regular, os_error, read_regular
 from .._validate import InputError
+from ..io.regular_files import open_regular, os_error, read_regular
+from ..runtime.env import env_number
+from ..runtime.threads import available_cpus
 from .checked import Checked, checked_batches
 from .images import decode_image, max_pixels
-from .sources import LIST_SUFFIXES, folder_items, list_items, shards_in, tar_items
+from .sources import image_items
 
 MEMORY_LIMIT_MB = 4096  # auto mode: decoded sets up to this size are held in memory
 
@@ -200,21 +199,11 @@ class ArrayList(ImageList):
 
 
 def image_source(path, transform: ImageTransform, flat: bool = False) -> ImageList:
-    """An :class:`ImageList` for a folder, a tar shard (or a folder of them), or a file list.
-    ``flat``: the images of an OOD set (classes do not matter): a flat folder, and every
-    image member of tar shards."""
-    path = Path(path)
-    shards = shards_in(path) if path.is_dir() else []
-    if shards:
-        items, classes = tar_items(shards, flat=flat)
-    elif path.is_dir():
-        items, classes = folder_items(path, flat)
-    elif path.suffix.lower() == ".tar":
-        items, classes = tar_items([path], flat=flat)
-    elif path.suffix.lower() in LIST_SUFFIXES:
-        items, classes = list_items(path)
-    else:
-        raise InputError(f"{path}: expected an image folder, a .tar shard or a file list")
+    """An :class:`ImageList` for a folder, a tar shard (or a folder of them), or a file list
+    (the source map's image files, :func:`energy_ood.data.sources.image_items`). ``flat``: the
+    images of an OOD set (classes do not matter): a flat folder, and every image member of tar
+    shards."""
+    items, classes = image_items(path, flat)
     return ImageList(items, classes, transform, str(path))
 
 

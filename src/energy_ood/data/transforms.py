@@ -86,24 +86,27 @@ def resize(x: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=down)
 
 
+def _has_channels(x: torch.Tensor, name: str, channels: int) -> bool:
+    """Whether images ``x`` (checked) already have ``channels`` channels; other counts than 1
+    and 3 are refused."""
+    _check(x, name)
+    if x.shape[1] not in (1, 3):
+        raise InputError(f"{name}: expected 1 or 3 channels, got {x.shape[1]}")
+    return x.shape[1] == channels
+
+
 def to_grey(x: torch.Tensor) -> torch.Tensor:
     """RGB to one luma channel; grey input is returned as is."""
-    _check(x, "to_grey")
-    if x.shape[1] == 1:
+    if _has_channels(x, "to_grey", 1):
         return x
-    if x.shape[1] != 3:
-        raise InputError(f"to_grey: expected 1 or 3 channels, got {x.shape[1]}")
     wts = torch.tensor(GREY_WEIGHTS, dtype=x.dtype).reshape(1, 3, 1, 1)
     return (x * wts).sum(dim=1, keepdim=True)
 
 
 def to_rgb(x: torch.Tensor) -> torch.Tensor:
     """Grey to three equal channels; RGB input is returned as is."""
-    _check(x, "to_rgb")
-    if x.shape[1] == 3:
+    if _has_channels(x, "to_rgb", 3):
         return x
-    if x.shape[1] != 1:
-        raise InputError(f"to_rgb: expected 1 or 3 channels, got {x.shape[1]}")
     return x.repeat(1, 3, 1, 1)
 
 

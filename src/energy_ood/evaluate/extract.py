@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import _dist
-from .._device import Runtime, cpu_runtime
-from .._progress import progress
 from .._validate import InputError
+from ..runtime import dist
+from ..runtime.device import Runtime, cpu_runtime
+from ..runtime.progress import progress
 from ..score import ModelAdapter
 from ..train.batches import eval_batches
 
@@ -36,7 +36,7 @@ def extract(
     if n == 0:
         raise InputError(f"{desc}: no images to extract features from")
     n_batches = (n + batch_size - 1) // batch_size
-    mine = list(_dist.shard(n_batches))
+    mine = list(dist.shard(n_batches))
     adapter = ModelAdapter(model, head)
     was = model.training
     model.eval()
@@ -52,8 +52,8 @@ def extract(
         bar.close()
     finally:
         model.train(was)
-    lo = _dist.gather_batches(logits, n_batches, runtime.device)
-    z = _dist.gather_batches(feats, n_batches, runtime.device)
+    lo = dist.gather_batches(logits, n_batches, runtime.device)
+    z = dist.gather_batches(feats, n_batches, runtime.device)
     if lo is None:
         return None, None
     return lo.cpu(), z.cpu()

@@ -1,106 +1,83 @@
-"""Report folders: ``results.json`` (every number, the convention, seed, versions, data),
-``report.md`` (tables laid out as the papers', percent with two decimals) and ``report.html``
-(one page embedding the PNG plots)."""
+"""The report of ``energy-ood evaluate --report DIR``: one model, its ID data and OOD sets.
+
+report.md / report.html (tables per scorer, the convention, what the model and the data are,
+the command), results.json (every number) and score histograms (ID vs each OOD set), written
+into a temporary folder and put in place as a set."""
 
 from __future__ import annotations
 
-import base64
-import html
+import shutil
 from pathlib import Path
 
-from .._runinfo import atomic_write_json, atomic_write_text, describe_machine
-from ..metrics import convention
-from .stats import mean_std
-from .tables import markdown_table
+import numpy as np
+
+from ..io.atomic_write import new_temp_folder, replace_folder
+from ..reporting import plots
+from ..reporting.pages import convention_text, write_report
+from ..reporting.tables import metrics_table
+from ..runtime.provenance import run_metadata
 
 
-def convention_text(conv: dict | None = None) -> str:
-    c = conv or convention()
-    return (
-        f"Scores are ID-ness (higher = in-distribution); {c['positive']} is the positive "
-        f"class; FPR95 is the FPR at {100 * c['fpr_at_tpr']:g}% TPR ({c['fpr_rule']} "
-        "operating point); AUROC counts ties one half; AUPR-In / AUPR-Out are average "
-        "precision with ID / OOD positive. All values in percent."
-    )
+def _data_text(d: dict) -> str:
+    keep = ("dataset", "source", "n_train", "n_val", "n_test", "image_size", "channels")
+    rows = [f"- {k}: {d[k]}" for k in keep if k in d]
+    for k in ("normalization", "class_order", "transform", "stats", "test_split", "storage"):
+        if k in d:
+            rows.append(f"- {k}: {d[k]}")
+    rows.append(f"- classes ({len(d.get('classes', []))}): {', '.join(d.get('classes', [])[:20])}")
+    return "\n".join(rows)
 
 
-def command_section(
-    command: str, total_s: float | None = None, machine: dict | None = None, note: str = ""
-):
-    """("Command", the command line, its run time, the machine that ran it and a note on the
-    timing, e.g. of a run that was interrupted and resumed)."""
-    text = f"`{command}`" if command else "(run from Python)"
-    if total_s:
-        text += f" — ran in {total_s / 60:.1f} min"
-    text += f" on {describe_machine(machine)}"
-    if note:
-        text += f" ({note})"
-    return ("Command", text)
+def _skipped_text(skipped: list[dict], shown: int = 20) -> str:
+    rows = [f"{len(skipped)} image file(s) could not be used and were left out "
+            "(--bad-images skip); all are listed in results.json:"]  # fmt: skip
+    rows += [f"- {r['file']}: {r['reason']}" for r in skipped[:shown]]
+    if len(skipped) > shown:
+        rows.append(f"- ... and {len(skipped) - shown} more")
+    return "\n".join(rows)
 
 
-def seed_cell(values, scale: float = 100.0) -> str:
-    """Mean ± sample std over seeds (just the mean for one seed), in percent by default."""
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return "-"
-    m, s = mean_std(vals)
-    return f"{scale * m:.2f}" if s is None else f"{scale * m:.2f} ± {scale * s:.2f}"
-
-
-def departures_table(rows: list[list[str]]) -> str:
-    return markdown_table(["", "paper", "this run"], rows)
-
-
-def claims_table(claims, unit: str = "seeds") -> str:
-    """One row per claim: ours (mean ± std over seeds), the paired difference with its 95%
-    interval, the seeds won, the paper's numbers and the verdict."""
-    rows = []
-    for c in claims:
-        v = c.verdict
-        word = {"yes": "yes", "no": "**no**", "inconclusive": "inconclusive"}[v.verdict]
-        rows.append([c.text, c.metric + (" ↓" if c.lower_is_better else " ↑"), c.ours(),
-                     v.interval_text(), f"{v.wins}/{v.n}", c.paper, word])  # fmt: skip
-    if not rows:
-        return "No claim of the paper is tested by this configuration (its methods and stages)."
-    return markdown_table(
-        ["claim", "metric", "ours (claimed vs other)", "paired Δ [95% CI]", f"{unit} won",
-         "paper", "holds here"], rows)  # fmt: skip
-
-
-def write_report(
-    out: str | Path,
-    title: str,
-    sections: list[tuple[str, str]],
-    results: dict,
-    plots: list[Path] | None = None,
-) -> Path:
-    """Write results.json, report.md and report.html into ``out``; returns report.md."""
+def write_eval_report(out, res: dict, conv: dict, model: dict, command: str, where: str) -> Path:
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", results)
-    md = [f"# {title}", ""]
-    for head, body in sections:
-        md += [f"## {head}" if head else "", "", body, ""]
-    rel = [
-        Path(p).relative_to(out) if Path(p).is_relative_to(out) else Path(p) for p in plots or []
-    ]
-    if rel:
-        md += ["## Plots", ""] + [f"![{p.stem}]({p.as_posix()})" for p in rel] + [""]
-    atomic_write_text(out / "report.md", "\n".join(md))
-    atomic_write_text(out / "report.html", _html(title, sections, out, rel))
+    tmp = new_temp_folder(out)
+    try:
+        err = res["id_test_error"]
+        err_text = "n/a (the model's classes are not the data set's)"
+        if err is not None:
+            err_text = f"{100 * err:.2f}%"
+        sections = [("Warning", res["warning"])] if res.get("warning") else []
+        sections += [
+            ("Convention", convention_text(conv)),
+            ("Model", "\n".join(f"- {k}: {v}" for k, v in model.items() if k != "arch")),
+            ("In-distribution data", _data_text(res["data"])),
+            ("ID test error", err_text),
+        ]
+        skipped = res.get("skipped_images") or []
+        if skipped:  # --bad-images skip: never silent
+            sections.append(("Image files skipped", _skipped_text(skipped)))
+        for label, rows in res["results"].items():
+            sections.append((f"{label} (percent)", metrics_table(rows)))
+        sections.append(("Command", f"`{command}`"))
+        figs = []
+        for label, r in res["raw"].items():
+            panels = {name: (np.asarray(r["id"]), np.asarray(s)) for name, s in r["ood"].items()}
+            safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in label)
+            figs.append(plots.score_histograms(panels, tmp / f"hist_{safe}.png", title=label))
+        results = {
+            "warning": res.get("warning"),
+            "title": f"OOD evaluation of {where}",
+            "convention": conv,
+            "results": res["results"],
+            "id_test_error": err,
+            "id_accuracy_gate": res.get("gate"),
+            "data": res["data"],
+            **({"skipped_images": skipped} if skipped else {}),
+            "model": model,
+            "run": run_metadata(seed=0, config={"where": where}, command=command),
+        }
+        write_report(tmp, f"OOD evaluation of {where}", sections, results, figs)
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out / "report.md"
-
-
-def _html(title: str, sections, out: Path, plots: list[Path]) -> str:
-    parts = [
-        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-        "pre{background:#f6f6f6;padding:8px;overflow-x:auto}img{max-width:100%}</style>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    for head, body in sections:
-        parts.append(f"<h2>{html.escape(head)}</h2><pre>{html.escape(body)}</pre>")
-    for p in plots:
-        data = base64.b64encode((out / p).read_bytes()).decode()
-        parts.append(f"<h3>{html.escape(p.stem)}</h3><img src='data:image/png;base64,{data}'>")
-    return "\n".join(parts)

@@ -12,11 +12,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import _dist
-from .._progress import log
+from ..runtime import dist
+from ..runtime.progress import log
 from ..score import FitSource, ModelAdapter, create_scorer, fit_scorer
 from ..score.adapter import check_features
 from .extract import extract
+
+
+def method_specs(names: list[str], T: float = 1.0) -> list[dict]:
+    """``{"name": ..., "T": T}`` of each scorer name (``T`` only where it is not 1 and the
+    scorer takes it)."""
+    from ..score import scorer_params
+
+    out = []
+    for name in names:
+        spec = {"name": name}
+        if T != 1.0 and "T" in scorer_params(name):
+            spec["T"] = T
+        out.append(spec)
+    return out
 
 
 def method_label(spec: dict) -> str:
@@ -65,7 +79,7 @@ class ScoredModel:
     def add(self, name: str, x: torch.Tensor) -> None:
         self.inputs[name] = x
         self._cache.pop(name, None)
-        if _dist.world() > 1:  # every process extracts its shard now; rank 0 scores later
+        if dist.world() > 1:  # every process extracts its shard now; rank 0 scores later
             self.outputs(name)
 
     def outputs(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,7 +168,7 @@ def score_on_sets(
     scored.add("id", data.x_test)
     for name, x in oods.items():
         scored.add(name, x)
-    if not _dist.is_main():
+    if not dist.is_main():
         return None, scored
     if before is not None:
         before(scored)

@@ -148,34 +148,23 @@ def _radix_sort(keys, width):
     return src
 
 
-def _keys32(a):
-    u = a.view(np.uint32)
-    out = np.empty(a.size, dtype=np.uint32)
-    sign = np.uint32(0x80000000)
-    for i in range(a.size):
+def _keys(u, sign):
+    """Order-preserving keys of IEEE-754 floats given as their unsigned bits ``u`` (uint32 or
+    uint64) with ``sign`` their sign bit: negative -> sign - |x| bits (-0.0 -> the key of
+    +0.0; trailing zero bits kept), positive -> x | sign."""
+    out = np.empty(u.size, dtype=u.dtype)
+    for i in range(u.size):
         k = u[i]
-        # negative: sign - |x| bits (-0.0 -> the key of +0.0); keeps trailing zero bits
-        out[i] = np.uint32(sign - (k ^ sign)) if k & sign else np.uint32(k | sign)
-    return out
-
-
-def _keys64(a):
-    u = a.view(np.uint64)
-    out = np.empty(a.size, dtype=np.uint64)
-    sign = np.uint64(0x8000000000000000)
-    for i in range(a.size):
-        k = u[i]
-        out[i] = np.uint64(sign - (k ^ sign)) if k & sign else np.uint64(k | sign)
+        out[i] = sign - (k ^ sign) if k & sign else k | sign
     return out
 
 
 if njit:
     merge_metrics = njit(cache=True, nogil=True)(_merge_metrics)
     _radix_sort_jit = njit(cache=True, nogil=True)(_radix_sort)
-    _keys32_jit = njit(cache=True, nogil=True)(_keys32)
-    _keys64_jit = njit(cache=True, nogil=True)(_keys64)
+    _keys_jit = njit(cache=True, nogil=True)(_keys)
 else:  # pragma: no cover
-    merge_metrics = _radix_sort_jit = _keys32_jit = _keys64_jit = None
+    merge_metrics = _radix_sort_jit = _keys_jit = None
 
 
 SORTS = ("radix", "numpy")
@@ -241,12 +230,18 @@ def sort_method(keys: np.ndarray, width: int) -> str:
     return choice
 
 
+def float_keys(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """(order-preserving unsigned keys, their bit width) of a float32 (32) or any other float
+    (as float64, 64) array, unsorted."""
+    a = np.ascontiguousarray(a)
+    if a.dtype == np.float32:
+        return _keys_jit(a.view(np.uint32), np.uint32(1 << 31)), 32
+    a = a.astype(np.float64, copy=False)
+    return _keys_jit(a.view(np.uint64), np.uint64(1 << 63)), 64
+
+
 def sorted_keys(a: np.ndarray, method: str | None = None) -> np.ndarray:
     """Ascending order-preserving integer keys of a finite float32/float64 array (numba);
     ``method`` ("radix" or "numpy") overrides ``sort_method``."""
-    a = np.ascontiguousarray(a)
-    if a.dtype == np.float32:
-        keys, width = _keys32_jit(a), 32
-    else:
-        keys, width = _keys64_jit(a.astype(np.float64, copy=False)), 64
+    keys, width = float_keys(a)
     return sort_keys(keys, width, method or sort_method(keys, width))

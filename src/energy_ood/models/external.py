@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .._files import one_line
-from .._validate import InputError
+from .._validate import InputError, one_line
 from .base import OODNet
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, INTERPOLATIONS, Preprocess
 
@@ -42,10 +41,8 @@ def is_external(spec: str) -> bool:
 
 
 def import_optional(module: str, extra: str):
-    """Import torchvision / timm (with the ops shim hooked in first) or name the extra."""
-    from .._tvcompat import install_hook
-
-    install_hook()
+    """Import torchvision / timm or name the extra (the ops shim of ``energy_ood._tvcompat`` is
+    hooked in when ``energy_ood`` is imported)."""
     try:
         return importlib.import_module(module)
     except ImportError as e:

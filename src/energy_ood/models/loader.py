@@ -114,6 +114,51 @@ def load_model(
     return lm
 
 
+def _from_checkpoint(spec, ck_arch: dict, checkpoint, in_channels, input_size, preprocess,
+                     kwargs) -> tuple:  # fmt: skip
+    """The spec, architecture arguments, channels and preprocessing an energy-ood checkpoint's
+    ``arch`` record gives (the spec must agree with it)."""
+    if spec is not None and spec != ck_arch.get("name"):
+        raise InputError(f"{checkpoint}: checkpoint is for {ck_arch.get('name')!r}, not {spec!r}")
+    kwargs = {**(ck_arch.get("kwargs") or {}), **kwargs}
+    if ck_arch.get("rotation_head"):
+        kwargs["rotation_head"] = True
+    in_channels = in_channels or ck_arch.get("in_channels")
+    if preprocess is None and input_size is None:
+        preprocess = ck_arch.get("preprocess") or run_recipe(Path(checkpoint).parent)
+    return ck_arch["name"], kwargs, in_channels, preprocess
+
+
+def _built_for(spec, state, ck_classes, num_classes, new_head, in_channels, input_size, kwargs,
+               where) -> Built:  # fmt: skip
+    """The architecture, with as many classes as the checkpoint's head has where neither it
+    nor the caller says (a different count asked for without ``new_head`` is refused)."""
+    build_classes = ck_classes or (None if new_head and state is not None else num_classes)
+    built = _build(spec, build_classes, in_channels, input_size, dict(kwargs))
+    if state is not None and ck_classes is None and built.head is not None:
+        w = state.get(f"{built.head}.weight")
+        rows = int(w.shape[0]) if w is not None and w.ndim == 2 else None
+        if rows is not None and rows != built.num_classes:
+            if build_classes is not None:
+                raise InputError(
+                    f"{where}: checkpoint has {rows} classes ({built.head}.weight), the model "
+                    f"was asked for {num_classes}; to fine-tune a new {num_classes}-class head "
+                    "on it, use new_head=True (--new-head)"
+                )
+            built = _build(spec, rows, in_channels, input_size, dict(kwargs))
+    return built
+
+
+def _arch_record(spec, built: Built, n: int, kwargs, pre: Preprocess) -> dict:
+    """The model's ``arch`` record: for a registry model exactly the OODNet's record (so that
+    ``create_model(**arch)`` rebuilds it), for a torchvision/timm model what rebuilds it."""
+    if not is_external(spec):
+        return built.model.arch_config()
+    return {"source": spec.split(":", 1)[0], "name": spec, "num_classes": n,
+            "in_channels": built.in_channels, "rotation_head": False, "kwargs": kwargs,
+            "head": built.head, "preprocess": pre.to_dict()}  # fmt: skip
+
+
 def _load(spec, checkpoint, num_classes, in_channels, new_head, input_size, preprocess, device,
           kwargs) -> LoadedModel:  # fmt: skip
     if new_head and num_classes is None:
@@ -128,33 +173,15 @@ def _load(spec, checkpoint, num_classes, in_channels, new_head, input_size, prep
     state, ck_arch = (None, None) if checkpoint is None else read_weights(checkpoint)
     where = checkpoint
     if ck_arch is not None:
-        if spec is not None and spec != ck_arch.get("name"):
-            raise InputError(f"{where}: checkpoint is for {ck_arch.get('name')!r}, not {spec!r}")
-        spec = ck_arch["name"]
-        kwargs = {**(ck_arch.get("kwargs") or {}), **kwargs}
-        if ck_arch.get("rotation_head"):
-            kwargs["rotation_head"] = True
-        in_channels = in_channels or ck_arch.get("in_channels")
-        if preprocess is None and input_size is None:
-            preprocess = ck_arch.get("preprocess") or run_recipe(Path(checkpoint).parent)
+        spec, kwargs, in_channels, preprocess = _from_checkpoint(
+            spec, ck_arch, checkpoint, in_channels, input_size, preprocess, kwargs
+        )
     if spec is None:
         raise InputError("name the model (a registry name, torchvision:NAME or timm:NAME)")
     kwargs = _check_kwargs(spec, kwargs)
-
     ck_classes = ck_arch.get("num_classes") if ck_arch else None
-    build_classes = ck_classes or (None if new_head and state is not None else num_classes)
-    built = _build(spec, build_classes, in_channels, input_size, dict(kwargs))
-    if state is not None and ck_classes is None and built.head is not None:
-        w = state.get(f"{built.head}.weight")
-        rows = int(w.shape[0]) if w is not None and w.ndim == 2 else None
-        if rows is not None and rows != built.num_classes:
-            if build_classes is not None:
-                raise InputError(
-                    f"{where}: checkpoint has {rows} classes ({built.head}.weight), the model "
-                    f"was asked for {num_classes}; to fine-tune a new {num_classes}-class head "
-                    "on it, use new_head=True (--new-head)"
-                )
-            built = _build(spec, rows, in_channels, input_size, dict(kwargs))
+    built = _built_for(spec, state, ck_classes, num_classes, new_head, in_channels, input_size,
+                       kwargs, where)  # fmt: skip
     if state is not None:
         load_weights(built.model, state, where, spec)
     n = built.num_classes
@@ -169,19 +196,7 @@ def _load(spec, checkpoint, num_classes, in_channels, new_head, input_size, prep
     pre = built.preprocess
     if preprocess is not None:
         pre = preprocess if isinstance(preprocess, Preprocess) else Preprocess.from_dict(preprocess)
-    if is_external(spec):
-        arch = {
-            "source": spec.split(":", 1)[0],
-            "name": spec,
-            "num_classes": n,
-            "in_channels": built.in_channels,
-            "rotation_head": False,
-            "kwargs": kwargs,
-            "head": built.head,
-            "preprocess": pre.to_dict(),
-        }
-    else:  # exactly the OODNet's record, so that create_model(**arch) rebuilds it
-        arch = built.model.arch_config()
+    arch = _arch_record(spec, built, n, kwargs, pre)
     model = built.model.to(torch.device(device)).eval()
     return LoadedModel(model, built.head, pre, arch, n, None if checkpoint is None else str(where))
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 from .loaded import LoadedModel
 from .preprocess import Preprocess
 from .weights import program_kind

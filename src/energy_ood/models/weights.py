@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._files import regular_file
-from .._torchload import safe_load
 from .._validate import InputError
+from ..io.regular_files import regular_file
+from ..io.torch_load import safe_load
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net")
 

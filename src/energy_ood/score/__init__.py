@@ -7,16 +7,7 @@ a model) for deployment."""
 
 from . import functional
 from .adapter import ModelAdapter
-from .base import (
-    INPUT_KINDS,
-    NEEDS,
-    Scorer,
-    available_scorers,
-    create_scorer,
-    register,
-    scorer_class,
-    scorer_params,
-)
+from .base import INPUT_KINDS, NEEDS, Scorer
 from .calibrated import KLMatching, TemperatureScaling
 from .detector import Detector, calibrate_threshold
 from .fdbd import FDBD
@@ -38,6 +29,7 @@ from .mahalanobis_pre import MahalanobisPre
 from .nnguide import NNGuide
 from .odin import ODIN, odin_perturb
 from .rankfeat import RankFeat
+from .registry import available_scorers, create_scorer, register, scorer_class, scorer_params
 from .shapes import ASHB, ASHP, ASHS, DICE, SCALE, ReAct
 from .she import SHE
 from .vim import Residual, ViM

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import torch
 
-from .._files import read_regular
-from .._json import parse_json
-from .._outputs import TMP_SUFFIX
-from .._torchload import load_failure
 from .._validate import InputError
+from ..io.atomic_write import TMP_SUFFIX
+from ..io.bounded_json import parse_json
+from ..io.regular_files import read_regular
+from ..io.torch_load import load_failure
 
 FORMAT = "energy-ood-detector/2"
 OLD_FORMATS = ("energy-ood-detector/1",)

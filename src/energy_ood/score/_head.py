@@ -43,9 +43,12 @@ def resolve_head(
     return w, b
 
 
-def check_features(name: str, x: torch.Tensor, expected: int) -> None:
-    if x.shape[1] != expected:
-        raise InputError(f"{name}: features have {x.shape[1]} columns, fitted on {expected}")
+def check_head_width(name: str, z, weight) -> None:
+    """Refuse features ``z`` whose column count is not what the head (``weight``, K x D)
+    takes."""
+    if z.shape[1] != weight.shape[1]:
+        raise InputError(f"{name}: features have {z.shape[1]} columns, the head takes "
+                         f"{weight.shape[1]}")  # fmt: skip
 
 
 def linear(z: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

@@ -16,13 +16,9 @@ import torch
 from torch import nn
 
 from .._validate import InputError
-from . import _params as P
+from ..runtime.device import model_device
+from . import param_checks as P
 from .base import Scorer, _check_finite, _check_finite_inputs
-
-
-def model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
 
 
 def model_dtype(model: nn.Module) -> torch.dtype:

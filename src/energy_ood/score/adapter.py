@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._progress import progress
 from .._validate import InputError
+from ..runtime.device import model_device
+from ..runtime.progress import progress
 
 
 def _find_head(model: nn.Module, head: str | None) -> nn.Linear:
@@ -83,8 +84,7 @@ class ModelAdapter:
 
     @property
     def device(self) -> torch.device:
-        p = next(self.model.parameters(), None)
-        return p.device if p is not None else torch.device("cpu")
+        return model_device(self.model)
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits, penultimate features) from one forward pass; keeps the autograd graph."""

@@ -1,4 +1,4 @@
-"""The scorer contract (the registry is ``registry``, re-exported here).
+"""The scorer contract (the registry of scorers by name is ``registry``).
 
 A scorer is configured in ``__init__`` (plain JSON values, ``get_params``), learns what it needs
 in ``fit(X=None, y=None, **needs)`` and answers in ``score(X)`` (also ``scorer(X)``): a 1-D CPU
@@ -25,19 +25,14 @@ fitted tensors (or of its model): ``to(device)`` moves it; inputs are moved chun
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
 from .._validate import InputError
+from ..runtime.device import model_device
 from ._rows import _check_finite, _check_finite_inputs, _chunk_tensor, _rows, _shape
-from .registry import (  # noqa: F401 - the registry's names, re-exported
-    _signature_params,
-    available_scorers,
-    create_scorer,
-    register,
-    scorer_class,
-    scorer_params,
-)
 
 INPUT_KINDS = ("logits", "features", "inputs", "similarity")
 NEEDS = ("X", "y", "head", "model", "std", "class_weights")
@@ -73,6 +68,17 @@ class Scorer:
         self.fitted_ = not (self.fit_needs - {"std"})
 
     # --- configuration -------------------------------------------------------------------
+    @classmethod
+    def init_params(cls) -> list[str]:
+        """The names of the constructor's parameters (what ``get_params`` reports and
+        ``create_scorer`` accepts; ``**kwargs`` and ``*args`` are not listed)."""
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in list(sig.parameters.values())[1:]
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+
     @property
     def state_keys(self) -> tuple[str, ...]:
         return tuple(self.state_shapes)
@@ -80,11 +86,7 @@ class Scorer:
     def get_params(self, deep: bool = True) -> dict:
         """Constructor parameters as plain JSON values (runtime objects such as a model left
         out), scikit-learn style: read from the attributes of the same names."""
-        return {
-            p: getattr(self, p)
-            for p in _signature_params(type(self))
-            if p not in self.runtime_params
-        }
+        return {p: getattr(self, p) for p in self.init_params() if p not in self.runtime_params}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Fitted statistics as tensors (empty for stateless scorers)."""
@@ -116,8 +118,7 @@ class Scorer:
                 return t.device
         model = getattr(self, "model", None)
         if isinstance(model, torch.nn.Module):
-            p = next(model.parameters(), None)
-            return p.device if p is not None else torch.device("cpu")
+            return model_device(model)
         return None
 
     def to(self, device) -> Scorer:

@@ -9,8 +9,8 @@ import torch
 
 from .._validate import InputError, as_tensor_2d, real_array
 from . import functional as F
-from .base import register
 from .logits import LogitScorer
+from .registry import register
 
 T_RANGE = (1e-3, 1e3)
 

@@ -26,10 +26,11 @@ import torch
 from .. import __version__
 from .._validate import InputError, as_numpy_1d
 from . import _detector_io as io
-from . import _params as P
+from . import param_checks as P
 from .adapter import ModelAdapter, check_features
-from .base import Scorer, create_scorer, scorer_class
+from .base import Scorer
 from .fitting import FitSource, fit_scorer
+from .registry import create_scorer, scorer_class
 
 CONVENTION = (
     "score = ID-ness (higher = more in-distribution); OOD when score < threshold; "
@@ -42,6 +43,11 @@ def detector_files(path):
     """The ``.json`` and ``.pt`` paths of the detector saved at ``path`` (``det``,
     ``det.json`` or ``det.pt``; ``v1.5`` is ``v1.5.json``, never ``v1.json``)."""
     return io.pair_paths(path)
+
+
+def detector_base(path):
+    """The path a detector's files share: ``det`` for ``det``, ``det.json`` or ``det.pt``."""
+    return io.base_path(path)
 
 
 def calibrate_threshold(id_scores, tpr: float = 0.95) -> float:
@@ -86,7 +92,7 @@ class Detector:
         self.threshold: float | None = None
         self.n_features_in_: int | None = None
         self._cache: dict[int, tuple] = {}
-        self.inputs: dict | None = None  # where model inputs come from (CLI), saved as JSON
+        self.inputs: dict | None = None  # its model and inputs (score.model_record), in the JSON
 
     # --- data through the model ---------------------------------------------------------------
     def _outputs(self, X) -> tuple:
@@ -209,11 +215,19 @@ class Detector:
         return io.write_pair(path, meta, sc.state_dict())
 
     @classmethod
-    def load(cls, path, *, model=None, head=None, **runtime) -> Detector:
+    def load(
+        cls, path, *, model=None, head=None, device=None, restore: bool = True, **runtime
+    ) -> Detector:
         """Load a saved detector. ``model`` (not saved) makes it take model inputs and is
-        handed to scorers that run it (ODIN, RankFeat, ...); ``runtime`` passes other
-        unsaved constructor arguments."""
+        handed to scorers that run it (ODIN, RankFeat, ...); without one, a detector fitted
+        with a model (its ``inputs`` record names a run folder or a model spec) gets that model
+        back, on ``device`` (default the CPU), unless ``restore=False``. ``runtime`` passes
+        other unsaved constructor arguments."""
         meta, state = io.read_pair(path)
+        if model is None and restore and meta.get("inputs"):
+            from .model_record import restore_model
+
+            model = restore_model(meta["inputs"], device or "cpu")[0]
         where, state_path = io.pair_paths(path)
         cls_ = scorer_class(meta["scorer"])
         params = meta["params"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from ._head import linear
-from .base import Scorer, register
+from ._head import check_head_width, linear
+from .base import Scorer
+from .registry import register
 
 
 @register("fdbd")
@@ -25,10 +26,7 @@ class FDBD(Scorer):
 
     def _fit(self, X, y, weight=None, bias=None, **_) -> None:
         z = as_tensor_2d(X, "fdbd features", torch.float64).to(weight.device)
-        if z.shape[1] != weight.shape[1]:
-            raise InputError(
-                f"fdbd: features have {z.shape[1]} columns, head takes {weight.shape[1]}"
-            )
+        check_head_width("fdbd", z, weight)
         self.weight, self.bias, self.mean = weight, bias, z.mean(0).float()
 
     def _after_state(self) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._progress import log
+from .._validate import InputError
+from ..runtime.progress import log
 from .base import Scorer
 
 
@@ -73,3 +74,33 @@ def fit_scorer(scorer: Scorer, source: FitSource | None = None, **given) -> Scor
         if name in wants and value is not None:
             needs[name] = value
     return scorer.fit(X if "X" in wants else None, y if "y" in wants else None, **needs)
+
+
+# what gives each need on the command line (``model``: a run folder or a model spec)
+NEED_FLAGS = {"X": "--fit", "y": "--labels", "head": "--head", "class_weights": "--class-weights",
+              "model": "--run-dir"}  # fmt: skip
+
+
+def why_needed(need: str, scorer: Scorer) -> str:
+    """What ``scorer`` needs ``need`` for, in a few words."""
+    kind = scorer.fit_kind or scorer.input_kind
+    split = "validation" if scorer.fit_split == "val" else "training"
+    return {
+        "X": f"it learns from ID {split} {kind}",
+        "y": "it needs the class labels of --fit",
+        "head": "the final layer's weight and bias",
+        "class_weights": "the class weights learned in VOS training",
+        "model": "it runs the model on images",
+    }.get(need, need)
+
+
+def check_fit_needs(scorer: Scorer, given: dict, label: str | None = None, exclude=(),
+                    where: str = "") -> None:  # fmt: skip
+    """Refuse, naming its flag and what for, the first of ``scorer.fit_needs`` (but
+    ``exclude``) that ``given`` (need -> the value given, or None) lacks."""
+    for need in sorted(scorer.fit_needs - set(exclude)):
+        if not given.get(need):
+            raise InputError(
+                f"--score {label or scorer.name} needs {NEED_FLAGS.get(need, need)} "
+                f"({why_needed(need, scorer)}){where}"
+            )

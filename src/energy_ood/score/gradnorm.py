@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from ._head import linear
-from .base import Scorer, register
+from .base import Scorer
+from .registry import register
 
 
 @register("gradnorm")

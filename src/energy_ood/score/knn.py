@@ -18,9 +18,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import as_tensor_2d
-from . import _params as P
+from . import param_checks as P
 from ._knn_backends import INDEXES, make_search
-from .base import Scorer, register
+from .base import Scorer
+from .registry import register
 
 
 def _normalize(z: torch.Tensor) -> torch.Tensor:

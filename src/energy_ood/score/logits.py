@@ -6,9 +6,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError
-from . import _params as P
 from . import functional as F
-from .base import Scorer, register
+from . import param_checks as P
+from .base import Scorer
+from .registry import register
 
 
 class LogitScorer(Scorer):

@@ -13,9 +13,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from . import _params as P
-from .base import Scorer, register
+from . import param_checks as P
+from .base import Scorer
 from .calibrated import check_labels
+from .registry import register
 
 GAUSSIAN_STATE = {
     "whiten": ("D", "D"),

@@ -16,11 +16,12 @@ import torch
 from torch import nn
 
 from .._validate import InputError
-from . import _params as P
+from ..runtime.device import model_device
+from . import param_checks as P
 from ._inputs import InputScorer, step_scale
 from .adapter import ModelAdapter
-from .base import register
 from .mahalanobis import GAUSSIAN_STATE, fit_gaussian, min_distance
+from .registry import register
 
 
 @register("mahalanobis_pre")
@@ -47,7 +48,7 @@ class MahalanobisPre(InputScorer):
         self.ridge = P.real(ridge, "mahalanobis_pre: ridge", low=0.0)
 
     def _fit_inputs(self, X, y) -> None:
-        dev = next(self.model.parameters()).device
+        dev = model_device(self.model)
         for k, v in fit_gaussian(X, y, self.ridge, self.name).items():
             setattr(self, k, v.to(dev))
 

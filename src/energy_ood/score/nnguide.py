@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from . import _params as P
-from ._head import linear
-from .base import Scorer, register
+from . import param_checks as P
+from ._head import check_head_width, linear
+from .base import Scorer
+from .registry import register
 
 
 def _unit(z: torch.Tensor) -> torch.Tensor:
@@ -38,10 +39,7 @@ class NNGuide(Scorer):
 
     def _fit(self, X, y, weight=None, bias=None, **_) -> None:
         z = as_tensor_2d(X, "nnguide features", torch.float32).to(weight.device)
-        if z.shape[1] != weight.shape[1]:
-            raise InputError(
-                f"nnguide: features have {z.shape[1]} columns, head takes {weight.shape[1]}"
-            )
+        check_head_width("nnguide", z, weight)
         conf = torch.logsumexp(linear(z, weight, bias), dim=1)
         self.weight, self.bias = weight, bias
         self.bank = (_unit(z) * conf[:, None]).contiguous()

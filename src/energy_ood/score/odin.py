@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import _params as P
 from . import functional as F
+from . import param_checks as P
 from ._inputs import InputScorer, step_scale
-from .base import register
+from .registry import register
 
 
 def odin_perturb(model: nn.Module, x: torch.Tensor, T: float, eps: float, std=None) -> torch.Tensor:

@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from .._validate import InputError
-from . import _params as P
+from . import param_checks as P
 from ._inputs import InputScorer
-from .base import create_scorer, register
+from .registry import create_scorer, register
 
 _RESNET_LIBRARIES = ("torchvision.models", "timm.models")
 

@@ -1,8 +1,10 @@
 """The scorer registry (timm style): ``register``, ``create_scorer``, ``available_scorers``.
 
 Names are lower case with ``_``; ``SHAPING+SCORE`` composes a shaping with a logit score.
-Scorers defined outside ``energy_ood.score`` (the vision-language ones) are listed in ``_LAZY``
-and imported on first use, so no caller needs an extra import.
+Scorers register themselves (``@register("name")``) when their module is imported: those of
+this package by ``energy_ood.score``, those of other packages (the vision-language ones) by the
+plugin list :data:`energy_ood.plugins.SCORERS`, imported the first time the registry is asked
+for its names or for a name it does not hold, so no caller needs an extra import.
 """
 
 from __future__ import annotations
@@ -10,21 +12,28 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from .._files import one_line
-from .._validate import InputError
-
-if TYPE_CHECKING:
-    from .base import Scorer
+from .._validate import InputError, one_line
+from .base import Scorer
 
 _REGISTRY: dict[str, type[Scorer]] = {}
-# Scorers defined outside energy_ood.score, registered when first asked for (no extra import
-# needed by the caller): name -> (module, input kind).
-_LAZY: dict[str, tuple[str, str]] = {
-    name: ("energy_ood.vlm.scores", "similarity")
-    for name in ("mcm", "clip_msp", "clip_energy", "clip_maxlogit", "delta_energy")
-}
+_PLUGINS_LOADED = False
+
+
+def _load_plugins() -> None:
+    """Import the modules of :data:`energy_ood.plugins.SCORERS` (once)."""
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True  # a plugin that asks the registry while it registers finds it loading
+    from .. import plugins
+
+    try:
+        for module in plugins.SCORERS:
+            importlib.import_module(module)
+    except BaseException:
+        _PLUGINS_LOADED = False  # asked again, the failing import is tried (and raises) again
+        raise
 
 
 def register(name: str) -> Callable[[type[Scorer]], type[Scorer]]:
@@ -47,16 +56,15 @@ def _key(name) -> str:
 def available_scorers(kind: str | None = None) -> list[str]:
     """Registered names (optionally only those scoring ``kind``). Any ``SHAPING+LOGIT`` pair,
     e.g. ``react+msp``, is also a valid name (``composable`` scorers, see ``shaping``)."""
-    names = {n: c.input_kind for n, c in _REGISTRY.items()}
-    names.update({n: k for n, (_, k) in _LAZY.items() if n not in names})
-    return sorted(n for n, k in names.items() if kind is None or k == kind)
+    _load_plugins()
+    return sorted(n for n, c in _REGISTRY.items() if kind is None or c.input_kind == kind)
 
 
 def scorer_class(name: str) -> type[Scorer]:
-    """The class registered under ``name`` (a lazily registered one is imported here)."""
+    """The class registered under ``name`` (a plugin's is imported here)."""
     key = _key(name)
-    if key not in _REGISTRY and key in _LAZY:
-        importlib.import_module(_LAZY[key][0])
+    if key not in _REGISTRY:
+        _load_plugins()
     if key not in _REGISTRY:
         raise InputError(f"unknown scorer {name!r}; available: {', '.join(available_scorers())}")
     return _REGISTRY[key]
@@ -66,19 +74,10 @@ def scorer_params(name: str) -> list[str]:
     """Constructor parameters a scorer accepts (for a ``A+B`` name, those of both parts)."""
     key = _key(name)
     base, _, inner = key.partition("+")
-    out = [p for p in _signature_params(scorer_class(base)) if p != "score"]
+    out = [p for p in scorer_class(base).init_params() if p != "score"]
     if inner or scorer_class(base).composable:
-        out += _signature_params(scorer_class(inner or "energy"))
+        out += scorer_class(inner or "energy").init_params()
     return out
-
-
-def _signature_params(cls) -> list[str]:
-    sig = inspect.signature(cls.__init__)
-    return [
-        p.name
-        for p in list(sig.parameters.values())[1:]
-        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    ]
 
 
 def create_scorer(name: str, **params) -> Scorer:
@@ -102,7 +101,7 @@ def create_scorer(name: str, **params) -> Scorer:
     if not any(
         p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
     ):
-        known = _signature_params(cls)
+        known = cls.init_params()
         bad = sorted(set(params) - set(known))
         if bad:
             raise InputError(

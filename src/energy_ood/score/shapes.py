@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError
-from . import _params as P
-from .base import register
+from . import param_checks as P
+from .registry import register
 from .shaping import Shaped, _PercentileShaped, ash_b, ash_p, ash_s, percentile_of, react_clip
 from .shaping import scale_shape as _scale
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from . import _params as P
-from ._head import linear
-from .base import Scorer, create_scorer
+from . import param_checks as P
+from ._head import check_head_width, linear
+from .base import Scorer
+from .registry import create_scorer
 
 # --- pure shaping functions ---------------------------------------------------------------
 
@@ -119,9 +120,7 @@ class Shaped(Scorer):
 
     @classmethod
     def shaping_params(cls) -> list[str]:
-        from .base import _signature_params
-
-        return [p for p in _signature_params(cls) if p != "score"]
+        return [p for p in cls.init_params() if p != "score"]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         own = {k: getattr(self, k) for k in ("weight", "bias", *self.shaping_state)}
@@ -143,10 +142,8 @@ class Shaped(Scorer):
 
     def _fit(self, X, y, weight=None, bias=None, **rest) -> None:
         h = as_tensor_2d(X, f"{self.name} features") if X is not None else None
-        if h is not None and h.shape[1] != weight.shape[1]:
-            raise InputError(
-                f"{self.name}: features have {h.shape[1]} columns, the head takes {weight.shape[1]}"
-            )
+        if h is not None:
+            check_head_width(self.name, h, weight)
         self.weight, self.bias = weight, bias
         self._fit_shaping(h)
         if self.inner.fit_needs:

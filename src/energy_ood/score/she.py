@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from ._head import linear
-from .base import Scorer, register
+from ._head import check_head_width, linear
+from .base import Scorer
 from .calibrated import check_labels
+from .registry import register
 
 
 @register("she")
@@ -27,10 +28,7 @@ class SHE(Scorer):
     def _fit(self, X, y, weight=None, bias=None, **_) -> None:
         z = as_tensor_2d(X, "she features").to(weight.device)
         y = check_labels(y, z.shape[0], weight.shape[0], "she", z.device)
-        if z.shape[1] != weight.shape[1]:
-            raise InputError(
-                f"she: features have {z.shape[1]} columns, head takes {weight.shape[1]}"
-            )
+        check_head_width("she", z, weight)
         k = weight.shape[0]
         pred = linear(z, weight, bias).argmax(1)
         ok = pred == y

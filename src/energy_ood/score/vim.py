@@ -16,9 +16,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError, as_tensor_2d
-from . import _params as P
-from ._head import linear
-from .base import Scorer, register
+from . import param_checks as P
+from ._head import check_head_width, linear
+from .base import Scorer
+from .registry import register
 
 
 def default_dim(d: int) -> int:
@@ -32,8 +33,7 @@ def default_dim(d: int) -> int:
 def fit_subspace(z: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dim, name: str):
     """(origin, null-space basis, residuals of z) in float64."""
     d = z.shape[1]
-    if w.shape[1] != d:
-        raise InputError(f"{name}: features have {d} columns, the head takes {w.shape[1]}")
+    check_head_width(name, z, w)
     k = default_dim(d) if dim is None else dim
     if not 0 < k < d:
         raise InputError(f"{name}: principal dimension must be in [1, {d - 1}], got {k}")

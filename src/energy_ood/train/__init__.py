@@ -2,7 +2,7 @@
 energy-bounded fine-tuning and its from-scratch variant, Outlier Exposure, the single-margin
 ablation, the rotation-prediction task, LogitNorm, VOS and MixOE."""
 
-from .checkpoint import load_checkpoint, load_model_from_checkpoint
+from ..models.checkpoint import load_checkpoint, load_model_from_checkpoint
 from .config import TrainConfig, methods, needs_aux
 from .loop import Trainer, accuracy, predict_logits
 from .losses import (

@@ -13,8 +13,8 @@ import tempfile
 import time
 from dataclasses import replace
 
-from .._progress import log
 from .._validate import InputError
+from ..runtime.progress import log
 from .config import TrainConfig
 from .loop import Trainer, steps_per_epoch
 

@@ -28,6 +28,15 @@ def needs_aux(method: str) -> bool:
     return "aux" in objective_class(method).needs
 
 
+def migrate_amp(d: dict) -> dict:
+    """A training configuration written before ``--amp`` (``bf16 = true`` meant ``--amp bf16``)
+    in today's terms (a copy; one written since is returned as a copy of itself)."""
+    d = dict(d)
+    if "bf16" in d:
+        d.setdefault("amp", "bf16" if d.pop("bf16") else "off")
+    return d
+
+
 @dataclass
 class TrainConfig:
     method: str = "ce"
@@ -121,9 +130,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        if "bf16" in d:  # runs written before --amp: bf16 = true meant --amp bf16
-            d.setdefault("amp", "bf16" if d.pop("bf16") else "off")
+        d = migrate_amp(d)
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -27,20 +27,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import _dist
-from .._device import Runtime, cpu_runtime, model_device
-from .._outputs import atomic_write_bytes
-from .._progress import log, progress
-from .._runinfo import atomic_torch_save
 from .._validate import InputError
+from ..io.atomic_write import atomic_torch_save, atomic_write_bytes
+from ..models.checkpoint import load_checkpoint
+from ..runtime import dist
+from ..runtime.device import Runtime, cpu_runtime, model_device
+from ..runtime.progress import log, progress
 from . import augment
 from .batches import TensorSource, as_source, eval_batches
-from .checkpoint import check_compatible, load_checkpoint
 from .config import TrainConfig
 from .epoch_plan import EpochPlan, plan_epoch
 from .gather import Gather
 from .objectives.base import load_tensors
 from .objectives.step import NetView, Step
+from .resume import check_compatible
 from .schedule import cosine_lr
 from .timing import StepClock
 
@@ -161,7 +161,7 @@ class Trainer:
         """The module the steps call: DDP across processes (finding unused parameters when a
         rotation head or the objective's own parameters can sit out a step)."""
         net: nn.Module = _StepModule(self.model, self.extra, self.objective)
-        if _dist.world() > 1:
+        if dist.world() > 1:
             unused = getattr(self.model, "rot_head", None) is not None or self.extra is not None
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(
@@ -190,7 +190,7 @@ class Trainer:
         if self.extra is not None or obj:
             extra = {} if self.extra is None else self.extra.state_dict()
             state["objective"] = {"params": extra, "state": obj}
-        if not _dist.is_main():
+        if not dist.is_main():
             return
         if self.preprocess is not None:
             state["preprocess"] = self.preprocess
@@ -245,10 +245,8 @@ class Trainer:
         if "aux" in obj.needs and (aux is None or len(aux) == 0):
             raise InputError(f"method {obj.name!r} needs auxiliary outliers (--aux)")
         obj.check_ready(self.model)
-        if len(source) < 2 * _dist.world():
-            raise InputError(
-                f"need at least {2 * _dist.world()} training images, got {len(source)}"
-            )
+        if len(source) < 2 * dist.world():
+            raise InputError(f"need at least {2 * dist.world()} training images, got {len(source)}")
         k = getattr(self.model, "num_classes", None)
         if k is not None and source.labels is not None:
             check_labels(source.labels, k, "training")
@@ -271,10 +269,10 @@ class Trainer:
         source = as_source(x, y, self.device)
         self._check(source, aux)
         aux_src = as_source(aux, None, self.device) if "aux" in self.objective.needs else None
-        steps = steps_per_epoch(len(source), cfg.batch_size, _dist.world())
-        has_ck = _dist.broadcast_object(self.checkpoint_path.exists() if _dist.is_main() else None)
+        steps = steps_per_epoch(len(source), cfg.batch_size, dist.world())
+        has_ck = dist.broadcast_object(self.checkpoint_path.exists() if dist.is_main() else None)
         step = self._resume() if resume and has_ck else 0
-        if _dist.is_main():
+        if dist.is_main():
             self.out.mkdir(parents=True, exist_ok=True)
         self._net, view = self._wrap(), self._view()
         for epoch in range(self.start_epoch, cfg.epochs):
@@ -287,13 +285,13 @@ class Trainer:
                 f"epoch {epoch + 1}/{cfg.epochs}: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch")
             )
-        _dist.barrier()
+        dist.barrier()
         for name, value in self.objective.exports().items():
-            _dist.on_main(_save_npy, self.out / f"{name}.npy", value)
+            dist.on_main(_save_npy, self.out / f"{name}.npy", value)
         return self.history
 
     def _plan(self, epoch: int, steps: int, source, aux_src) -> EpochPlan:
-        cfg, world = self.cfg, _dist.world()
+        cfg, world = self.cfg, dist.world()
         g = _epoch_generator(cfg.seed, epoch)
         torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
         cpu = torch.device("cpu")
@@ -306,12 +304,12 @@ class Trainer:
 
         return plan_epoch(g, len(source), steps, cfg.batch_size,
                           len(aux_src) if aux_src is not None else None, aux_size,
-                          self.objective, world, _dist.rank(), self.device,
+                          self.objective, world, dist.rank(), self.device,
                           index_device(source), index_device(aux_src))  # fmt: skip
 
     def _epoch(self, epoch: int, steps: int, step: int, source, aux_src, view) -> int:
         """Train one epoch; appends its record to the history; returns the global step."""
-        cfg, world, rank = self.cfg, _dist.world(), _dist.rank()
+        cfg, world, rank = self.cfg, dist.world(), dist.rank()
         total = steps * cfg.epochs
         self.objective.begin_epoch(epoch, cfg.epochs)
         plan = self._plan(epoch, steps, source, aux_src)
@@ -352,7 +350,7 @@ class Trainer:
     def _gather(self, n_id: int, n_aux: int) -> Gather | None:
         if "global_batch" not in self.objective.needs:
             return None
-        return Gather(n_id, n_aux, _dist.world(), _dist.rank())
+        return Gather(n_id, n_aux, dist.world(), dist.rank())
 
 
 def _save_npy(path: Path, value: torch.Tensor) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from .. import _dist
-from .._files import check_bytes
 from .._validate import InputError
 from ..data.prepare import IDData
 from ..data.splits import AuxiliaryPool
+from ..io.size_limits import check_bytes
+from ..runtime import dist
 from .config import TrainConfig, needs_aux
 from .loop import steps_per_epoch
 
@@ -50,7 +50,7 @@ def aux_outliers(
 def aux_reuse(record: dict, n_train: int, cfg: TrainConfig) -> dict:
     """How often fine-tuning draws each auxiliary outlier: draws = epochs x steps x aux batch,
     reuse = draws / the distinct outliers it draws from (each draw is augmented anew)."""
-    steps = steps_per_epoch(n_train, cfg.batch_size, _dist.world())
+    steps = steps_per_epoch(n_train, cfg.batch_size, dist.world())
     per_step = cfg.objective().aux_batch_size(cfg.aux_batch_size, cfg.batch_size)
     draws = cfg.epochs * steps * per_step
     return {**record, "draws": draws, "reuse": draws / record["n_train"]}

@@ -1,5 +1,5 @@
 """run.json read back: the fields a run folder's reader relies on, checked against the typed
-schema of configs (``evaluate.schema``), and against the checkpoint they travel with.
+schema of configs (``energy_ood.io.typed_schema``), and against the checkpoint they travel with.
 
 Only the fields that decide what is computed are checked (the data set, its classes, image size
 and channels, the training seed, the training limit); the rest of run.json (versions, machine,
@@ -13,10 +13,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from .._files import read_regular
-from .._json import parse_json
 from .._validate import MAX_INPUT_SIZE, MAX_SEED, InputError
-from ..evaluate.schema import Section, build, option
+from ..io.bounded_json import parse_json
+from ..io.regular_files import read_regular
+from ..io.typed_schema import Section, build, option
 
 MAX_RUN_JSON = 64 << 20  # a run.json is a few KB
 

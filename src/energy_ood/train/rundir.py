@@ -23,10 +23,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import _dist
-from .._outputs import TMP_SUFFIX
-from .._progress import log
 from .._validate import InputError
+from ..io.atomic_write import TMP_SUFFIX
+from ..runtime import dist
+from ..runtime.progress import log
 from .runlock import LOCK, HeldLock, take_lock
 
 RUN_FILES = ("checkpoint.pt", "run.json", "metrics.json", "class_weights.npy")
@@ -107,7 +107,7 @@ def claim(folder, *, resume: bool = False, overwrite: bool = False) -> RunLock:
         raise InputError(
             "--resume continues the run in --out, --overwrite replaces it: give one of them"
         )
-    return RunLock(_dist.on_main(_claim_here, Path(folder), resume, overwrite))
+    return RunLock(dist.on_main(_claim_here, Path(folder), resume, overwrite))
 
 
 def same_folder(a, b) -> bool:

@@ -21,9 +21,9 @@ import stat
 import time
 from pathlib import Path
 
-from .._files import check_mode
-from .._progress import log
 from .._validate import InputError
+from ..io.regular_files import check_mode
+from ..runtime.progress import log
 
 LOCK = ".energy-ood.lock"
 _FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

@@ -15,17 +15,19 @@ from pathlib import Path
 
 import torch
 
-from .. import _dist
-from .._device import Runtime, cpu_runtime
-from .._progress import log
-from .._runinfo import atomic_write_json, run_metadata, seed_everything
 from .._validate import InputError
 from ..data import bad_images
 from ..data.prepare import IDData, prepare_id
+from ..io.atomic_write import atomic_write_json
 from ..models import create_model
+from ..models.checkpoint import load_model_from_checkpoint
 from ..models.preprocess import Preprocess
-from .checkpoint import load_model_from_checkpoint
-from .config import TrainConfig
+from ..runtime import dist
+from ..runtime.device import Runtime, cpu_runtime
+from ..runtime.progress import log
+from ..runtime.provenance import run_metadata
+from ..runtime.seeds import seed_everything
+from .config import TrainConfig, migrate_amp
 from .loop import Trainer, accuracy
 from .margins import fill_margins
 from .objectives import objective_class
@@ -41,9 +43,7 @@ def identity(meta: dict) -> dict:
     """What makes two runs the same run: data, limits, seed, model, method, margins,
     precision, classes, and for fine-tuning the base run and auxiliary data."""
     cfg, data = meta.get("config", {}), meta.get("data", {})
-    train = {k: v for k, v in dict(cfg.get("train", {})).items() if k not in NOT_IDENTITY}
-    if "bf16" in train:  # written before --amp
-        train.setdefault("amp", "bf16" if train.pop("bf16") else "off")
+    train = {k: v for k, v in migrate_amp(cfg.get("train", {})).items() if k not in NOT_IDENTITY}
     train.setdefault("rotation_updates", "summed")
     train.setdefault("hparams", {})  # written before the objective registry
     out = {
@@ -82,7 +82,7 @@ def _short(v) -> str:
 def _start_run_json(out: Path, meta: dict, resume: bool) -> None:
     """Write run.json for a new run; on resume check the run's identity against it instead
     (any change is refused, naming the field, on every torchrun rank) and record it."""
-    _dist.on_main(_write_run_json, out, meta, resume)
+    dist.on_main(_write_run_json, out, meta, resume)
 
 
 def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
@@ -108,10 +108,35 @@ def _write_run_json(out: Path, meta: dict, resume: bool) -> None:
     atomic_write_json(path, meta)
 
 
+def _begin_run(out: Path, cfg: TrainConfig, config: dict, d: IDData, runtime: Runtime,
+               resume: bool) -> dict:  # fmt: skip
+    """The run's record (``run.json``: its training configuration and ``config``, the data,
+    the runtime, the images left out), written, or checked against the run it resumes."""
+    meta = run_metadata(seed=cfg.seed, config={"train": cfg.to_dict(), **config},
+                        data=d.describe())  # fmt: skip
+    meta["runtime"] = runtime.describe()
+    if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
+        meta["skipped_images"] = bad_images.skipped()
+    _start_run_json(out, meta, resume)
+    return meta
+
+
+def _margins(cfg: TrainConfig, model, d: IDData, aux_val) -> dict | None:
+    """The margins chosen on validation data (ID vs held-out outliers) for a method that takes
+    margins ``cfg`` leaves unset (:func:`~.margins.fill_margins`); those are set from them."""
+    margins = fill_margins(cfg, model, d.x_val, aux_val)
+    if margins is not None:
+        log(
+            f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
+            f"(from validation energies)"
+        )
+    return margins
+
+
 def _finish(model, d: IDData, out: Path, hist: list, runtime: Runtime, extra=None) -> dict:
     acc = accuracy(model, d.x_test, d.y_test, runtime=runtime)
     metrics = {"test_accuracy": acc, "test_error": 1 - acc, "history": hist, **(extra or {})}
-    if _dist.is_main():
+    if dist.is_main():
         atomic_write_json(out / "metrics.json", metrics)
     log(f"test accuracy {100 * acc:.2f}%")
     return metrics
@@ -165,15 +190,10 @@ def pretrain(
             )
             arch = model.arch_config()
         aux_train, _, pool = training_outliers(cfg, aux, test_sets, n_aux, d, data_root)
-        config = {"train": cfg.to_dict(), "model": model_name, "arch": arch,
-                  "train_limit": train_limit}  # fmt: skip
+        config = {"model": model_name, "arch": arch, "train_limit": train_limit}
         if pool is not None:
             config.update(aux=list(aux), n_aux=n_aux, test_sets=list(test_sets))
-        meta = run_metadata(seed=cfg.seed, config=config, data=d.describe())
-        meta["runtime"] = runtime.describe()
-        if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
-            meta["skipped_images"] = bad_images.skipped()
-        _start_run_json(out, meta, resume)
+        meta = _begin_run(out, cfg, config, d, runtime, resume)
         log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
         trainer = Trainer(model, cfg, out, arch=arch if start is not None else None,
                           runtime=runtime, preprocess=d.preprocess.to_dict())  # fmt: skip
@@ -234,9 +254,9 @@ def run_class_weights(path):
     p = Path(path) / "class_weights.npy"
     if not p.is_file():
         return None
-    from .._io import load_array
+    from ..io.arrays import npy_array
 
-    return load_array(p)
+    return npy_array(p)
 
 
 def _files_of(records) -> list[str]:
@@ -287,7 +307,7 @@ def load_pretrained(p: Pretrained, data_root, seed: int, runtime: Runtime):
     )  # fmt: skip
     recipe, norm = lm.preprocess, lm.normalization
     if lm.num_classes == len(d.classes):  # the ID-accuracy gate, on the validation split
-        from ..evaluate.gate import GateResult, enforce
+        from ..metrics.accuracy_gate import GateResult, enforce
 
         acc = accuracy(lm.model, d.x_val, d.y_val, runtime=runtime)
         enforce(GateResult(acc, len(d.x_val), len(d.classes), what="ID validation",
@@ -346,21 +366,12 @@ def finetune(
             base_cfg["base_run"] = str(base)
         model = (model if model is not None else base_model).to(runtime.device)
         aux_train, aux_val, pool = training_outliers(cfg, aux, test_sets, n_aux, d, data_root)
-        margins = fill_margins(cfg, model, d.x_val, aux_val) if pool is not None else None
-        if margins is not None:
-            log(
-                f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
-                f"(from validation energies)"
-            )
-        config = {"train": cfg.to_dict(), **base_cfg}
+        margins = _margins(cfg, model, d, aux_val) if pool is not None else None
+        config = dict(base_cfg)
         if pool is not None:
             config.update(aux=list(aux), n_aux=n_aux, test_sets=list(test_sets))
         config["margins"] = margins
-        meta = run_metadata(seed=cfg.seed, config=config, data=d.describe())
-        meta["runtime"] = runtime.describe()
-        if bad_images.skipped():  # --bad-images skip: every image file left out, with reasons
-            meta["skipped_images"] = bad_images.skipped()
-        _start_run_json(out, meta, resume)
+        meta = _begin_run(out, cfg, config, d, runtime, resume)
         src = f" with auxiliary outliers from {', '.join(aux)}" if pool is not None else ""
         log(f"fine-tuning ({method}){src} -> {out}")
         trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime,

@@ -59,3 +59,15 @@ class StepClock:
             p50, p90, p99 = np.percentile(ms, [50, 90, 99])
             out.update(step_ms_p50=float(p50), step_ms_p90=float(p90), step_ms_p99=float(p99))
         return out
+
+
+SPEED_KEYS = ("images_per_s", "step_ms_p50", "step_ms_p90", "step_ms_p99")
+
+
+def run_speed(metrics: dict) -> dict:
+    """Training speed of a run (its ``metrics.json``): the median over its epochs of images/s
+    and of the step-time percentiles (milliseconds; device-event times on CUDA); empty when
+    its epochs did not record them."""
+    hist = metrics.get("history", [])
+    return {k: float(np.median([h[k] for h in hist])) for k in SPEED_KEYS
+            if hist and all(k in h for h in hist)}  # fmt: skip

@@ -3,14 +3,16 @@ MSP / energy / MaxLogit, Delta-Energy), encoders (open_clip, sentence-transforme
 prompt tuning with CE or CE + a reconstructed EBM term, and the WordNet gloss benchmark.
 
 The scorers ``mcm``, ``clip_msp``, ``clip_energy``, ``clip_maxlogit`` and ``delta_energy``
-(module ``scores``) are registered with ``energy_ood.score`` lazily: ``create_scorer("mcm")`` and
-``Detector.load`` of an ``mcm`` detector work without importing this package. What is verified
+(module ``scores``) are a plugin of ``energy_ood.score`` (listed in ``energy_ood.plugins``):
+``create_scorer("mcm")`` and ``Detector.load`` of an ``mcm`` detector work without importing
+this package. What is verified
 and what is reconstruction is stated in ``functional``, ``ebm`` and ``bench.RECONSTRUCTION``.
 """
 
 from . import functional
 from .ebm import ebm_loss
-from .encoders import Encoder, load_encoder
+from .encoder_base import Encoder
+from .encoders import load_encoder
 from .prompt import PromptLearner, load_context
 from .scores import MCM, ClipEnergy, ClipMaxLogit, ClipMSP, DeltaEnergy
 from .tuning import TuneConfig, tune_prompts

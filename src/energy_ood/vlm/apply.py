@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import read_regular, regular_file, resolve_inside
 from .._validate import InputError
+from ..io.regular_files import read_regular, regular_file, resolve_inside
 from ..metrics import ood_metrics
-from ..score.base import create_scorer
-from .encoders import Encoder
+from ..score.registry import create_scorer
+from .encoder_base import Encoder
 from .prompt import PromptLearner, load_context
 from .zeroshot import ZeroShotClassifier, similarity
 
@@ -95,3 +95,36 @@ def score_sets(
     for name in sets:
         out[name]["scores"] = {k: np.asarray(v).tolist() for k, v in out[name]["scores"].items()}
     return out
+
+
+def read_classes(spec: str) -> list[str]:
+    """Class names: comma-separated, or one per line of the file ``@FILE``."""
+    if spec.startswith("@"):
+        return read_lines(spec[1:])
+    return [c.strip() for c in spec.split(",") if c.strip()]
+
+
+def read_sets(texts=None, images=None, ood_texts=None, ood_images=None) -> dict:
+    """``{"id": (inputs, kind), ["ood": ...]}`` of text files (one input per line) or image
+    files or folders; the ID set is required, each set is texts or images."""
+    sets = {}
+    for name, tx, im in (("id", texts, images), ("ood", ood_texts, ood_images)):
+        if tx and im:
+            raise InputError(f"give texts or images for the {name} set, not both")
+        if tx:
+            sets[name] = (read_lines(tx), "text")
+        elif im:
+            sets[name] = (list_images(im), "image")
+    if "id" not in sets:
+        raise InputError("give the inputs to score with --texts or --images")
+    return sets
+
+
+def score_inputs(encoder: Encoder, classes: list[str], sets: dict, scorers: dict,
+                 templates=("a photo of a {}.",), context: str | None = None) -> dict:  # fmt: skip
+    """:func:`score_sets` against the class features of ``templates`` (or of a saved prompt
+    ``context``), with the class names recorded."""
+    feats = class_features(encoder, classes, list(templates), context)
+    res = score_sets(encoder, feats, sets, scorers)
+    res["classes"] = classes
+    return res

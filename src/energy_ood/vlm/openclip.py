@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .._validate import InputError
-from .encoders import Encoder, check_texts, normalize, require
+from .encoder_base import Encoder, check_texts, normalize, require
 from .preprocess import OPENAI_MEAN, OPENAI_STD, preprocess_batch
 
 

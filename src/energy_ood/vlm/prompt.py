@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._files import regular_file
-from .._runinfo import atomic_torch_save
-from .._torchload import load_failure
 from .._validate import InputError
-from .encoders import Encoder, check_texts
+from ..io.atomic_write import atomic_torch_save
+from ..io.regular_files import regular_file
+from ..io.torch_load import load_failure
+from .encoder_base import Encoder, check_texts
 
 CKPT_FORMAT = "energy_ood.vlm.prompt/1"
 

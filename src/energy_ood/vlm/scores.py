@@ -1,6 +1,7 @@
 """Vision-language scorers on a cosine-similarity matrix (n x K), registered with the common
-scorer contract: ``create_scorer("mcm", tau=1.0).score(sim)`` returns ID-ness per row. They are
-registered lazily: ``energy_ood.score.create_scorer("mcm")`` imports this module itself.
+scorer contract: ``create_scorer("mcm", tau=1.0).score(sim)`` returns ID-ness per row. They are a
+plugin (``energy_ood.plugins.SCORERS``): ``energy_ood.score.create_scorer("mcm")`` imports this
+module itself.
 
 Names: ``mcm`` (tau), ``clip_msp`` / ``clip_energy`` / ``clip_maxlogit`` (on logit_scale * cos,
 logit_scale = 100 for trained CLIP) and ``delta_energy`` (c, floor, logit_scale or tau; the
@@ -12,9 +13,10 @@ from __future__ import annotations
 import torch
 
 from .._validate import InputError
-from ..score import _params as P
 from ..score import functional as SF
-from ..score.base import Scorer, register
+from ..score import param_checks as P
+from ..score.base import Scorer
+from ..score.registry import register
 from . import functional as F
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from .._progress import is_quiet
 from .._validate import InputError
-from .encoders import Encoder, check_texts, normalize, require
+from ..runtime.progress import is_quiet
+from .encoder_base import Encoder, check_texts, normalize, require
 
 
 def bundled_minilm_path() -> Path:

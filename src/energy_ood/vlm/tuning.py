@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .._progress import progress
 from .._validate import InputError
+from ..runtime.progress import progress
 from .ebm import ebm_loss
-from .encoders import normalize
+from .encoder_base import normalize
 from .prompt import PromptLearner
 
 LOSSES = ("ce", "ce+ebm")

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from .._validate import InputError
-from ..score.base import create_scorer
-from .encoders import Encoder, check_texts, normalize
+from ..score.registry import create_scorer
+from .encoder_base import Encoder, check_texts, normalize
 
 DEFAULT_TEMPLATES = ("a photo of a {}.",)
 

@@ -56,7 +56,7 @@ class NetView:
 
     def __init__(self, model: nn.Module, needs, device, amp: str = "off",
                  channels_last: bool = False, call=None):  # fmt: skip
-        from ..._device import autocast
+        from ...runtime.device import autocast
 
         self.model, self.call = model, call or model
         self.needs = frozenset(needs)
