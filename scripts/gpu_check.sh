@@ -6,8 +6,10 @@
 # stage's images/s and step-time percentiles. Writes report.md,
 # report.html, results.json and the plots, with the measured times and the device named, to
 # docs/results/cifar10_gpu/ (or --out), replacing that folder only when the run succeeded.
+# Then the CPU-sized CIFAR-10 config `cifar10_cpu` (ResNet-9, 3 seeds) at full size on the GPU
+# (--device cuda), to docs/results/cifar10_cpu_gpu/ (or --out2); --tiny runs only the first.
 #
-#   bash scripts/gpu_check.sh [--data-root DIR] [--out DIR] [--budget SECONDS]
+#   bash scripts/gpu_check.sh [--data-root DIR] [--out DIR] [--out2 DIR] [--budget SECONDS]
 #   bash scripts/gpu_check.sh --tiny      # the same pipeline in seconds on a CPU (CI runs it):
 #                                         # digits, small CNN, 1 epoch, 2 OOD sets, no GPU
 #
@@ -20,12 +22,14 @@ cd "$(dirname "$0")/.."
 tiny=0
 data_root=${ENERGY_OOD_DATA_ROOT:-../shared/data}
 out=""
+out2=docs/results/cifar10_cpu_gpu
 budget=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tiny) tiny=1 ;;
     --data-root) data_root=$2; shift ;;
     --out) out=$2; shift ;;
+    --out2) out2=$2; shift ;;
     --budget) budget=$2; shift ;;
     *) echo "gpu_check.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -61,12 +65,16 @@ print("device:", torch.cuda.get_device_name(), "| torch", torch.__version__)
 EOF
 fi
 
-start=$(date +%s)
-"$PYTHON" -m energy_ood "${args[@]}" > "$work/report.txt"
-echo "gpu_check.sh: benchmark done in $(( $(date +%s) - start )) s"
-# training speed per stage: images/s and step-time percentiles (medians over epochs; on CUDA
-# read from device events, the device synchronised only before each epoch's timer is read)
-"$PYTHON" - "$work/bench/results.json" <<'EOF'
+# run_one CONFIG OUT ARGS...: one benchmark into $work, its report moved to OUT on success
+run_one() {
+  local name=$1 dest=$2; shift 2
+  local start
+  start=$(date +%s)
+  "$PYTHON" -m energy_ood "$@" > "$work/report.txt"
+  echo "gpu_check.sh: $name done in $(( $(date +%s) - start )) s"
+  # training speed per stage: images/s and step-time percentiles (medians over epochs; on CUDA
+  # read from device events, the device synchronised only before each epoch's timer is read)
+  "$PYTHON" - "$work/bench/results.json" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))
 for seed, stages in zip(res["seeds"], res["timings"].get("speed", [])):
@@ -75,15 +83,21 @@ for seed, stages in zip(res["seeds"], res["timings"].get("speed", [])):
             print(f"gpu_check.sh: seed {seed} {stage}: {sp['images_per_s']:.0f} images/s, step "
                   f"p50 {sp['step_ms_p50']:.1f} ms, p90 {sp['step_ms_p90']:.1f} ms, "
                   f"p99 {sp['step_ms_p99']:.1f} ms")
-EOF
+PY
+  # keep the report, its results and plots; leave checkpoints behind
+  rm -rf "$work/keep"; mkdir -p "$work/keep"
+  for f in report.md report.html results.json; do cp "$work/bench/$f" "$work/keep/"; done
+  find "$work/bench" -maxdepth 1 -name '*.png' -exec cp {} "$work/keep/" \;
+  mkdir -p "$(dirname "$dest")"
+  rm -rf "$dest.old"
+  [ ! -e "$dest" ] || mv "$dest" "$dest.old"
+  mv "$work/keep" "$dest"
+  rm -rf "$dest.old" "$work/bench"
+  echo "gpu_check.sh: report in $dest/report.md"
+}
 
-# keep the report, its results and plots; leave checkpoints behind
-mkdir -p "$work/keep"
-for f in report.md report.html results.json; do cp "$work/bench/$f" "$work/keep/"; done
-find "$work/bench" -maxdepth 1 -name '*.png' -exec cp {} "$work/keep/" \;
-mkdir -p "$(dirname "$out")"
-rm -rf "$out.old"
-[ ! -e "$out" ] || mv "$out" "$out.old"
-mv "$work/keep" "$out"
-rm -rf "$out.old"
-echo "gpu_check.sh: report in $out/report.md"
+run_one cifar10_gpu "$out" "${args[@]}"
+if [ $tiny = 0 ]; then
+  run_one cifar10_cpu "$out2" bench cifar10_cpu --out "$work/bench" --fresh --device cuda \
+    --data-root "$data_root"
+fi

@@ -3,8 +3,9 @@
 A protocol is a sub-package of ``energy_ood.bench`` with the same four parts: ``config``
 (its typed config), ``run`` (runs it: ``run(cfg, out, data_root=..., resume=..., command=...)``
 -> typed results), ``results`` (the typed results, as results.json holds them) and ``report``
-(``render(results, out, command=...)`` -> report.md). Its ``__init__`` registers it with
-:func:`register_protocol`, naming only its own parts; the registry finds the sub-packages by
+(``render(results, out, command=...)`` -> report.md; ``results.from_plain`` reads a
+results.json back, so a report is re-rendered without re-running). Its ``__init__`` registers
+it with :func:`register_protocol`, naming only its own parts; the registry finds the sub-packages by
 listing this package's folder, so it names none of them, and importing a protocol's
 ``__init__`` imports none of its parts (nor any optional dependency).
 
@@ -45,6 +46,10 @@ class Protocol:
 
     def render_fn(self):
         return self._part("report", self.render)
+
+    def results_from_plain(self, d: dict):
+        """The typed results of a results.json's content (``<package>.results.from_plain``)."""
+        return self._part("results", "from_plain")(d)
 
     def cli_overrides(self, epochs: int | None, trials: int | None) -> dict:
         """``bench --epochs / --trials`` as config overrides."""

@@ -23,6 +23,16 @@ def command_section(
     return ("Command", text)
 
 
+def provenance_section(run: dict) -> tuple[str, str]:
+    """("Provenance", what measured the numbers and when), from the run record."""
+    if not run.get("command") and not run.get("started"):
+        return ("Provenance", "The run record of these numbers is not recorded.")
+    version = (run.get("versions") or {}).get("energy_ood", "not recorded")
+    return ("Provenance", f"Numbers measured by `{run.get('command') or '(run from Python)'}` "
+            f"(energy_ood {version}), started {run.get('started') or 'not recorded'}; this page "
+            "is rendered from its results.json.")  # fmt: skip
+
+
 def seed_cell(values, scale: float = 100.0) -> str:
     """Mean ± sample std over seeds (just the mean for one seed), in percent by default."""
     vals = [v for v in values if v is not None]

@@ -76,6 +76,13 @@ class ScorerSpec:
     def to_plain(self) -> dict:
         return self.as_method()
 
+    @classmethod
+    def from_plain(cls, d: dict) -> ScorerSpec:
+        """The spec :meth:`to_plain` wrote (no check: it was checked when the run began)."""
+        params = dict(d)
+        name, label = params.pop("name"), params.pop("label", None)
+        return cls(name, params, label)
+
 
 @dataclass(kw_only=True)
 class RunOptions(Section):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from energy_ood._validate import InputError
+from energy_ood.bench.config_files import load_config, parse_overrides
 from energy_ood.cli.main import main
 from energy_ood.data.packaged import PACKAGES
-from energy_ood.evaluate.config import load_config, parse_overrides
 
 SHARED = Path(os.environ.get("ENERGY_OOD_DATA_ROOT") or "/work/shared/data")
 ALL = ["ce", "energy", "oe", "mixoe", "logitnorm", "vos", "energy-scratch"]

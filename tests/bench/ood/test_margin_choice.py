@@ -5,7 +5,7 @@ import pytest
 
 from energy_ood._validate import InputError
 from energy_ood.bench.config_files import load_config, parse_overrides
-from energy_ood.bench.ood.claims import departures
+from energy_ood.bench.ood.disclosure import departures
 from energy_ood.bench.ood.margin_choice import choice_text, choose
 from energy_ood.bench.ood.results import MarginPoint, MarginSweep
 
@@ -67,7 +67,8 @@ def test_departures_say_how_the_offset_was_chosen():
                                "n_test": 1}, [0], [], [], [], {}, ["cifar10-train-grey"], {},
                      {}, [], margin_sweep=sweep)  # fmt: skip
     res.sources = {"cifar10-train-grey": {"family": "cifar10"}}
-    row = dict((r[0], r[2]) for r in departures(cfg, res))["margins"]
+    res.run = {"config": cfg.to_dict()}
+    row = dict((r[0], r[2]) for r in departures(res))["margins"]
     assert "against lxqt-photos outliers" in row and "ties at 0.00% among 2 of 2" in row
     assert "lower validation error" in row and "chosen on validation FPR95" not in row
 

@@ -25,6 +25,14 @@ from ...runtime.provenance import describe_machine
 from ...train import TrainConfig
 from ...train.augment import center_mask_at
 from ...train.schedule import cosine_lr
+from ..disclosure import (
+    NOT_RECORDED,
+    augment_text,
+    dropout_text,
+    image_text,
+    model_dropout,
+    training_text,
+)
 
 # The semantic-anomaly paper's CIFAR-10 setup (Ahmed & Courville, AAAI 2020, section 5.1).
 PAPER = {
@@ -98,17 +106,6 @@ def claim_subset(out: Path, record: dict, resume: bool) -> None:
     atomic_write_json(path, key)
 
 
-def _dropout(model: nn.Module) -> list[float]:
-    """Dropout rates in the model: dropout modules and blocks' ``dropout`` rates."""
-    ps = set()
-    for m in model.modules():
-        if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)):
-            ps.add(float(m.p))
-        elif isinstance(getattr(m, "dropout", None), float):
-            ps.add(float(m.dropout))
-    return sorted(p for p in ps if p > 0)
-
-
 def _mask_geometry(size: int) -> dict:
     """Side of the centre mask and of the region it moves in, measured on a blank image."""
     ones = torch.ones(1, 1, size, size)
@@ -126,7 +123,7 @@ def training_record(tc: TrainConfig, model: nn.Module, data_record: dict) -> dic
         "epochs": tc.epochs, "lr": tc.lr, "lr_end": cosine_lr(1, 1, tc.lr),
         "schedule": "per-step cosine", "momentum": tc.momentum, "nesterov": tc.nesterov,
         "batch_size": tc.batch_size, "weight_decay": tc.weight_decay, "augment": tc.augment,
-        "crop_padding": tc.crop_padding, "dropout": _dropout(model),
+        "crop_padding": tc.crop_padding, "dropout": model_dropout(model),
         "rotation_updates": tc.rotation_updates,
         "center_mask": _mask_geometry(size),
     }  # fmt: skip
@@ -134,12 +131,6 @@ def training_record(tc: TrainConfig, model: nn.Module, data_record: dict) -> dic
 
 _ROTATION = {"alternating": "alternating class / rotation updates",
              "summed": "one update of the summed class and rotation losses"}  # fmt: skip
-
-
-def _augment_text(tr: dict) -> str:
-    crop = f"random crops after {tr['crop_padding']}-px padding"
-    return {"none": "none", "crop": f"{crop}, no flips",
-            "crop-flip": f"{crop}, random horizontal flips"}[tr["augment"]]  # fmt: skip
 
 
 def _subsets_text(subsets: list[dict]) -> str:
@@ -155,18 +146,30 @@ def _subsets_text(subsets: list[dict]) -> str:
             + (f"; images shared by trials {', '.join(shared)}" if shared else ""))  # fmt: skip
 
 
-def holdout_departures(cfg, res) -> list[list[str]]:
-    """Rows (what, paper, this run) of the hold-out run's departures from the paper, built
-    from the config and the run's records (``res.training``, ``res.subsets``)."""
-    t, tr = cfg.train, res.training
-    drop = ", ".join(f"{p:g}" for p in tr["dropout"]) or "none"
-    mask = tr["center_mask"]
+def _config_rows(run: dict) -> list[list[str]]:
+    """The same rows from the run's config and data records, for results written before the
+    training record (:func:`training_record`) was."""
+    cfg = run.get("config") or {}
+    t = cfg.get("train")
     return [
-        ["model", PAPER["model"], cfg.model.name],
-        ["data", PAPER["data"], cfg.data.dataset],
+        ["images", PAPER["images"], image_text(run.get("data"))],
+        ["epochs", PAPER["epochs"], str(t["epochs"]) if t else NOT_RECORDED],
+        ["learning-rate schedule", PAPER["schedule"], training_text(t)],
+        ["optimiser", PAPER["optimiser"], "as in the schedule row" if t else NOT_RECORDED],
+        ["dropout", PAPER["dropout"], dropout_text(cfg.get("model"), run.get("data"))],
+        ["augmentation", PAPER["augmentation"], augment_text(t.get("augment")) if t
+         else NOT_RECORDED],
+    ]  # fmt: skip
+
+
+def _training_rows(tr: dict, run: dict) -> list[list[str]]:
+    """The rows read off the training record (off the config without one)."""
+    if not tr:
+        return _config_rows(run)
+    drop = ", ".join(f"{p:g}" for p in tr["dropout"]) or "none"
+    return [
         ["images", PAPER["images"], f"{tr['image_size']}x{tr['image_size']}, "
          f"{tr['channels']} channel{'s' if tr['channels'] > 1 else ''}"],
-        ["training images", PAPER["subset"], _subsets_text(res.subsets)],
         ["epochs", PAPER["epochs"], str(tr["epochs"])],
         ["learning-rate schedule", PAPER["schedule"], f"{tr['schedule']}: lr {tr['lr']:g} "
          f"down to {tr['lr_end']:g} over {tr['epochs']} epoch{'s' if tr['epochs'] > 1 else ''}"],
@@ -174,14 +177,44 @@ def holdout_departures(cfg, res) -> list[list[str]]:
          f"momentum {tr['momentum']:g}, batches of {tr['batch_size']}; weight decay "
          f"{tr['weight_decay']:g}"],
         ["dropout", PAPER["dropout"], drop],
-        ["augmentation", PAPER["augmentation"], _augment_text(tr)],
-        ["rotation task", PAPER["rotation"], f"{_ROTATION[tr['rotation_updates']]}, all four "
-         f"rotations, lambda {t.rotation_lambda}" if cfg.rotation else "not trained"],
-        ["centre-mask ablation", PAPER["mask"], f"{mask['mask']}x{mask['mask']} inside the "
-         f"central {mask['region']}x{mask['region']} ({tr['image_size']}x{tr['image_size']} "
-         "images)" if t.center_mask else "not trained"],
+        ["augmentation", PAPER["augmentation"], augment_text(tr["augment"], tr["crop_padding"])],
+    ]  # fmt: skip
+
+
+def _mask_text(cfg: dict, tr: dict) -> str:
+    if not (cfg.get("train") or {}).get("center_mask"):
+        return "not trained"
+    if not tr:
+        return f"trained; mask size {NOT_RECORDED}"
+    mask, size = tr["center_mask"], tr["image_size"]
+    return (
+        f"{mask['mask']}x{mask['mask']} inside the central {mask['region']}x"
+        f"{mask['region']} ({size}x{size} images)"
+    )
+
+
+def holdout_departures(res) -> list[list[str]]:
+    """Rows (what, paper, this run) of the hold-out run's departures from the paper, built when
+    the report is rendered from the run's records (``res.run``'s config, ``res.training``,
+    ``res.subsets``); a record an older results.json lacks reads ``not recorded``."""
+    cfg, tr = res.run.get("config") or {}, res.training
+    rot = (cfg.get("train") or {}).get("rotation_lambda")
+    if tr and cfg.get("rotation"):
+        rotation = f"{_ROTATION[tr['rotation_updates']]}, all four rotations, lambda {rot}"
+    else:
+        rotation = "not trained" if not cfg.get("rotation") else f"lambda {rot}; {NOT_RECORDED}"
+    n = (res.run.get("data") or {}).get("n_train")
+    subsets = (_subsets_text(res.subsets) if res.subsets else
+               f"{NOT_RECORDED} per trial (the data record: {n} training images)")  # fmt: skip
+    return [
+        ["model", PAPER["model"], (cfg.get("model") or {}).get("name", NOT_RECORDED)],
+        ["data", PAPER["data"], (cfg.get("data") or {}).get("dataset", NOT_RECORDED)],
+        _training_rows(tr, res.run)[0], ["training images", PAPER["subset"], subsets],
+        *_training_rows(tr, res.run)[1:],
+        ["rotation task", PAPER["rotation"], rotation],
+        ["centre-mask ablation", PAPER["mask"], _mask_text(cfg, tr)],
         ["classes held out", "all", ", ".join(res.classes)],
-        ["trials", "3", f"{cfg.trials} (seeds {', '.join(map(str, res.seeds))})"],
+        ["trials", "3", f"{res.trials} (seeds {', '.join(map(str, res.seeds))})"],
         ["methods", "MSP, ODIN (T = 1000, eps = 5e-5)", ", ".join(res.labels)],
         ["machine", "GPU (not stated)", describe_machine(res.run.get("machine"))],
     ]  # fmt: skip

@@ -8,8 +8,15 @@ from pathlib import Path
 from ...reporting import plots
 from ...reporting.pages import write_report
 from ...reporting.tables import markdown_table, pct
-from ..report_sections import claims_table, command_section, departures_table, seed_cell
+from ..report_sections import (
+    claims_table,
+    command_section,
+    departures_table,
+    provenance_section,
+    seed_cell,
+)
 from ..stats import RULE, mean_std
+from .disclosure import holdout_departures
 from .results import HoldoutResults
 
 PAPER = (
@@ -33,6 +40,7 @@ def subsets_table(subsets: list[dict]) -> str:
 
 def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
+    res.departures = holdout_departures(res)  # from the records, so a re-render refreshes it
     variants, labels = list(res.variants), res.labels
     headers = ["held-out class", "skew"] + [f"{m} ({v})" for v in variants for m in labels]
     rows = []
@@ -47,6 +55,7 @@ def render(res: HoldoutResults, out: str | Path, command: str = "") -> Path:
          + [seed_cell(res.accuracy(v).mean(1))] for v in variants],
     )  # fmt: skip
     secs = [
+        provenance_section(res.run),
         ("What differs from the paper", departures_table(res.departures)),
         ("Training subsets", subsets_table(res.subsets)),
         ("Convention",

@@ -51,3 +51,10 @@ class HoldoutResults:
         out = {"warning": self.warning}
         out.update({k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__})
         return out
+
+
+def from_plain(d: dict) -> HoldoutResults:
+    """The typed results a results.json holds (the registry's reader of this protocol)."""
+    d = {**d, "methods": [ScorerSpec.from_plain(m) for m in d["methods"]],
+         "claims": [Claim.from_plain(c) for c in d.get("claims", [])]}  # fmt: skip
+    return HoldoutResults(**d)

@@ -186,6 +186,6 @@ def run_holdout(
     res = _results(cfg, data, classes, seeds, records, ap, acc, command)
     res.warning = warning
     res.claims = holdout_claims(res)
-    res.departures = holdout_departures(cfg, res)
+    res.departures = holdout_departures(res)
     res.timings = {"total_s": time.perf_counter() - t_start}
     return res

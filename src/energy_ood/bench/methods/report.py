@@ -7,7 +7,7 @@ from pathlib import Path
 from ...reporting.pages import convention_text, write_report
 from ...reporting.tables import markdown_table
 from ...runtime.provenance import describe_machine
-from ..report_sections import claims_table, command_section, seed_cell
+from ..report_sections import claims_table, command_section, provenance_section, seed_cell
 from ..stats import RULE
 from .results import MethodsResults
 
@@ -85,7 +85,7 @@ def _verdicts(res: MethodsResults) -> list[tuple[str, str]]:
 
 
 def render(res: MethodsResults, out: str | Path, command: str = "") -> Path:
-    secs = []
+    secs = [provenance_section(res.run)]
     if res.warning:
         secs.append(("Warning", res.warning))
     secs += [

@@ -74,6 +74,11 @@ class MethodsResults:
         return cls(**d)
 
 
+def from_plain(d: dict) -> MethodsResults:
+    """The typed results a results.json holds (the registry's reader of this protocol)."""
+    return MethodsResults.from_plain(d)
+
+
 def _claim(text, metric, lower, a, b) -> Claim:
     a, b = [float(v) for v in a], [float(v) for v in b]
     return Claim(text, metric, lower, a, b, "-", paired_verdict(a, b, lower))

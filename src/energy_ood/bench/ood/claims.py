@@ -1,5 +1,5 @@
-"""The energy paper's claims, tested on a dataset-vs-dataset benchmark's typed results, and the
-table of what this run does differently from the paper.
+"""The energy paper's claims, tested on a dataset-vs-dataset benchmark's typed results (what
+the run does differently from the paper: :mod:`.disclosure`).
 
 Every claim compares two per-seed lists measured on the same seeds and is decided by the one
 rule of :mod:`.stats` (paired 95% t-interval). Headline numbers are means over the natural-image
@@ -10,22 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...runtime.provenance import describe_machine
 from ..claims import Claim
 from ..stats import paired_verdict
 from .results import OODResults
-
-PAPER_SETUP = {
-    "model": "WRN-40-2",
-    "id": "CIFAR-10 (50,000 train)",
-    "pretrain": "100 epochs, SGD lr 0.1 cosine, batch 128",
-    "finetune": "10 epochs, lr 0.001, 128 ID + 256 outliers per step",
-    "margins": "m_in = -23, m_out = -5 (grid m_in -3..-7, m_out -15..-27)",
-    "aux": "80 Million Tiny Images (natural photos; CIFAR-10 is drawn from it)",
-    "ood": "Textures, SVHN, Places365, LSUN-C, LSUN-R, iSUN (natural images)",
-    "seeds": "one model per method; rebuttal: variance over 10 runs",
-    "machine": "one NVIDIA V100",
-}
 
 
 def _claim(text, metric, lower, a, b, paper) -> Claim:
@@ -119,79 +106,4 @@ def per_set_claims(res: OODResults) -> list[tuple[str, Claim | None, Claim | Non
         if oe and ef:
             b = _claim("", "FPR95", True, ef.values(s, "fpr95"), oe.values(s, "fpr95"), "")
         rows.append((s, a, b))
-    return rows
-
-
-def _pretrain_text(tr: dict, timings: dict | None) -> str:
-    budgets = [b for b in ((timings or {}).get("pretrain_time_budget") or {}).values() if b]
-    if not budgets:
-        return f"epochs: {tr.get('epochs')}, lr {tr.get('lr')}"
-    eps = sorted({b["epochs"] for b in budgets})
-    return (
-        f"epochs: {'/'.join(map(str, eps))} (as many as fit in {budgets[0]['budget_s']:g} s, "
-        f"measured {budgets[0]['seconds_per_epoch']:.2f} s/epoch), lr {tr.get('lr')}"
-    )
-
-
-def _pool_text(pool: dict | None) -> str:
-    """The auxiliary pool's size, make-up and reuse, from its record ("" without one)."""
-    if not pool:
-        return ""
-    kind = "distinct " if pool.get("distinct") else ""
-    text = (f"; {pool['n_train']:,} {kind}outliers for fine-tuning and {pool['n_held_out']:,} "
-            f"held out for the data-chosen margins")  # fmt: skip
-    if pool.get("pictures_used"):
-        text += (f", crops of {pool['pictures_used']:,} of the {pool['pictures']:,} pictures "
-                 f"of {len(pool['families'])} families")  # fmt: skip
-    left = sum(len(r["left_out"]) for r in pool["sources"])
-    if left:
-        text += f" ({left} pictures of ID classes left out)"
-    if "reuse" in pool:
-        text += (f"; {pool['draws']:,} outlier draws in fine-tuning: each outlier drawn "
-                 f"{pool['reuse']:.1f} times on average")  # fmt: skip
-    return text
-
-
-def departures(cfg, res: OODResults) -> list[list[str]]:
-    """Rows (what, paper, this run) of everything that differs from the energy paper."""
-    ft = cfg.finetune
-    fam = res.sources
-    aux = ", ".join(f"{a} ({fam[a]['family']})" for a in res.aux) or "none"
-    aux += _pool_text(res.aux_pool)
-    if res.margin_sweep is not None:
-        ms = res.margin_sweep
-        val = f" against {', '.join(ms.val_sets)} outliers" if ms.val_sets else ""
-        margins = (f"data-chosen (mean ID / outlier validation energies, seed {ms.seed}: "
-                   f"{ms.base['m_in']}, {ms.base['m_out']}) plus an offset among "
-                   f"{len(ms.points)}{val}: {ms.choice_text()}")  # fmt: skip
-    elif ft is not None and ft.m_in is not None:
-        margins = f"fixed: m_in = {ft.m_in}, m_out = {ft.m_out}"
-    else:
-        margins = "data-chosen per seed: mean ID / outlier validation energies (>= 1 apart)"
-    tr = res.run.get("config", {}).get("pretrain", {})
-    seeds = ", ".join(map(str, res.seeds))
-    rows = [
-        ["model", PAPER_SETUP["model"], cfg.model.name + (
-            f", starting from {cfg.model.checkpoint}" if cfg.model.checkpoint else
-            ", random init" if cfg.model.pretrained else "")],
-        ["in-distribution data", PAPER_SETUP["id"],
-         f"{res.protocol['id_dataset']} ({res.protocol['n_train']} train, "
-         f"{res.protocol['n_val']} validation, {res.protocol['n_test']} test)"],
-        ["pretraining", PAPER_SETUP["pretrain"], _pretrain_text(tr, res.timings)],
-        ["fine-tuning", PAPER_SETUP["finetune"],
-         "none" if ft is None else f"epochs: {ft.epochs}, lr {ft.lr}, {ft.n_aux} outliers drawn; "
-         f"methods: {', '.join(ft.methods)}"],
-        ["margins", PAPER_SETUP["margins"], margins if ft is not None else "-"],
-        ["auxiliary outliers", PAPER_SETUP["aux"], aux],
-        ["OOD test sets", PAPER_SETUP["ood"],
-         f"natural: {', '.join(res.headline_sets) or 'none'}; noise: "
-         f"{', '.join(res.noise_sets) or 'none'}"],
-        ["seeds", PAPER_SETUP["seeds"], f"{len(res.seeds)} seed(s): {seeds}"],
-        ["machine", PAPER_SETUP["machine"], describe_machine(res.run.get("machine"))],
-    ]  # fmt: skip
-    skipped = res.run.get("skipped_images") or []
-    if skipped:  # --bad-images skip: never silent
-        rows.append(["image files", "all used", f"{len(skipped)} could not be used and were "
-                     "skipped (bad_images = skip; each with its reason in results.json, "
-                     "run.skipped_images)"])  # fmt: skip
     return rows

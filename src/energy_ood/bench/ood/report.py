@@ -17,11 +17,14 @@ from ..report_sections import (
     claims_table,
     command_section,
     departures_table,
+    provenance_section,
     seed_cell,
     speed_table,
 )
 from ..stats import RULE
 from .claims import per_set_claims
+from .disclosure import departures
+from .noise_text import noise_sentences
 from .report_plots import report_plots
 from .results import Evaluation, OODResults
 
@@ -126,28 +129,22 @@ def _sources(res: OODResults) -> str:
 def _noise_section(res: OODResults) -> str:
     nz = res.noise
     en = res.find("pretrained", "energy", T=1.0)
-    rows = []
+    rows, facts = [], []
     for i, seed in enumerate(res.seeds):
         st = nz["per_seed"][i]
         for s in nz["sets"]:
-            fpr = f"{100 * en.per_seed[i][s]['fpr95']:.2f}" if en else "-"
+            fpr = en.per_seed[i][s]["fpr95"] if en else None
             a, b = st["id"], st[s]
-            rows.append([str(seed), s, fpr, f"{a['median_logit_norm']:.2f}",
-                         f"{b['median_logit_norm']:.2f}", f"{a['median_neg_energy']:.2f}",
-                         f"{b['median_neg_energy']:.2f}",
+            facts.append({"fpr": fpr, "id": a, "noise": b})
+            rows.append([str(seed), s, "-" if fpr is None else f"{100 * fpr:.2f}",
+                         f"{a['median_logit_norm']:.2f}", f"{b['median_logit_norm']:.2f}",
+                         f"{a['median_neg_energy']:.2f}", f"{b['median_neg_energy']:.2f}",
                          f"{st['spearman_norm_vs_neg_energy']:.3f}"])  # fmt: skip
     text = markdown_table(["seed", "noise set", "energy FPR95", "median ‖f‖ ID",
                            "median ‖f‖ noise", "median -E ID", "median -E noise",
                            "Spearman(‖f‖, -E)"], rows)  # fmt: skip
-    text += (
-        "\n\nThe energy score -E = logsumexp(f) is at least the largest logit and grows with "
-        "the logit norm (rank correlation in the last column). Where the network maps noise "
-        "to logits of larger norm than ID images, -E ranks noise above ID and FPR95 on noise "
-        "is high; where noise logits stay small, energy separates noise easily. Which one "
-        "happens depends on the trained instance, so it changes from seed to seed (rows "
-        "above); the plot shows the first seed."
-    )
-    return text
+    spearman = [st["spearman_norm_vs_neg_energy"] for st in nz["per_seed"]]
+    return text + "\n\n" + noise_sentences(facts, spearman)
 
 
 def _opening(res: OODResults, command: str) -> list[tuple[str, str]]:
@@ -155,6 +152,7 @@ def _opening(res: OODResults, command: str) -> list[tuple[str, str]]:
     its families, the command and the claims."""
     n, head = len(res.seeds), res.headline_sets
     secs = [
+        provenance_section(res.run),
         ("What differs from the paper", departures_table(res.departures)),
         ("Convention",
          convention_text(res.convention) + f" OOD samples per draw: {res.protocol['ood_num']}, "
@@ -244,6 +242,7 @@ def _run_time(res: OODResults) -> tuple[str, str]:
 
 def render(res: OODResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
+    res.departures = departures(res)  # from the records, so a re-render refreshes it
     secs = _opening(res, command) + _table1(res)
     secs.append(("Per OOD set: paired verdicts", _per_set_verdicts(res)))
     secs.append(("All methods, mean over the natural-image OOD sets", methods_table(res)))
@@ -255,7 +254,9 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
         )
     )
     if res.noise:
-        secs.append(("Noise: why energy fails on noise when it does", _noise_section(res)))
+        secs.append(
+            ("Noise sets: logit norm, -E and FPR95 of the energy score", _noise_section(res))
+        )
     if res.temperature_sweep:
         secs.append(("Temperature sweep (mean FPR95 over the natural sets)",
                      _temperature_table(res.temperature_sweep)))  # fmt: skip

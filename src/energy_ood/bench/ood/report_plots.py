@@ -85,12 +85,25 @@ def _sweep_plots(res: OODResults, out: Path) -> list[Path]:
     return paths
 
 
+def _kept(out: Path, names: list[str]) -> list[Path]:
+    """The plots of raw scores a re-render from results.json cannot redraw: those the run
+    already drew into ``out`` are kept (and linked)."""
+    return [out / n for n in names if (out / n).is_file()]
+
+
 def report_plots(res: OODResults, out: Path, name) -> list[Path]:
     """Every plot of the report, in its order; ``name(evaluation)`` labels a series."""
     raw = res.raw or {}
-    paths = _per_set_bars(res, out, name) + _posthoc_plots(res, raw.get("posthoc", {}), out)
-    paths += _finetuned_histogram(res, raw, out)
+    paths = _per_set_bars(res, out, name)
+    if raw.get("posthoc"):
+        paths += _posthoc_plots(res, raw["posthoc"], out)
+    else:
+        paths += _kept(out, [f"hist_{s}.png" for s in res.headline_sets[:2]] + ["roc_posthoc.png"])
+    paths += (_finetuned_histogram(res, raw, out) if raw.get("finetune")
+              else _kept(out, ["hist_energy_finetuned.png"]))  # fmt: skip
     if raw.get("noise"):
         paths.append(plots.noise_panels(raw["noise"], out / "noise_energy_and_norm.png",
                                         "pre-trained, ID vs noise (first seed)"))  # fmt: skip
+    else:
+        paths += _kept(out, ["noise_energy_and_norm.png"])
     return paths + _sweep_plots(res, out)

@@ -43,9 +43,7 @@ class Evaluation:
 
     @classmethod
     def from_plain(cls, d: dict) -> Evaluation:
-        spec = dict(d["spec"])
-        name, label = spec.pop("name"), spec.pop("label", None)
-        return cls(d["model"], ScorerSpec(name, spec, label), d["label"], d["per_seed"],
+        return cls(d["model"], ScorerSpec.from_plain(d["spec"]), d["label"], d["per_seed"],
                    d["draw_std"])  # fmt: skip
 
 
@@ -147,3 +145,8 @@ class OODResults:
         if d.get("margin_sweep"):
             d["margin_sweep"] = MarginSweep.from_plain(d["margin_sweep"])
         return cls(**d)
+
+
+def from_plain(d: dict) -> OODResults:
+    """The typed results a results.json holds (the registry's reader of this protocol)."""
+    return OODResults.from_plain(d)

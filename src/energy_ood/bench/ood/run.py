@@ -27,8 +27,9 @@ from ...runtime.provenance import run_metadata
 from ...train.margins import choose_margins
 from ...train.timing import run_speed
 from ..sections import ScorerSpec, bench_runtime, check_config
-from .claims import departures, ood_claims
+from .claims import ood_claims
 from .config import OODConfig
+from .disclosure import departures
 from .results import Evaluation, MarginSweep, OODResults, TemperatureSweep
 from .seed import Seed, finetune_copy, median_epoch
 from .sweeps import FT_SCORES, margin_sweep, noise_stats, score_draws, temperature_points
@@ -236,5 +237,5 @@ def run_ood_benchmark(
     timings["runtime"] = rt.describe()
     res.timings = timings
     res.claims = ood_claims(res)
-    res.departures = departures(cfg, res)
+    res.departures = departures(res)
     return res

@@ -53,7 +53,7 @@ def temperature_points(scored, sets: list[str], headline: list[str], T_values, n
 
 def noise_stats(model, data, oods: dict, noise_sets: list[str]) -> tuple[dict, dict]:
     """Logit norms and negative energies of ID test vs each noise set (medians, and the rank
-    correlation of -E with ||f|| over all of them): why energy calls noise ID when it does."""
+    correlation of -E with ||f|| over all of them), for the report's noise section."""
     from scipy.stats import spearmanr
 
     arrays, stats = {}, {}

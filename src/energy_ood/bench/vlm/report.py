@@ -9,7 +9,13 @@ import numpy as np
 from ...reporting import plots
 from ...reporting.pages import convention_text, write_report
 from ...reporting.tables import markdown_table
-from ..report_sections import claims_table, command_section, departures_table, seed_cell
+from ..report_sections import (
+    claims_table,
+    command_section,
+    departures_table,
+    provenance_section,
+    seed_cell,
+)
 from ..stats import RULE, mean_std
 from .results import DE, VLMResults
 
@@ -154,6 +160,7 @@ def _sections(res: VLMResults, command: str, labels, sweep) -> list[tuple[str, s
          for i, s in enumerate(res.splits)],
     )  # fmt: skip
     return [
+        provenance_section(res.run),
         ("What differs from the paper", departures_table(res.departures)),
         ("Setup", _setup(res, command)),
         ("Claims (paired over splits)", claims_table(res.claims, "splits")),
@@ -187,6 +194,8 @@ def _figures(res: VLMResults, out: Path, labels) -> list[Path]:
         figs.append(
             plots.score_histograms(panels, out / "hist_zeroshot_split0.png", "held-out categories")
         )
+    elif (out / "hist_zeroshot_split0.png").is_file():  # a re-render: the scores are not stored
+        figs.append(out / "hist_zeroshot_split0.png")
     de = res.run["config"].get("delta_energy", {})
     if len(de.get("c", [])) * len(de.get("floor", [])) > 1:
         for s in res.stages:

@@ -43,3 +43,8 @@ class VLMResults:
 
     def to_plain(self) -> dict:
         return {k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+def from_plain(d: dict) -> VLMResults:
+    """The typed results a results.json holds (the registry's reader of this protocol)."""
+    return VLMResults(**{**d, "claims": [Claim.from_plain(c) for c in d.get("claims", [])]})

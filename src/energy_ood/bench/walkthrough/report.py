@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...reporting.pages import write_report
 from ...reporting.tables import markdown_table
-from ..report_sections import command_section, departures_table, seed_cell
+from ..report_sections import command_section, departures_table, provenance_section, seed_cell
 from ..stats import RULE, paired_verdict
 from .results import WalkthroughResults
 
@@ -35,6 +35,7 @@ def readme_table(res: WalkthroughResults, ood_set: str, seed_index: int | None =
 def render(res: WalkthroughResults, out: str | Path, command: str = "") -> Path:
     out = Path(out)
     secs = [
+        provenance_section(res.run),
         ("What differs from the paper", departures_table([
             ["purpose", "-", "README's example commands, re-run per seed"],
             ["model / data", "WRN-40-2, CIFAR-10", f"{res.run['config']['model']['name']}, "

@@ -25,3 +25,8 @@ class WalkthroughResults:
 
     def to_plain(self) -> dict:
         return {k: to_plain(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+def from_plain(d: dict) -> WalkthroughResults:
+    """The typed results a results.json holds (the registry's reader of this protocol)."""
+    return WalkthroughResults(**d)
