@@ -2,7 +2,8 @@
 # The energy paper's CIFAR-10 table on one GPU, as one prepared job (target: <= 9 minutes on one
 # H100/H200): `energy-ood bench cifar10_gpu` = WRN-40-2 pretraining for as many epochs as fit in
 # its time budget (bf16, channels_last, CIFAR-10 held on the GPU), energy and OE fine-tuning
-# (10 epochs each), every post-hoc scorer on the CIFAR-10 OOD sets. Writes report.md,
+# (10 epochs each), every post-hoc scorer on the CIFAR-10 OOD sets; prints each training
+# stage's images/s and step-time percentiles. Writes report.md,
 # report.html, results.json and the plots, with the measured times and the device named, to
 # docs/results/cifar10_gpu/ (or --out), replacing that folder only when the run succeeded.
 # Then the CPU-sized CIFAR-10 config `cifar10_cpu` (ResNet-9, 3 seeds) at full size on the GPU
@@ -71,6 +72,18 @@ run_one() {
   start=$(date +%s)
   "$PYTHON" -m energy_ood "$@" > "$work/report.txt"
   echo "gpu_check.sh: $name done in $(( $(date +%s) - start )) s"
+  # training speed per stage: images/s and step-time percentiles (medians over epochs; on CUDA
+  # read from device events, the device synchronised only before each epoch's timer is read)
+  "$PYTHON" - "$work/bench/results.json" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))
+for seed, stages in zip(res["seeds"], res["timings"].get("speed", [])):
+    for stage, sp in stages.items():
+        if sp:
+            print(f"gpu_check.sh: seed {seed} {stage}: {sp['images_per_s']:.0f} images/s, step "
+                  f"p50 {sp['step_ms_p50']:.1f} ms, p90 {sp['step_ms_p90']:.1f} ms, "
+                  f"p99 {sp['step_ms_p99']:.1f} ms")
+PY
   # keep the report, its results and plots; leave checkpoints behind
   rm -rf "$work/keep"; mkdir -p "$work/keep"
   for f in report.md report.html results.json; do cp "$work/bench/$f" "$work/keep/"; done

@@ -28,6 +28,10 @@ def test_tiny_gpu_check_writes_a_report(tmp_path):
     assert res["timings"]["runtime"]["device"] == "cpu"
     report = (out / "report.md").read_text()
     assert "## Run time" in report and "as many as fit in" in report
+    assert "## Training speed" in report
+    speed = res["timings"]["speed"][0]["pretrain"]
+    assert speed["images_per_s"] > 0 and speed["step_ms_p50"] <= speed["step_ms_p99"]
+    assert "seed 0 pretrain:" in r.stdout and "images/s, step p50" in r.stdout
 
 
 def test_without_cuda_the_full_check_refuses_cleanly(tmp_path):

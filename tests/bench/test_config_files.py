@@ -7,6 +7,7 @@ import pytest
 from energy_ood._validate import InputError
 from energy_ood.bench.config_files import bundled_configs, load_config, parse_overrides
 from energy_ood.bench.holdout.config import HoldoutConfig
+from energy_ood.bench.methods.config import MethodsConfig
 from energy_ood.bench.ood.config import OODConfig
 from energy_ood.bench.registry import get_protocol, protocols
 from energy_ood.bench.vlm.config import VLMConfig
@@ -19,14 +20,16 @@ CONFIGS = bundled_configs()
 def test_bundled_configs_present():
     assert {"demo", "demo_digits", "fmnist", "cifar10", "holdout_fmnist", "holdout_cifar10",
             "vlm_wordnet", "walkthrough"} <= set(CONFIGS)  # fmt: skip
-    assert set(protocols()) == {"ood", "holdout", "vlm", "walkthrough"}
+    assert set(protocols()) == {"ood", "holdout", "vlm", "walkthrough", "methods"}
+    assert {"methods_fmnist", "methods_cifar10_cpu"} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_loads_typed(name):
     cfg = load_config(name)
     assert isinstance(cfg, get_protocol(cfg.kind).config_cls)
-    assert cfg.device == {"cifar10_gpu": "cuda", "cifar10_cpu": "cpu"}.get(name, "auto")
+    assert cfg.device == {"cifar10_gpu": "cuda", "cifar10_cpu": "cpu",
+                          "methods_cifar10_cpu": "cpu"}.get(name, "auto")  # fmt: skip
     assert cfg.amp in ("auto", "bf16", "fp16", "off")
     assert load_config(name).to_dict() == cfg.to_dict()  # plain values, deterministic
     if isinstance(cfg, OODConfig):
@@ -44,6 +47,15 @@ def test_config_loads_typed(name):
         assert cfg.trials >= 3 and "center-mask" in cfg.variants and "rotation" in cfg.variants
     elif isinstance(cfg, VLMConfig):
         assert cfg.data.splits >= 3 and len(cfg.zeroshot.taus) > 1
+    elif isinstance(cfg, MethodsConfig):
+        assert len(cfg.seeds) >= 3 and cfg.compare.baselines == ["energy", "ce"]
+        names = {m.name for m in cfg.methods}
+        assert {"ce", "energy", "oe", "logitnorm", "vos", "mixoe", "energy-scratch"} <= names
+        assert any(s.name == "weighted_ebo" for s in cfg.posthoc.methods)
+        aux_families = {ood_family(a) for a in cfg.data.aux}
+        assert not aux_families & {ood_family(s) for s in cfg.data.ood_sets}
+        natural = [s for s in cfg.data.ood_sets if source_info(s).kind == "natural"]
+        assert len([s for s in natural if s not in ("mnist", "cifar10-grey")]) >= 3
     else:
         assert isinstance(cfg, WalkthroughConfig) and len(cfg.seeds) >= 3
 

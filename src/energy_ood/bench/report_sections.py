@@ -42,6 +42,19 @@ def seed_cell(values, scale: float = 100.0) -> str:
     return f"{scale * m:.2f}" if s is None else f"{scale * m:.2f} ± {scale * s:.2f}"
 
 
+def speed_table(seeds: list, per_seed: list[dict]) -> str:
+    """Per seed and training stage: images/s and step-time percentiles (median over epochs;
+    on CUDA from device events, so the host never waits on a step)."""
+    rows = []
+    for seed, stages in zip(seeds, per_seed):
+        for stage, sp in stages.items():
+            if sp:
+                rows.append([f"seed {seed}: {stage}", f"{sp['images_per_s']:.0f}",
+                             *(f"{sp.get(k, float('nan')):.1f}" for k in
+                               ("step_ms_p50", "step_ms_p90", "step_ms_p99"))])  # fmt: skip
+    return markdown_table(["stage", "images/s", "step ms p50", "p90", "p99"], rows)
+
+
 def departures_table(rows: list[list[str]]) -> str:
     return markdown_table(["", "paper", "this run"], rows)
 

@@ -136,6 +136,15 @@ class TrainSection(Section):
         return TrainConfig(seed=seed, **{**kw, **extra})
 
 
+def check_distinct(values: list, key: str) -> None:
+    """Refuse a list that names a value twice (``key`` names the list in the error)."""
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise InputError(f"{key}: {v!r} is listed twice")
+        seen.add(v)
+
+
 def check_config(cfg, cls, runner: str) -> None:
     """Refuse a config that is not the typed config ``cls`` a protocol's ``runner`` takes."""
     if not isinstance(cfg, cls):

@@ -179,6 +179,7 @@ def run_folder(args: argparse.Namespace) -> int:
         src.model, src.data, sets, methods, data_root=args.data_root, tpr=args.tpr,
         rule=args.rule, positive=args.positive, runtime=rt, ood_paths=paths, head=src.head,
         gate_ratio=check_ratio(args.accuracy_gate), strict=args.strict,
+        class_weights=src.class_weights,
     )  # fmt: skip
     if res is None:  # another process of a torchrun job: rank 0 reports
         return 0

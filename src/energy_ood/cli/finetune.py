@@ -1,25 +1,28 @@
-"""``energy-ood finetune``: energy-bounded fine-tuning, Outlier Exposure or the single-margin
-ablation of a trained run, with auxiliary outliers."""
+"""``energy-ood finetune``: fine-tune a trained run (or a given model) with any registered
+objective: energy-bounded fine-tuning, Outlier Exposure, the single-margin ablation and MixOE
+with auxiliary outliers; VOS, LogitNorm, ... without."""
 
 from __future__ import annotations
 
 from .._validate import InputError, check_int
 from ..models.normalization import HELP as NORMALIZE_HELP
+from ..train import methods
 from ..train.runs import Pretrained, finetune
 from ._paths import check_not_input
 from ._runtime import runtime_from_args
 from ._source import input_size
-from .train import add_common, print_accuracy, train_config
+from .train import add_aux, add_common, names, parse_params, print_accuracy, train_config
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "finetune",
-        help="fine-tune with auxiliary outliers (energy, OE, ...)",
-        description="Fine-tune a trained run with auxiliary outliers. Margins "
-        "are chosen on validation data when not given.",
+        help="fine-tune with a training objective (energy, OE, MixOE, VOS, ...)",
+        description="Fine-tune a trained run with a training objective (--method), with "
+        "auxiliary outliers for the methods that take them. Margins are chosen on validation "
+        "data when not given.",
     )
-    p.add_argument("--method", required=True, choices=("energy", "oe", "single-margin"))
+    p.add_argument("--method", required=True, choices=methods(), help="training objective")
     p.add_argument("--from", dest="base", help="the pretrained run folder")
     p.add_argument(
         "--model",
@@ -40,29 +43,15 @@ def add_parser(sub) -> None:
         action="store_true",
         help="with --model: replace a head whose class count differs from the data set's",
     )
-    p.add_argument(
-        "--aux",
-        required=True,
-        help="comma-separated auxiliary outlier sources (e.g. cifar10-train-grey,"
-        "scenes-aux,textures-aux)",
-    )
-    p.add_argument(
-        "--test-sets",
-        default="",
-        help="comma-separated OOD test sets of this study: an auxiliary source "
-        "that is also a test set is refused",
-    )
-    p.add_argument("--n-aux", type=int, default=20000, help="auxiliary outliers to draw (>= 1)")
+    add_aux(p, "needed by energy, oe, single-margin and mixoe")
     p.add_argument("--m-in", type=float, help="energy margin for ID (default: from data)")
     p.add_argument("--m-out", type=float, help="energy margin for outliers (default: from data)")
     p.add_argument("--margin", type=float, help="single-margin ablation (default: from data)")
-    p.add_argument("--lam", type=float, help="weight of the outlier term (energy 0.1, OE 0.5)")
+    p.add_argument(
+        "--lam", type=float, help="weight of the method's extra term (energy 0.1, OE 0.5, ...)"
+    )
     add_common(p, epochs=10, lr=0.001)
     p.set_defaults(func=run)
-
-
-def _names(s: str) -> list[str]:
-    return [x.strip() for x in s.split(",") if x.strip()]
 
 
 def _base(args):
@@ -85,9 +74,10 @@ def run(args) -> int:
     check_not_input(args, args.out, "--out")
     rt = runtime_from_args(args)
     cfg = train_config(args, rt, method=args.method, lam=args.lam, m_in=args.m_in,
-                       m_out=args.m_out, margin=args.margin)  # fmt: skip
+                       m_out=args.m_out, margin=args.margin,
+                       hparams=parse_params(args.param))  # fmt: skip
     res = finetune(
-        base, args.method, _names(args.aux), args.out, cfg, test_sets=_names(args.test_sets),
+        base, args.method, names(args.aux), args.out, cfg, test_sets=names(args.test_sets),
         data_root=args.data_root, n_aux=check_int(args.n_aux, "--n-aux", min=1),
         resume=args.resume, runtime=rt, overwrite=args.overwrite,
     )  # fmt: skip

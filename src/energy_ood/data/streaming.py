@@ -287,6 +287,7 @@ class StreamSplit:
         self.device = device or torch.device("cpu")
         self.workers = default_workers() if workers is None else workers
         self._sampler, self._loader = None, None
+        self._stats: dict = {}  # device -> (mean, std) tensors: copied there once
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -310,9 +311,18 @@ class StreamSplit:
         return StreamSplit(self.ds, self.indices, self.mean, self.std, device, self.workers)
 
     def normalize(self, xb: torch.Tensor) -> torch.Tensor:
+        """uint8 images to normalised floats on the device; the per-channel mean and std are
+        copied to the device once (not one blocking copy per batch)."""
         from ..models.preprocess import normalize_inputs
 
-        return normalize_inputs(xb.to(self.device, non_blocking=True), self.mean, self.std)
+        xb = xb.to(self.device, non_blocking=True)
+        key = str(xb.device)
+        if key not in self._stats:
+            self._stats[key] = tuple(
+                torch.tensor(v, dtype=torch.float32, device=xb.device).view(1, -1, 1, 1)
+                for v in (self.mean, self.std)
+            )
+        return normalize_inputs(xb, *self._stats[key])
 
     def batches(self, index_lists):
         """Normalised ``(x, y)`` batches on the device for lists of positions in this split."""

@@ -85,7 +85,8 @@ def fit_on_source(scorer, source, runtime, *, val=None, fit_samples: int = 10000
                   class_weights=None, tpr: float = 0.95, gate_ratio: float = DEFAULT_RATIO,
                   strict: bool = False, label=None) -> Detector:  # fmt: skip
     """A detector of ``scorer`` holding ``source``'s model: fitted on ``fit_samples`` training
-    images (seeded), its threshold set on the validation split, or on the images at ``val``."""
+    images (seeded), its threshold set on the validation split, or on the images at ``val``;
+    ``class_weights`` (a file) or else the class weights the source's run learned (VOS)."""
     d = source.data
     g = torch.Generator().manual_seed(0)
     idx = torch.randperm(len(d.x_train), generator=g)[: max(1, fit_samples)]
@@ -98,6 +99,8 @@ def fit_on_source(scorer, source, runtime, *, val=None, fit_samples: int = 10000
     needs = {}
     if class_weights:
         needs["class_weights"] = load_array(class_weights)
+    elif source.class_weights is not None and "class_weights" in scorer.fit_needs:
+        needs["class_weights"] = source.class_weights  # the run's own (VOS training)
     if "std" in scorer.fit_accepts:
         needs["std"] = list(d.std)
     check_fit_needs(scorer, dict.fromkeys(needs, True), label,

@@ -3,7 +3,8 @@
 The run's own data split is rebuilt from ``run.json``; OOD sets are named sets or a user's
 files (``ood_paths``: image folders, shards, file lists, IDX or npz, in the run's ID transform);
 logits and features are extracted once per set; feature scorers are fitted on (a seeded subset
-of) the run's ID training images. Each OOD set is scored whole (no random draws): one row of
+of) the run's ID training images; ``weighted_ebo`` reads the class weights the run learned
+(``class_weights.npy``, VOS). Each OOD set is scored whole (no random draws): one row of
 metrics per set, and their mean.
 """
 
@@ -20,7 +21,7 @@ from ..io.atomic_write import atomic_write_bytes
 from ..metrics import ood_metrics
 from ..metrics.accuracy_gate import DEFAULT_RATIO, enforce, id_accuracy
 from ..reporting.tables import mean_row
-from ..train.runs import load_run
+from ..train.runs import load_run, run_class_weights
 from .ood_inputs import load_ood_tensors
 from .scoring import method_label, score_on_sets
 
@@ -59,6 +60,7 @@ def evaluate_model(
     head: str | None = None,
     gate_ratio: float = DEFAULT_RATIO,
     strict: bool = False,
+    class_weights=None,
     **metric_kw,
 ) -> dict | None:
     """{method label: {set: metrics, ..., "mean": metrics}} of ``model`` on ID data ``data``
@@ -79,7 +81,7 @@ def evaluate_model(
             gate["record"], gate["warning"] = g.record(), enforce(g, strict)
 
     raw, scored = score_on_sets(model, data, oods, methods, fit_samples, seed, runtime, head,
-                                check)  # fmt: skip
+                                check, class_weights)  # fmt: skip
     if raw is None:
         return None
     results = {}
@@ -104,6 +106,7 @@ def evaluate_run(run_dir, ood_sets, methods, data_root=None, runtime=None, **kw)
     """:func:`evaluate_model` of a run folder's model on its own data split."""
     mode = runtime.data_mode if runtime is not None else "auto"
     model, data, run = load_run(run_dir, data_root, data_mode=mode)
+    kw.setdefault("class_weights", run_class_weights(run_dir))
     res = evaluate_model(model, data, ood_sets, methods, data_root, runtime=runtime, **kw)
     if res is not None:
         res["run"] = run

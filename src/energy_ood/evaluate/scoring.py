@@ -61,8 +61,10 @@ class ScoredModel:
         std: list[float] | None = None,
         runtime=None,
         head: str | None = None,
+        class_weights=None,
     ):
         self.model = model
+        self.class_weights = class_weights  # learned in training (VOS), for weighted_ebo
         self.adapter = ModelAdapter(model, head)
         self.head_name = head
         self.batch_size = batch_size
@@ -115,6 +117,7 @@ class ScoredModel:
             head=self.adapter.head,
             model=self.model,
             std=self.std,
+            class_weights=self.class_weights,
         )
 
     def fitted(self, spec: dict):
@@ -180,13 +183,14 @@ def score_methods(
 
 def score_on_sets(
     model, data, oods: dict, methods: list[dict], fit_n: int, seed: int, runtime=None, head=None,
-    before=None,
+    before=None, class_weights=None,
 ):  # fmt: skip
     """Extract logits/features of ``model`` on the ID test set (named "id") and each OOD set,
     fit scorers on a seeded subset of ``fit_n`` ID training images (validation-split scorers on
     the ID validation images), and score every method: ``(score_methods(...), ScoredModel)``.
-    ``before(scored)`` runs on rank 0 before any scorer (the ID-accuracy gate). In a torchrun
-    job every process extracts its shard and rank 0 alone scores (the others get
+    ``before(scored)`` runs on rank 0 before any scorer (the ID-accuracy gate);
+    ``class_weights`` are the model's learned class weights (VOS) for ``weighted_ebo``. In a
+    torchrun job every process extracts its shard and rank 0 alone scores (the others get
     ``(None, ScoredModel)``)."""
     g = torch.Generator().manual_seed(seed)
     fit_idx = torch.randperm(len(data.x_train), generator=g)[:fit_n]
@@ -200,6 +204,7 @@ def score_on_sets(
         std=list(data.std) if getattr(data, "std", None) is not None else None,
         runtime=runtime,
         head=head,
+        class_weights=class_weights,
     )
     scored.add("id", data.x_test)
     for name, x in oods.items():

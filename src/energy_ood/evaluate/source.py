@@ -36,14 +36,16 @@ class SourceSpec:
 
 @dataclass
 class ModelSource:
-    """The model (on the runtime's device), its ``IDData``, the name of its final layer and a
-    record of what the model is (JSON, for reports)."""
+    """The model (on the runtime's device), its ``IDData``, the name of its final layer, a
+    record of what the model is (JSON, for reports) and the class weights a run learned in
+    training (VOS; None otherwise)."""
 
     model: object
     data: object
     head: str | None
     record: dict = field(default_factory=dict)
     spec: SourceSpec = field(default_factory=SourceSpec)
+    class_weights: object = None  # learned in the run's training (VOS), for weighted_ebo
 
     def inputs_record(self) -> dict:
         """The record a detector fitted with this model keeps (``score.model_record``)."""
@@ -60,7 +62,7 @@ def _from_run(spec: SourceSpec, runtime) -> ModelSource:
             "--checkpoint, --dataset, --input-size, --normalize and --class-names go with "
             "--model (a run folder's model takes the data and statistics it was trained with)"
         )
-    from ..train.runs import load_run
+    from ..train.runs import load_run, run_class_weights
 
     model, data, run = load_run(spec.run_dir, spec.data_root, data_mode=runtime.data_mode)
     note = "the run's own training statistics"
@@ -70,7 +72,8 @@ def _from_run(spec: SourceSpec, runtime) -> ModelSource:
     record = {"run_dir": str(spec.run_dir), "arch": run["config"].get("arch"),
               "normalization": norm}  # fmt: skip
     head = (run["config"].get("arch") or {}).get("head")
-    return ModelSource(model.to(runtime.device), data, head, record, spec)
+    weights = run_class_weights(spec.run_dir)
+    return ModelSource(model.to(runtime.device), data, head, record, spec, weights)
 
 
 def _from_model(spec: SourceSpec, runtime, seed: int) -> ModelSource:

@@ -216,11 +216,14 @@ def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 def normalize_inputs(x: torch.Tensor, mean, std) -> torch.Tensor:
     """THE normalisation of model inputs: uint8 images to [0, 1] (divided by 255), then
-    ``(x - mean) / std`` per channel (float32 statistics on x's device); none when ``mean`` is
-    None. Every path from images to a model ends here."""
+    ``(x - mean) / std`` per channel (float32 statistics on x's device: lists, or (1, C, 1, 1)
+    tensors already there); none when ``mean`` is None. Every path from images to a model ends
+    here."""
     x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
     if mean is None:
         return x
+    if isinstance(mean, torch.Tensor):  # (1, C, 1, 1) already on x's device (cached)
+        return (x - mean) / std
     m = torch.tensor(list(mean), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     s = torch.tensor(list(std), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return (x - m) / s

@@ -1,8 +1,9 @@
-"""Training: cross-entropy pretraining, energy-bounded fine-tuning, Outlier Exposure, the
-single-margin ablation and the rotation-prediction auxiliary task."""
+"""Training: one loop for every registered objective (:mod:`.objectives`): cross-entropy,
+energy-bounded fine-tuning and its from-scratch variant, Outlier Exposure, the single-margin
+ablation, the rotation-prediction task, LogitNorm, VOS and MixOE."""
 
 from ..models.checkpoint import load_checkpoint, load_model_from_checkpoint
-from .config import METHODS, TrainConfig
+from .config import TrainConfig, methods, needs_aux
 from .loop import Trainer, accuracy, predict_logits
 from .losses import (
     center_mask,
@@ -15,7 +16,6 @@ from .margins import choose_margins, energy_stats
 from .schedule import cosine_lr
 
 __all__ = [
-    "METHODS",
     "TrainConfig",
     "Trainer",
     "accuracy",
@@ -26,6 +26,8 @@ __all__ = [
     "energy_stats",
     "load_checkpoint",
     "load_model_from_checkpoint",
+    "methods",
+    "needs_aux",
     "outlier_exposure_loss",
     "predict_logits",
     "rotate_batch",

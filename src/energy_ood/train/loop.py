@@ -1,41 +1,48 @@
-"""One plain PyTorch training loop for pretraining and every fine-tuning method.
+"""One plain PyTorch training loop for every registered objective (:mod:`.objectives`).
 
-* Nesterov SGD, per-step cosine decay (a pure function of the global step);
-* ID and auxiliary batches concatenated into ONE forward pass for energy / OE / single-margin;
-* the rotation task as the semantic-anomaly paper's code trains it: per batch, one update of
-  the class head on the unrotated images, then one of the rotation head on all four rotations
-  (``rotation_updates = "summed"`` takes one update of the summed losses instead);
+* the objective says what a step needs (auxiliary outliers, features, the head, the rotation
+  head, the global batch for a feature queue) and how many updates a step makes (the rotation
+  task alternates two); the loop never switches on its name;
+* Nesterov SGD, per-step cosine decay (a pure function of the global step); the objective's own
+  parameters (VOS's class weights and logistic regression) in the same optimizer;
 * any device (``Runtime``): batches and augmentation on the model's device, autocast in bf16
-  or fp16 (with a GradScaler), channels_last inputs, optional ``torch.compile``;
-* many processes (torchrun): DistributedDataParallel, each rank computes its shard of every
-  global batch (the configured batch size is the global one), rank 0 alone writes;
-* deterministic: the data order, augmentation and dropout of epoch e depend only on (seed, e),
-  so a run resumed from the checkpoint of epoch e-1 repeats epoch e exactly;
+  or fp16 (with a GradScaler), channels_last inputs, optional ``torch.compile``; an epoch's
+  indices and random numbers are drawn on the CPU when it starts and copied to the device once
+  (:mod:`.epoch_plan`); step times come from device events (:mod:`.timing`);
+* many processes (torchrun): DistributedDataParallel over the model and the objective's
+  parameters, each rank computes its shard of every global batch (the configured batch size is
+  the global one), rank 0 alone writes;
+* deterministic: the data order, augmentation, the objective's draws and dropout of epoch e
+  depend only on (seed, e), so a run resumed from the checkpoint of epoch e-1 repeats epoch e
+  exactly (the objective's state, e.g. VOS's queues, is in the checkpoint);
 * a checkpoint after every epoch, written atomically (temporary file, then rename), loaded with
-  ``torch.load(weights_only=True)``.
+  ``torch.load(weights_only=True)``; what the objective exports (``class_weights.npy``) is
+  written next to it when training ends.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._validate import InputError
-from ..io.atomic_write import atomic_torch_save
+from ..io.atomic_write import atomic_torch_save, atomic_write_bytes
 from ..models.checkpoint import load_checkpoint
 from ..runtime import dist
-from ..runtime.device import Runtime, autocast, cpu_runtime, model_device
+from ..runtime.device import Runtime, cpu_runtime, model_device
 from ..runtime.progress import log, progress
 from . import augment
-from .batches import as_source, eval_batches
-from .config import NEEDS_AUX, TrainConfig
-from .losses import energy_bounded_loss, outlier_exposure_loss, single_margin_loss
+from .batches import TensorSource, as_source, eval_batches
+from .config import TrainConfig
+from .epoch_plan import EpochPlan, plan_epoch
+from .gather import Gather
+from .objectives.base import load_tensors
+from .objectives.step import NetView, Step
 from .resume import check_compatible
 from .schedule import cosine_lr
+from .timing import StepClock
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -83,16 +90,20 @@ def check_labels(y: torch.Tensor, num_classes: int, what: str) -> None:
         raise InputError(f"{what} label {bad} is outside the model's {num_classes} classes")
 
 
-class _Heads(nn.Module):
-    """``forward(x)`` -> class logits, ``forward(x, rotation=True)`` -> rotation logits: one
-    module so that DistributedDataParallel synchronises both heads' gradients."""
+class _StepModule(nn.Module):
+    """The module a step calls (and DistributedDataParallel wraps): the model and the
+    objective's own parameters, so that DDP synchronises the gradients of both; ``forward``
+    returns the objective's loss of one step's phase."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, extra: nn.Module | None, objective):
         super().__init__()
         self.model = model
+        if extra is not None:
+            self.extra = extra
+        self._objective = (objective,)  # not a submodule
 
-    def forward(self, x: torch.Tensor, rotation: bool = False) -> torch.Tensor:
-        return self.model.forward_rotation(x) if rotation else self.model(x)
+    def forward(self, step: Step, phase: int) -> torch.Tensor:
+        return self._objective[0].loss(step, phase)
 
 
 def steps_per_epoch(n: int, batch_size: int, world: int = 1) -> int:
@@ -125,8 +136,13 @@ class Trainer:
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.arch = arch or (model.arch_config() if hasattr(model, "arch_config") else {})
+        self.objective = cfg.objective()
+        self.extra = self.objective.build(self.model, cfg.seed)  # its own parameters, if any
+        params = list(self.model.parameters())
+        if self.extra is not None:
+            params += list(self.extra.parameters())
         self.opt = torch.optim.SGD(
-            self.model.parameters(),
+            params,
             lr=cfg.lr,
             momentum=cfg.momentum,
             nesterov=cfg.nesterov,
@@ -142,21 +158,25 @@ class Trainer:
         return self.out / "checkpoint.pt"
 
     def _wrap(self) -> nn.Module:
-        """The module the steps call: DDP across processes, compiled when asked."""
-        net: nn.Module = _Heads(self.model)
+        """The module the steps call: DDP across processes (finding unused parameters when a
+        rotation head or the objective's own parameters can sit out a step)."""
+        net: nn.Module = _StepModule(self.model, self.extra, self.objective)
         if dist.world() > 1:
-            rot = getattr(self.model, "rot_head", None) is not None
+            unused = getattr(self.model, "rot_head", None) is not None or self.extra is not None
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(
-                net, device_ids=ids, find_unused_parameters=rot
+                net, device_ids=ids, find_unused_parameters=unused
             )
-        if self.runtime.compile:
-            net = torch.compile(net)
         return net
 
+    def _view(self) -> NetView:
+        """The model as the objective sees it (compiled for its logits when asked)."""
+        call = torch.compile(self.model) if self.runtime.compile else self.model
+        cfg = self.cfg
+        return NetView(self.model, self.objective.needs, self.device, cfg.amp,
+                       cfg.channels_last, call)  # fmt: skip
+
     def _save(self, epoch: int, step: int) -> None:
-        if not dist.is_main():
-            return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
@@ -166,6 +186,12 @@ class Trainer:
             "arch": self.arch,
             "history": self.history,
         }
+        obj = self.objective.state_dict()  # on every process: it may read the device
+        if self.extra is not None or obj:
+            extra = {} if self.extra is None else self.extra.state_dict()
+            state["objective"] = {"params": extra, "state": obj}
+        if not dist.is_main():
+            return
         if self.preprocess is not None:
             state["preprocess"] = self.preprocess
         if self.scaler.is_enabled():
@@ -176,6 +202,7 @@ class Trainer:
         ck = load_checkpoint(self.checkpoint_path, broadcast_device=self.device)
         check_compatible(ck, self.arch, self.cfg.to_dict(), self.checkpoint_path)
         self.model.load_state_dict(ck["model"])
+        self._load_objective(ck.get("objective"))
         self.opt.load_state_dict(ck["optimizer"])
         if "scaler" in ck and self.scaler.is_enabled():
             self.scaler.load_state_dict(ck["scaler"])
@@ -184,12 +211,18 @@ class Trainer:
         log(f"resumed from {self.checkpoint_path} after epoch {self.start_epoch}")
         return int(ck["step"])
 
-    def _forward(self, x: torch.Tensor, rotation: bool = False) -> torch.Tensor:
-        """Float32 logits of ``x`` under the runtime's autocast."""
-        if self.cfg.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.cfg.amp):
-            return self._net(x, rotation).float()
+    def _load_objective(self, saved) -> None:
+        """The objective's parameters and state from a checkpoint (checked, never code)."""
+        where = str(self.checkpoint_path)
+        saved = saved if saved is not None else {"params": {}, "state": {}}
+        if not isinstance(saved, dict) or set(saved) != {"params", "state"}:
+            raise InputError(f"{where}: checkpoint field 'objective' is malformed")
+        if self.extra is not None:
+            like = self.extra.state_dict()
+            self.extra.load_state_dict(load_tensors(saved["params"], like, where))
+        elif saved["params"]:
+            raise InputError(f"{where}: holds objective parameters this method has not")
+        self.objective.load_state_dict(saved["state"], where)
 
     def _update(self, loss: torch.Tensor) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -197,92 +230,26 @@ class Trainer:
         self.scaler.step(self.opt)
         self.scaler.update()
 
-    def _step(self, xb, yb, aux_b) -> torch.Tensor:
-        """One training step (one or two updates); returns the loss (a 0-d tensor)."""
-        cfg = self.cfg
-        if cfg.method == "ce":
-            loss = F.cross_entropy(self._forward(xb), yb)
-        elif cfg.method == "rotation":
-            rx, ry = augment.rotate_all(xb)
-            if cfg.rotation_updates == "alternating":
-                loss = F.cross_entropy(self._forward(xb), yb)
-                self._update(loss)
-                rot = cfg.lam * F.cross_entropy(self._forward(rx, rotation=True), ry)
-                self._update(rot)
-                return (loss + rot).detach()
-            loss = F.cross_entropy(self._forward(xb), yb)
-            loss = loss + cfg.lam * F.cross_entropy(self._forward(rx, rotation=True), ry)
-        else:  # ID and auxiliary outliers concatenated into one forward pass
-            logits = self._forward(torch.cat([xb, aux_b]))
-            lin, lout = logits[: xb.shape[0]], logits[xb.shape[0] :]
-            loss = F.cross_entropy(lin, yb)
-            if cfg.method == "energy":
-                loss = loss + cfg.lam * energy_bounded_loss(lin, lout, cfg.m_in, cfg.m_out)
-            elif cfg.method == "single-margin":
-                loss = loss + cfg.lam * single_margin_loss(lin, lout, cfg.margin)
-            else:
-                loss = loss + cfg.lam * outlier_exposure_loss(lout)
-        self._update(loss)
-        return loss.detach()
+    def _step(self, step: Step) -> torch.Tensor:
+        """One training step: one update per phase of the objective (the rotation task
+        alternates two); returns the summed loss (a 0-d tensor)."""
+        total = None
+        for phase in range(self.objective.phases):
+            loss = self._net(step, phase)
+            self._update(loss)
+            total = loss.detach() if total is None else total + loss.detach()
+        return total
 
     def _check(self, source, aux) -> None:
-        cfg = self.cfg
-        if cfg.method in NEEDS_AUX:
-            if aux is None or len(aux) == 0:
-                raise InputError(f"method {cfg.method!r} needs auxiliary outliers (--aux)")
-            if cfg.method == "energy" and (cfg.m_in is None or cfg.m_out is None):
-                raise InputError("energy fine-tuning needs m_in and m_out (or choose_margins)")
-            if cfg.method == "single-margin" and cfg.margin is None:
-                raise InputError("single-margin fine-tuning needs margin")
-        if cfg.method == "rotation" and getattr(self.model, "rot_head", None) is None:
-            raise InputError("rotation training needs a model built with rotation_head=True")
+        obj = self.objective
+        if "aux" in obj.needs and (aux is None or len(aux) == 0):
+            raise InputError(f"method {obj.name!r} needs auxiliary outliers (--aux)")
+        obj.check_ready(self.model)
         if len(source) < 2 * dist.world():
             raise InputError(f"need at least {2 * dist.world()} training images, got {len(source)}")
         k = getattr(self.model, "num_classes", None)
         if k is not None and source.labels is not None:
             check_labels(source.labels, k, "training")
-
-    def _epoch(self, epoch: int, source, aux_src, steps: int, total: int, step: int):
-        """One epoch (seeded order, augmentation and dropout, cosine learning rate per step):
-        its record and the step count after it."""
-        cfg, rank, world = self.cfg, dist.rank(), dist.world()
-        g = _epoch_generator(cfg.seed, epoch)
-        torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
-        perm = torch.randperm(len(source), generator=g)
-        aux_perm = torch.randperm(len(aux_src), generator=g) if aux_src is not None else None
-        parts = [perm[s * cfg.batch_size : (s + 1) * cfg.batch_size] for s in range(steps)]
-        mine = [p.tensor_split(world)[rank] for p in parts]
-        self.model.train()
-        t0, seen = time.perf_counter(), 0
-        loss_sum = torch.zeros((), device=self.device)
-        bar = progress(
-            total=steps, desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}", unit="step"
-        )
-        for s, (xb, yb) in enumerate(source.batches(mine)):
-            u = augment.draw(g, len(parts[s])).tensor_split(world)[rank]
-            xb = augment.apply(xb, u, cfg.augment, cfg.crop_padding, cfg.center_mask)
-            aux_b = None
-            if aux_src is not None:
-                ai = _aux_indices(aux_perm, s, cfg.aux_batch_size)
-                ua = augment.draw(g, len(ai)).tensor_split(world)[rank]
-                ((aux_b, _),) = aux_src.batches([ai.tensor_split(world)[rank]])
-                aux_b = augment.apply(aux_b, ua, cfg.augment, cfg.crop_padding, False)
-            for group in self.opt.param_groups:
-                group["lr"] = cosine_lr(step, total, cfg.lr)
-            loss = self._step(xb, yb, aux_b)
-            step += 1
-            seen += len(parts[s])
-            loss_sum += loss * len(xb)
-            bar.update(1)
-            if s % 20 == 0 and not bar.disable:
-                bar.set_postfix(loss=f"{float(loss):.3f}")
-        bar.close()
-        if world > 1:
-            torch.distributed.all_reduce(loss_sum)
-        seconds = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "loss": float(loss_sum) / seen, "seconds": seconds,
-               "images_per_s": seen / seconds}  # fmt: skip
-        return rec, step
 
     def fit(
         self,
@@ -294,36 +261,104 @@ class Trainer:
     ) -> list[dict]:
         """Train on normalised images ``x`` (a tensor (N, C, H, W) with labels ``y``, or a batch
         source of ``energy_ood.train.batches``); ``aux`` holds auxiliary outliers (normalised
-        the same way) for energy / OE / single-margin. ``eval_fn(model) -> dict`` is called
+        the same way) for objectives that need them. ``eval_fn(model) -> dict`` is called
         after every epoch and its numbers recorded."""
         cfg = self.cfg
         if y is not None and len(x) != len(y):
             raise InputError(f"{len(x)} images but {len(y)} labels")
         source = as_source(x, y, self.device)
         self._check(source, aux)
-        aux_src = as_source(aux, None, self.device) if cfg.method in NEEDS_AUX else None
+        aux_src = as_source(aux, None, self.device) if "aux" in self.objective.needs else None
         steps = steps_per_epoch(len(source), cfg.batch_size, dist.world())
-        total = steps * cfg.epochs
         has_ck = dist.broadcast_object(self.checkpoint_path.exists() if dist.is_main() else None)
         step = self._resume() if resume and has_ck else 0
         if dist.is_main():
             self.out.mkdir(parents=True, exist_ok=True)
-        self._net = self._wrap()
+        self._net, view = self._wrap(), self._view()
         for epoch in range(self.start_epoch, cfg.epochs):
-            rec, step = self._epoch(epoch, source, aux_src, steps, total, step)
+            step = self._epoch(epoch, steps, step, source, aux_src, view)
             if eval_fn is not None:
-                rec.update(eval_fn(self.model))
-            self.history.append(rec)
+                self.history[-1].update(eval_fn(self.model))
             self._save(epoch, step)
+            rec = self.history[-1]
             log(
                 f"epoch {epoch + 1}/{cfg.epochs}: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "epoch")
             )
         dist.barrier()
+        for name, value in self.objective.exports().items():
+            dist.on_main(_save_npy, self.out / f"{name}.npy", value)
         return self.history
 
+    def _plan(self, epoch: int, steps: int, source, aux_src) -> EpochPlan:
+        cfg, world = self.cfg, dist.world()
+        g = _epoch_generator(cfg.seed, epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout (every device)
+        cpu = torch.device("cpu")
 
-def _aux_indices(aux_perm: torch.Tensor, s: int, size: int) -> torch.Tensor:
-    """The auxiliary images of global step ``s``: consecutive slices of the epoch's
-    permutation, wrapping around."""
-    return aux_perm[(torch.arange(size) + s * size) % len(aux_perm)]
+        def index_device(src):
+            return self.device if isinstance(src, TensorSource) else cpu
+
+        def aux_size(n_id: int) -> int:
+            return self.objective.aux_batch_size(cfg.aux_batch_size, n_id)
+
+        return plan_epoch(g, len(source), steps, cfg.batch_size,
+                          len(aux_src) if aux_src is not None else None, aux_size,
+                          self.objective, world, dist.rank(), self.device,
+                          index_device(source), index_device(aux_src))  # fmt: skip
+
+    def _epoch(self, epoch: int, steps: int, step: int, source, aux_src, view) -> int:
+        """Train one epoch; appends its record to the history; returns the global step."""
+        cfg, world, rank = self.cfg, dist.world(), dist.rank()
+        total = steps * cfg.epochs
+        self.objective.begin_epoch(epoch, cfg.epochs)
+        plan = self._plan(epoch, steps, source, aux_src)
+        self.model.train()
+        clock = StepClock(self.device)
+        clock.start()
+        seen = 0
+        loss_sum = torch.zeros((), device=self.device)
+        bar = progress(total=steps, desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}",
+                       unit="step")  # fmt: skip
+        show = not bar.disable and self.device.type == "cpu"  # reading a loss syncs a GPU
+        for s, (xb, yb) in enumerate(source.batches(plan.mine)):
+            xb = augment.apply(xb, plan.u[s], cfg.augment, cfg.crop_padding, cfg.center_mask)
+            aux_b = None
+            if aux_src is not None:
+                ((aux_b, _),) = aux_src.batches([plan.aux[s]])
+                aux_b = augment.apply(aux_b, plan.u_aux[s], cfg.augment, cfg.crop_padding, False)
+            for group in self.opt.param_groups:
+                group["lr"] = cosine_lr(step, total, cfg.lr)
+            n = plan.sizes[s]
+            gather = self._gather(n, plan.aux_sizes[s])
+            loss = self._step(Step(xb, yb, view, aux=aux_b, rand=plan.rand[s], epoch=epoch, n=n,
+                                   world=world, rank=rank, gather=gather))  # fmt: skip
+            clock.tick()
+            step += 1
+            seen += n
+            loss_sum += loss * len(xb)
+            bar.update(1)
+            if s % 20 == 0 and show:
+                bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.close()
+        if world > 1:
+            torch.distributed.all_reduce(loss_sum)
+        rec = {"epoch": epoch + 1, "loss": float(loss_sum) / seen, **clock.stop(seen)}
+        self.history.append(rec)
+        return step
+
+    def _gather(self, n_id: int, n_aux: int) -> Gather | None:
+        if "global_batch" not in self.objective.needs:
+            return None
+        return Gather(n_id, n_aux, dist.world(), dist.rank())
+
+
+def _save_npy(path: Path, value: torch.Tensor) -> None:
+    """``value`` as a float32 .npy file, written atomically."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, value.detach().cpu().float().numpy())
+    atomic_write_bytes(path, buf.getvalue())

@@ -43,3 +43,22 @@ def choose_margins(
         "rule": "m_in = mean E(ID validation), m_out = mean E(auxiliary validation), "
         f"at least {min_gap} apart; single margin = m_out - m_in",
     }
+
+
+MARGIN_KEYS = ("m_in", "m_out", "margin")
+
+
+def fill_margins(cfg, model, id_val: torch.Tensor, aux_val: torch.Tensor) -> dict | None:
+    """For a method that takes margins left unset (energy's m_in / m_out, the single-margin
+    hinge's margin), choose them from data (:func:`choose_margins`) and set every unset
+    margin field of ``cfg``; returns the choice (None when nothing was chosen)."""
+    from .objectives import objective_class
+
+    takes = objective_class(cfg.method).hparams
+    if not any(k in takes and getattr(cfg, k) is None for k in MARGIN_KEYS):
+        return None
+    margins = choose_margins(model, id_val, aux_val)
+    for k in MARGIN_KEYS:
+        if getattr(cfg, k) is None:
+            setattr(cfg, k, margins[k])
+    return margins

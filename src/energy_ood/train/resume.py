@@ -25,6 +25,7 @@ RESUME_KEYS = (
     "weight_decay",
     "amp",
     "rotation_updates",
+    "hparams",
 )
 
 
@@ -39,6 +40,7 @@ def check_compatible(ck: dict, arch: dict, cfg: dict | None, path) -> None:
     if cfg is not None:
         saved = migrate_amp(ck.get("config", {}))
         saved.setdefault("rotation_updates", "summed")
+        saved.setdefault("hparams", {})  # written before the objective registry
         diff = [k for k in RESUME_KEYS if saved.get(k) != cfg.get(k)]
         if diff:
             k = diff[0]

@@ -9,7 +9,8 @@
 * temporary files left by a crash of this package's atomic writers (``.checkpoint.pt.*`` +
   ``TMP_SUFFIX``) are removed; other files, a user's ``.draft.tmp`` included, are left alone
   (and count as content of the folder);
-* with ``overwrite`` the files a run writes (checkpoint, run.json, metrics.json) are removed
+* with ``overwrite`` the files a run writes (checkpoint, run.json, metrics.json, the class
+  weights VOS exports) are removed
   first, so a later ``--resume`` cannot pick up the replaced run's checkpoint; files the run did
   not make are left alone.
 
@@ -28,7 +29,7 @@ from ..runtime import dist
 from ..runtime.progress import log
 from .runlock import LOCK, HeldLock, take_lock
 
-RUN_FILES = ("checkpoint.pt", "run.json", "metrics.json")
+RUN_FILES = ("checkpoint.pt", "run.json", "metrics.json", "class_weights.npy")
 
 
 class RunLock:

@@ -18,9 +18,7 @@ import torch
 from .._validate import InputError
 from ..data import bad_images
 from ..data.prepare import IDData, prepare_id
-from ..data.splits import AuxiliaryPool
 from ..io.atomic_write import atomic_write_json
-from ..io.size_limits import check_bytes
 from ..models import create_model
 from ..models.checkpoint import load_model_from_checkpoint
 from ..models.preprocess import Preprocess
@@ -29,9 +27,11 @@ from ..runtime.device import Runtime, cpu_runtime
 from ..runtime.progress import log
 from ..runtime.provenance import run_metadata
 from ..runtime.seeds import seed_everything
-from .config import NEEDS_AUX, TrainConfig, migrate_amp
-from .loop import Trainer, accuracy, steps_per_epoch
-from .margins import choose_margins
+from .config import TrainConfig, migrate_amp
+from .loop import Trainer, accuracy
+from .margins import fill_margins
+from .objectives import objective_class
+from .outliers import aux_outliers, aux_reuse, training_outliers  # noqa: F401 - re-exported
 from .record import check_against_checkpoint, read_run_json
 from .rundir import claim, same_folder
 
@@ -45,6 +45,7 @@ def identity(meta: dict) -> dict:
     cfg, data = meta.get("config", {}), meta.get("data", {})
     train = {k: v for k, v in migrate_amp(cfg.get("train", {})).items() if k not in NOT_IDENTITY}
     train.setdefault("rotation_updates", "summed")
+    train.setdefault("hparams", {})  # written before the objective registry
     out = {
         "dataset": data.get("dataset"),
         "train_limit": cfg.get("train_limit"),
@@ -120,20 +121,15 @@ def _begin_run(out: Path, cfg: TrainConfig, config: dict, d: IDData, runtime: Ru
     return meta
 
 
-def _margins(cfg: TrainConfig, model, d: IDData, aux_val) -> dict:
-    """The margins chosen on validation data (ID vs held-out outliers); those ``cfg`` does not
-    fix are set from them."""
-    margins = choose_margins(model, d.x_val, aux_val)
-    if cfg.m_in is None:
-        cfg.m_in = margins["m_in"]
-    if cfg.m_out is None:
-        cfg.m_out = margins["m_out"]
-    if cfg.margin is None:
-        cfg.margin = margins["margin"]
-    log(
-        f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
-        f"(from validation energies)"
-    )
+def _margins(cfg: TrainConfig, model, d: IDData, aux_val) -> dict | None:
+    """The margins chosen on validation data (ID vs held-out outliers) for a method that takes
+    margins ``cfg`` leaves unset (:func:`~.margins.fill_margins`); those are set from them."""
+    margins = fill_margins(cfg, model, d.x_val, aux_val)
+    if margins is not None:
+        log(
+            f"margins: m_in={cfg.m_in}, m_out={cfg.m_out}, single margin={cfg.margin} "
+            f"(from validation energies)"
+        )
     return margins
 
 
@@ -160,21 +156,28 @@ def pretrain(
     runtime: Runtime | None = None,
     overwrite: bool = False,
     start: tuple[torch.nn.Module, dict] | None = None,
+    aux: list[str] | None = None,
+    test_sets: list[str] | tuple[str, ...] = (),
+    n_aux: int = 20000,
 ) -> dict:
-    """Cross-entropy (or rotation-task) training from scratch into the run folder ``out``;
-    from given weights when ``start`` = ``(model, arch)`` (a loaded torchvision/timm model and
-    its ``LoadedModel.arch`` record; ``data`` must then come through its preprocessing).
+    """Training from scratch with ``cfg.method`` (cross-entropy, the rotation task, LogitNorm,
+    VOS, energy-scratch, ...; ``aux``: auxiliary outlier sources for a method that takes them,
+    ``test_sets`` the study's OOD test sets, whose families they must not share) into the run
+    folder ``out``; from given weights when ``start`` = ``(model, arch)`` (a loaded
+    torchvision/timm model and its ``LoadedModel.arch`` record; ``data`` must then come through
+    its preprocessing).
 
     ``out`` must be empty unless ``resume`` (same run, checked field by field) or
     ``overwrite``; it is locked while the run writes to it."""
     out, runtime = Path(out), runtime or cpu_runtime()
+    rotation_head = rotation_head or "rotation_head" in objective_class(cfg.method).needs
     with claim(out, resume=resume, overwrite=overwrite):
         seed_everything(cfg.seed)
         d = data or prepare_id(
             dataset, data_root, cfg.seed, train_limit=train_limit, data_mode=runtime.data_mode
         )
         if start is not None:
-            if rotation_head or cfg.method == "rotation":
+            if rotation_head:
                 raise InputError(f"{model_name}: the rotation task needs a registry model")
             model, arch = start
         else:
@@ -182,17 +185,20 @@ def pretrain(
                 model_name,
                 num_classes=len(d.classes),
                 in_channels=d.channels,
-                rotation_head=rotation_head or cfg.method == "rotation",
+                rotation_head=rotation_head,
                 **(model_kwargs or {}),
             )
             arch = model.arch_config()
+        aux_train, _, pool = training_outliers(cfg, aux, test_sets, n_aux, d, data_root)
         config = {"model": model_name, "arch": arch, "train_limit": train_limit}
+        if pool is not None:
+            config.update(aux=list(aux), n_aux=n_aux, test_sets=list(test_sets))
         meta = _begin_run(out, cfg, config, d, runtime, resume)
         log(f"training {model_name} on {d.name} ({len(d.x_train)} images) -> {out}")
         trainer = Trainer(model, cfg, out, arch=arch if start is not None else None,
                           runtime=runtime, preprocess=d.preprocess.to_dict())  # fmt: skip
-        hist = trainer.fit(d.x_train, d.y_train, resume=resume)
-        metrics = _finish(model, d, out, hist, runtime)
+        hist = trainer.fit(d.x_train, d.y_train, aux=aux_train, resume=resume)
+        metrics = _finish(model, d, out, hist, runtime, {"aux_pool": pool} if pool else None)
     return {"model": model, "data": d, "metrics": metrics, "run": meta}
 
 
@@ -242,6 +248,17 @@ def load_run(path: str | Path, data_root=None, data: IDData | None = None, data_
     return model, data, run
 
 
+def run_class_weights(path):
+    """The class weights a run's training learned (``class_weights.npy``, written by VOS), as
+    a float array, or None when the run has none: ``weighted_ebo`` reads them."""
+    p = Path(path) / "class_weights.npy"
+    if not p.is_file():
+        return None
+    from ..io.arrays import npy_array
+
+    return npy_array(p)
+
+
 def _files_of(records) -> list[str]:
     """The files of a list of skipped-image records (run.json's data.skipped_images)."""
     if not isinstance(records, list):
@@ -257,48 +274,6 @@ def _same_skipped(path, then: list[str], now: list[str]) -> None:
             f"{path}: the image files left out differ from training's ({len(then)} then, "
             f"{len(now)} now, e.g. {diff[0]}): its data changed, so its split cannot be rebuilt"
         )
-
-
-_POOL_CACHE: dict = {}  # the last pool drawn: every fine-tuning of a seed draws the same one
-
-
-def aux_outliers(
-    sources: list[str], test_sets: list[str], n: int, data: IDData, seed: int, data_root=None
-) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(fine-tuning outliers, held-out outliers for margin choice, the pool's record),
-    normalised like the ID data. Refuses a source of an OOD test set's family or of the ID
-    data's own; pictures of the ID classes are left out (:class:`~..data.splits.AuxiliaryPool`).
-    The same arguments give the same pool (kept in memory, so the fine-tunings of one seed
-    draw it once)."""
-    held = max(256, n // 10)
-    key = (tuple(sources), tuple(test_sets), n, seed, str(data_root), data.name, data.size,
-           data.channels, tuple(map(float, data.mean)), tuple(map(float, data.std)),
-           data.transform)  # fmt: skip
-    if key in _POOL_CACHE:
-        return _POOL_CACHE[key]
-    pool = AuxiliaryPool(sources, test_sets, id_dataset=data.name)
-    check_bytes((n + held) * data.channels * data.size**2 * 4, f"--n-aux {n} auxiliary outliers")
-    x = pool.sample(
-        n + held,
-        size=data.size,
-        channels=data.channels,
-        seed=seed,
-        data_root=data_root,
-        transform=data.transform,  # path sources go through the ID recipe (a model's)
-    )
-    x = data.normalize(x)
-    record = {**pool.record, "n_train": n, "n_held_out": held}
-    _POOL_CACHE.clear()
-    _POOL_CACHE[key] = (x[:n], x[n:], record)
-    return _POOL_CACHE[key]
-
-
-def aux_reuse(record: dict, n_train: int, cfg: TrainConfig) -> dict:
-    """How often fine-tuning draws each auxiliary outlier: draws = epochs x steps x aux batch,
-    reuse = draws / the distinct outliers it draws from (each draw is augmented anew)."""
-    steps = steps_per_epoch(n_train, cfg.batch_size, dist.world())
-    draws = cfg.epochs * steps * cfg.aux_batch_size
-    return {**record, "draws": draws, "reuse": draws / record["n_train"]}
 
 
 @dataclass(frozen=True)
@@ -372,13 +347,15 @@ def finetune(
     runtime: Runtime | None = None,
     overwrite: bool = False,
 ) -> dict:
-    """Fine-tune a pretrained run (or a :class:`Pretrained` model) with ``method`` (energy |
-    oe | single-margin) into ``out`` (never the base run's own folder)."""
+    """Fine-tune a pretrained run (or a :class:`Pretrained` model) with ``method`` (any
+    registered objective: energy, oe, single-margin, mixoe, vos, logitnorm, ...) into ``out``
+    (never the base run's own folder). Margins a method takes and ``cfg`` leaves unset are
+    chosen on validation data (:func:`~.margins.fill_margins`)."""
     out, runtime = Path(out), runtime or cpu_runtime()
     if not isinstance(base, Pretrained) and same_folder(out, base):
         raise InputError(f"--out {out} is the pretrained run --from {base}; choose another --out")
-    if method not in NEEDS_AUX:
-        raise InputError(f"finetune --method must be one of {', '.join(NEEDS_AUX)}")
+    if cfg.method != method:
+        raise InputError(f"finetune: method {method!r} but the configuration is {cfg.method!r}")
     with claim(out, resume=resume, overwrite=overwrite):
         seed_everything(cfg.seed)
         if isinstance(base, Pretrained):
@@ -388,17 +365,15 @@ def finetune(
             base_cfg = {k: base_run["config"].get(k) for k in ("model", "arch", "train_limit")}
             base_cfg["base_run"] = str(base)
         model = (model if model is not None else base_model).to(runtime.device)
-        cfg.method = method
-        aux_train, aux_val, pool = aux_outliers(aux, list(test_sets), n_aux, d, cfg.seed,
-                                                data_root)  # fmt: skip
-        pool = aux_reuse(pool, len(d.x_train), cfg)
-        margins = (
-            _margins(cfg, model, d, aux_val) if method in ("energy", "single-margin") else None
-        )
-        config = {**base_cfg, "aux": list(aux), "n_aux": n_aux, "test_sets": list(test_sets),
-                  "margins": margins}  # fmt: skip
+        aux_train, aux_val, pool = training_outliers(cfg, aux, test_sets, n_aux, d, data_root)
+        margins = _margins(cfg, model, d, aux_val) if pool is not None else None
+        config = dict(base_cfg)
+        if pool is not None:
+            config.update(aux=list(aux), n_aux=n_aux, test_sets=list(test_sets))
+        config["margins"] = margins
         meta = _begin_run(out, cfg, config, d, runtime, resume)
-        log(f"fine-tuning ({method}) with auxiliary outliers from {', '.join(aux)} -> {out}")
+        src = f" with auxiliary outliers from {', '.join(aux)}" if pool is not None else ""
+        log(f"fine-tuning ({method}){src} -> {out}")
         trainer = Trainer(model, cfg, out, arch=base_cfg.get("arch"), runtime=runtime,
                           preprocess=d.preprocess.to_dict())  # fmt: skip
         hist = trainer.fit(d.x_train, d.y_train, aux=aux_train, resume=resume)

@@ -15,15 +15,7 @@ from ..._validate import MAX_INPUT_SIZE, MAX_SEED, InputError
 from ...data.sources import id_family, ood_family, ood_set_names
 from ...data.splits import check_families
 from ...io.typed_schema import Section, option
-from ..sections import ModelSection, RunOptions, ScorerSpec, TrainSection
-
-
-def _distinct(values: list, key: str) -> None:
-    seen = set()
-    for v in values:
-        if v in seen:
-            raise InputError(f"{key}: {v!r} is listed twice")
-        seen.add(v)
+from ..sections import ModelSection, RunOptions, ScorerSpec, TrainSection, check_distinct
 
 
 @dataclass(kw_only=True)
@@ -47,7 +39,7 @@ class DataSection(Section):
             )
         for key, names in (("ood_sets", self.ood_sets), ("aux", self.aux),
                            ("margin_val", self.margin_val)):  # fmt: skip
-            _distinct(names, f"{where}.{key}")
+            check_distinct(names, f"{where}.{key}")
             for n in names:
                 if n not in ood_set_names():
                     raise InputError(
@@ -145,7 +137,7 @@ class FinetuneSection(TrainSection):
     m_out: float | None = None
 
     def check(self, where: str) -> None:
-        _distinct(self.methods, f"{where}.methods")
+        check_distinct(self.methods, f"{where}.methods")
         if (self.m_in is None) != (self.m_out is None):
             raise InputError(f"{where}: give both m_in and m_out, or neither")
         if self.m_in is not None and not self.m_in < self.m_out:
@@ -163,7 +155,7 @@ class PosthocSection(Section):
     def check(self, where: str) -> None:
         from ...evaluate.scoring import method_label
 
-        _distinct([method_label(m.as_method()) for m in self.methods], f"{where}.methods")
+        check_distinct([method_label(m.as_method()) for m in self.methods], f"{where}.methods")
 
 
 @dataclass(kw_only=True)
@@ -185,7 +177,7 @@ class MarginSweepSection(Section):
         for i, p in enumerate(self.offsets):
             if len(p) != 2:
                 raise InputError(f"{where}.offsets[{i}]: expected [m_in offset, m_out offset]")
-        _distinct([tuple(p) for p in self.offsets], f"{where}.offsets")
+        check_distinct([tuple(p) for p in self.offsets], f"{where}.offsets")
 
 
 @dataclass(kw_only=True)
@@ -218,7 +210,7 @@ class OODConfig(RunOptions):
 
     def check(self, where: str) -> None:
         super().check(where)
-        _distinct(self.seeds, "seeds")
+        check_distinct(self.seeds, "seeds")
         if self.finetune is not None and not self.data.aux:
             raise InputError("finetune: fine-tuning needs auxiliary outliers (data.aux)")
         m = self.sweeps.margins

@@ -19,6 +19,7 @@ from ..report_sections import (
     departures_table,
     provenance_section,
     seed_cell,
+    speed_table,
 )
 from ..stats import RULE
 from .claims import per_set_claims
@@ -279,4 +280,6 @@ def render(res: OODResults, out: str | Path, command: str = "") -> Path:
         secs.append(_margin_sweep_section(res))
     secs += _margins_used(res)
     secs.append(_run_time(res))
+    if res.timings.get("speed"):
+        secs.append(("Training speed", speed_table(res.seeds, res.timings["speed"])))
     return write_report(out, res.title, secs, res.to_plain(), report_plots(res, out, _name))

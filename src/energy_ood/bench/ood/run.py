@@ -25,6 +25,7 @@ from ...runtime import dist
 from ...runtime.progress import log
 from ...runtime.provenance import run_metadata
 from ...train.margins import choose_margins
+from ...train.timing import run_speed
 from ..sections import ScorerSpec, bench_runtime, check_config
 from .claims import ood_claims
 from .config import OODConfig
@@ -122,6 +123,7 @@ def _finetuning(cfg: OODConfig, sd: Seed, run: _Run, rec: dict, stages: dict, da
             res = finetune_copy(cfg, sd, tcfg, sd.dir / method, data_root, resume, rt)
         stages[f"finetune_{method}_s"] = time.perf_counter() - t1
         stages[f"finetune_{method}_epoch_s"] = median_epoch(res["metrics"])
+        sd.speed[f"finetune {method}"] = run_speed(res["metrics"])
         d2, _ = score_draws(res["model"], sd.data, sd.oods, FT_SCORES, cfg, sd.seed, 1, rt)
         rec["id_error"][method] = res["metrics"]["test_error"]
         rec.setdefault("aux_pool", res["metrics"].get("aux_pool"))
@@ -224,6 +226,7 @@ def run_ood_benchmark(
         stages = _one_seed(cfg, seed, run, out, data_root, resume, rt)
         timings["per_seed_s"].append(time.perf_counter() - t0)
         timings.setdefault("stages", []).append(stages)
+        timings.setdefault("speed", []).append(run.seed.speed)
     if not dist.is_main():
         return None
     res = _results(cfg, run, command)

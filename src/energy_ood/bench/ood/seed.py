@@ -17,6 +17,7 @@ from ...io.atomic_write import atomic_write_json
 from ...metrics.accuracy_gate import GateResult, enforce
 from ...runtime import dist
 from ...train.runs import aux_outliers, finetune, prepare_id, pretrain
+from ...train.timing import run_speed
 from ..sections import on_runtime
 from .config import OODConfig
 
@@ -79,6 +80,7 @@ class Seed:
                           self.data.extra.get("normalize", ""))  # fmt: skip
         self.warning = enforce(gate, cfg.strict) if gate.n_classes > 1 else None
         self.epoch_s = median_epoch(pre["metrics"])
+        self.speed = {"pretrain": run_speed(pre["metrics"])}
         n = d.n_ood or len(self.data.x_test)  # a pool of 5x the draw size (len(ID) // 5)
         self.oods = load_ood_tensors(sets or d.ood_sets, n, self.data, seed + 1, data_root,
                                      skip_missing=cfg.skip_missing and not sets)  # fmt: skip
