@@ -20,7 +20,8 @@ CONFIGS = bundled_configs()
 def test_bundled_configs_present():
     assert {"demo", "demo_digits", "fmnist", "cifar10", "holdout_fmnist", "holdout_cifar10",
             "vlm_wordnet", "walkthrough"} <= set(CONFIGS)  # fmt: skip
-    assert set(protocols()) == {"ood", "holdout", "vlm", "walkthrough", "methods"}
+    # the shipped protocols are there; a new one is checked by test_protocol_contract.py
+    assert {"ood", "holdout", "vlm", "walkthrough", "methods"} <= set(protocols())
     assert {"methods_fmnist", "methods_cifar10_cpu"} <= set(CONFIGS)
 
 
@@ -56,8 +57,10 @@ def test_config_loads_typed(name):
         assert not aux_families & {ood_family(s) for s in cfg.data.ood_sets}
         natural = [s for s in cfg.data.ood_sets if source_info(s).kind == "natural"]
         assert len([s for s in natural if s not in ("mnist", "cifar10-grey")]) >= 3
-    else:
-        assert isinstance(cfg, WalkthroughConfig) and len(cfg.seeds) >= 3
+    elif isinstance(cfg, WalkthroughConfig):
+        assert len(cfg.seeds) >= 3
+    # a protocol added later has its own rules in its own tests (test_protocol_contract.py
+    # checks its shape)
 
 
 def test_full_benchmarks_are_faithful_where_claimed():
