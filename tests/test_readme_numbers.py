@@ -24,3 +24,26 @@ def test_walkthrough_table_is_the_committed_results():
         assert got == [round(w, 2) for w in want], model
     acc = f"{100 * res['accuracy']['pretrained'][0]:.2f}% test accuracy"
     assert acc in section
+
+
+def _mean_std(values) -> str:
+    import numpy as np
+
+    v = 100 * np.asarray(values, dtype=float)
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
+
+
+def test_cifar10_claims_table_is_the_committed_results():
+    """README's CIFAR-10 claims table holds docs/results/cifar10_cpu/results.json's claims."""
+    res = json.loads((ROOT / "docs/results/cifar10_cpu/results.json").read_text())
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### CIFAR-10 on 2 CPU cores") : text.index("### Fashion-MNIST")]
+    for c in res["claims"]:
+        v = c["verdict"]
+        verdict = f"**{v['verdict']}**" if v["verdict"] == "no" else v["verdict"]
+        row = (f"| {c['text']} | {c['metric']} | {_mean_std(c['claimed'])} vs "
+               f"{_mean_std(c['other'])} | {100 * v['mean_diff']:+.2f} [{100 * v['low']:+.2f}, "
+               f"{100 * v['high']:+.2f}] | {c['paper']} | {verdict} |")  # fmt: skip
+        assert row in section, row
+    acc = 100 - 100 * sum(res["id_error"]["pretrained"]) / len(res["id_error"]["pretrained"])
+    assert f"**{acc:.2f} ± " in section
