@@ -152,7 +152,7 @@ class Objective:
         return None
 
     def loss(self, step, phase: int) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define loss(step, phase)")
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """State that is not a parameter (saved in checkpoints)."""
