@@ -363,7 +363,10 @@ def test_cifar10_cpu_config_end_to_end(tmp_path):
     assert all(p["val_auroc"] is not None for p in ms["points"])
     text = (out / "report.md").read_text()
     assert "3.8 times on average" in text and "against lxqt-photos outliers" in text
-    assert "| margin validation only" in text and "| epochs: 1, lr 0.001" in text
+    assert (
+        "| margin validation only" in text
+        and "| 1 epoch, SGD (Nesterov momentum 0.9) lr 0.001" in text
+    )
     before = {k: res[k] for k in ("id_error", "evaluations", "margins")}
     assert main(argv) == 0  # resumes: every run folder is complete, the numbers are the same
     again = json.loads((out / "results.json").read_text())

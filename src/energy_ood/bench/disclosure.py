@@ -63,7 +63,8 @@ def training_text(tr: dict | None, epochs_text: str | None = None) -> str:
     lr = tr.get("lr") or _DEFAULT.lr
     batch = tr.get("batch_size") or _DEFAULT.batch_size
     wd = _DEFAULT.weight_decay if tr.get("weight_decay") is None else tr["weight_decay"]
-    epochs = epochs_text or f"{tr.get('epochs')} epochs"
+    n = tr.get("epochs")
+    epochs = epochs_text or f"{n} epoch{'' if n == 1 else 's'}"
     return (
         f"{epochs}, SGD (Nesterov momentum {_DEFAULT.momentum:g}) lr {lr:g}, per-step cosine "
         f"to {cosine_lr(1, 1, lr):g}, batch {batch}, weight decay {wd:g}"
