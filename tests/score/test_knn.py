@@ -87,6 +87,22 @@ def test_backends_match_float64_reference(backend, kind, k, small_cluster_min):
     np.testing.assert_allclose(got, kth_reference(q, bank, k), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("tile", [1, 7, 4000, 10**6])
+def test_brute_tiles_of_the_bank_give_the_same_kth(tile):
+    """Tiles of the bank (the last one narrower, a tile wider than the bank) and blocks of
+    queries (a 1 KB buffer: a few rows each) merge into the same k-th value as one product, up
+    to the product's rounding (a one-row tile is a matrix-vector product: other sums)."""
+    bank, q = data("random")
+    whole = KB.BruteSearch(bank, 50, 256, tile=bank.shape[0])(q)
+    tiled = KB.BruteSearch(bank, 50, 256, tile=tile)
+    assert tiled.tile == min(tile, bank.shape[0])
+    np.testing.assert_allclose(tiled(q).numpy(), whole.numpy(), rtol=0, atol=3e-7)
+    small = KB.BruteSearch(bank, 50, 1e-3, tile=tile)
+    assert small.rows < q.shape[0]
+    np.testing.assert_allclose(small(q).numpy(), whole.numpy(), rtol=0, atol=3e-7)
+    np.testing.assert_allclose(whole.double().numpy(), kth_reference(q, bank, 50), atol=1e-6)
+
+
 def test_cluster_search_prunes_on_class_structure():
     bank, q = data("classes")
     search = KB.make_search(bank, 7, "cluster")

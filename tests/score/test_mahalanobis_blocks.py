@@ -27,12 +27,33 @@ def _plain(z, y):
     return mu, c.T @ c / len(z)
 
 
+PATHS = {"cpu": M.class_moments, "torch (other devices)": M._class_moments_torch}
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("rows", [7, 1000, 4096, 100_000])
-def test_block_moments_equal_the_two_pass_formula(monkeypatch, rows):
+def test_block_moments_equal_the_two_pass_formula(monkeypatch, rows, path):
     monkeypatch.setattr(M, "FIT_ROWS", rows)
     z, y = _data()
-    mu, cov = M.class_moments(torch.from_numpy(z), torch.from_numpy(y), 4)
+    mu, cov = PATHS[path](torch.from_numpy(z), torch.from_numpy(y), 4)
     want_mu, want_cov = _plain(z, y)
+    assert torch.allclose(mu, want_mu, rtol=1e-13, atol=1e-12)
+    assert torch.allclose(cov, want_cov, rtol=1e-11, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["float64", "float16", "bfloat16", "strided"])
+def test_cpu_moments_read_any_float_rows(kind):
+    z, y = _data(scale=1.0)
+    t = torch.from_numpy(z)
+    if kind == "strided":  # every other column of a wider array: a non-contiguous view
+        t = torch.from_numpy(np.repeat(z, 2, axis=1))[:, ::2]
+        assert not t.is_contiguous()
+    elif kind != "float64":
+        t = t.to(getattr(torch, kind))
+    else:
+        t = t.double()
+    mu, cov = M.class_moments(t, torch.from_numpy(y), 4)
+    want_mu, want_cov = _plain(t.double().numpy(), y)
     assert torch.allclose(mu, want_mu, rtol=1e-13, atol=1e-12)
     assert torch.allclose(cov, want_cov, rtol=1e-11, atol=1e-10)
 

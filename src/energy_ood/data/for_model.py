@@ -10,6 +10,7 @@ split and decoded through the model's geometry with that normalisation, and the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,9 +113,9 @@ def _unit_images(a: np.ndarray, p: Path, channels: int, size: int) -> torch.Tens
         hint = "; divide by 255 first" if a.dtype == np.uint8 else ""
         raise InputError(f"{p}: expected {want} as floats, got {a.dtype}{hint}")
     x = torch.as_tensor(np.asarray(a, dtype=np.float32))
-    if not bool(torch.isfinite(x).all()):
+    lo, hi = (float(v) for v in torch.aminmax(x))  # one pass; NaN propagates to both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"{p}: {int((~torch.isfinite(x)).sum())} NaN or inf pixel value(s)")
-    lo, hi = float(x.min()), float(x.max())
     if lo < 0 or hi > 1:
         hint = "; divide by 255 first" if hi <= 255 and lo >= 0 else ""
         raise InputError(f"{p}: expected {want}, got values in [{lo:g}, {hi:g}]{hint}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validate import InputError, real_array
+from .._validate import InputError, all_finite, real_array
 
 
 def _shape(x) -> tuple:
@@ -30,8 +30,8 @@ def _rows(x, name: str, kind: str):
 def _check_finite(s: torch.Tensor, chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
     """Scores are checked after the inputs (:func:`_check_finite_inputs`): finite inputs whose
     arithmetic overflows in a method give a non-finite score, refused here."""
-    finite = torch.isfinite(s)
-    if not bool(finite.all()):
+    if not all_finite(s):
+        finite = torch.isfinite(s)
         rows = torch.nonzero(~finite).flatten() + start
         bad = int((~torch.isfinite(chunk[rows - start])).sum())
         why = (
@@ -46,8 +46,8 @@ def _check_finite(s: torch.Tensor, chunk: torch.Tensor, start: int, name: str, k
 
 
 def _check_finite_inputs(chunk: torch.Tensor, start: int, name: str, kind: str) -> None:
-    finite = torch.isfinite(chunk)
-    if not bool(finite.all()):
+    if not all_finite(chunk):
+        finite = torch.isfinite(chunk)
         rows = torch.nonzero(~finite.all(dim=tuple(range(1, chunk.ndim)))).flatten() + start
         raise InputError(
             f"{name}: {int((~finite).sum())} non-finite value(s) (NaN or inf) in {rows.numel()} "

@@ -18,6 +18,7 @@ import torch
 
 from .._validate import InputError, as_tensor_2d, real_array
 from . import param_checks as P
+from ._moments import add_class_sums, centre_rows
 from .base import Scorer
 from .calibrated import check_labels
 from .registry import register
@@ -55,27 +56,45 @@ def _blocks(z: torch.Tensor, inv: torch.Tensor, dtype):
 
 
 def class_moments(z: torch.Tensor, inv: torch.Tensor, n_classes: int):
-    """(class means, tied covariance) of ``z`` in float64, in two passes of float64 blocks:
-    class sums, then the centred blocks' Gram matrices, accumulated (on the CPU, numpy's
-    ``c.T @ c`` is a symmetric rank-k update: half a general product)."""
+    """(class means, tied covariance) of ``z`` in float64, in two passes over blocks of rows:
+    class sums, then the centred blocks' Gram matrices, accumulated (no n x D float64 copy)."""
+    if z.device.type == "cpu":
+        return _class_moments_cpu(z, inv, n_classes)
+    return _class_moments_torch(z, inv, n_classes)
+
+
+def _class_moments_torch(z: torch.Tensor, inv: torch.Tensor, n_classes: int):
+    """Any device: torch's index_add_ and addmm_ on float64 blocks."""
     d64 = torch.float64
     sums = torch.zeros(n_classes, z.shape[1], dtype=d64, device=z.device)
     for part, idx in _blocks(z, inv, d64):
         sums.index_add_(0, idx, part)
-    counts = torch.bincount(inv, minlength=n_classes).to(d64)
-    means = sums / counts[:, None]
+    means = sums / torch.bincount(inv, minlength=n_classes).to(d64)[:, None]
     cov = torch.zeros(z.shape[1], z.shape[1], dtype=d64, device=z.device)
-    cov_np = cov.numpy() if z.device.type == "cpu" else None
-    with _blas_threads(torch.get_num_threads()):
-        for part, idx in _blocks(z, inv, d64):
-            part.sub_(means[idx])
-            if cov_np is not None:
-                c = part.numpy()
-                with np.errstate(invalid="ignore", over="ignore"):  # NaN input: refused below
-                    cov_np += c.T @ c
-            else:
-                cov.addmm_(part.T, part)
+    for part, idx in _blocks(z, inv, d64):
+        part.sub_(means[idx])
+        cov.addmm_(part.T, part)
     return means, cov / z.shape[0]
+
+
+def _class_moments_cpu(z: torch.Tensor, inv: torch.Tensor, n_classes: int):
+    """The CPU path: numba kernels for the per-row work (``_moments``) and numpy's BLAS for
+    ``c.T @ c`` (a symmetric rank-k update: half a general product), no torch operation in the
+    loop (torch's OpenMP threads and the BLAS threads, interleaved, fight over the cores)."""
+    if z.dtype not in (torch.float32, torch.float64):
+        z = z.float()  # float16 / bfloat16: exact in float32, which numpy reads
+    x, idx = z.numpy(), inv.numpy()
+    sums = np.zeros((n_classes, x.shape[1]))
+    add_class_sums(x, idx, sums)
+    means = sums / np.bincount(idx, minlength=n_classes)[:, None]
+    cov = np.zeros((x.shape[1], x.shape[1]))
+    buf = np.empty((min(FIT_ROWS, x.shape[0]), x.shape[1]))
+    with _blas_threads(torch.get_num_threads()), np.errstate(invalid="ignore", over="ignore"):
+        for s in range(0, x.shape[0], FIT_ROWS):  # NaN / inf input: refused by the caller
+            c = buf[: min(FIT_ROWS, x.shape[0] - s)]
+            centre_rows(x[s : s + FIT_ROWS], idx[s : s + FIT_ROWS], means, c)
+            cov += c.T @ c
+    return torch.from_numpy(means), torch.from_numpy(cov / x.shape[0])
 
 
 _CONTROLLER = []
