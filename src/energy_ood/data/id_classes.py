@@ -8,8 +8,10 @@ picture's name is its path inside the package's folder, a scikit-image picture's
 ``skimage.data`` name. Each reason starts with the ID class; "-like" marks a near class left out
 to be safe (an antelope for deer, a bus for truck).
 
-OOD *test* sets are fixed picture lists that do not depend on the ID data set; the new ones
-(``lomiri-photos``, ...) hold no picture of a CIFAR-10 or Fashion-MNIST class.
+OOD *test* sets are fixed picture lists that do not depend on the ID data set: ``scenes`` keeps
+its cat photo (chelsea: 1 of its 5 photos) as a test set for CIFAR-10, and the report's data
+table says so (``bench/ood/report.py``); the newer ones (``lomiri-photos``, ...) hold no picture
+of a CIFAR-10 or Fashion-MNIST class.
 """
 
 from __future__ import annotations
