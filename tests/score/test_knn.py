@@ -289,7 +289,8 @@ def test_topk_heap_merge_matches_torch():
     assert torch.equal(heap[rows, 0], want[:, -1])  # the root is the k-th largest
 
 
-def test_exhaustive_search_is_chosen_by_measurement(monkeypatch):
+def test_exhaustive_search_is_chosen_by_measurement(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENERGY_OOD_CACHE", str(tmp_path))
     monkeypatch.setattr(KB, "faiss_available", lambda: True)
     monkeypatch.setattr(KB, "_MEASURED", {})
     big = torch.zeros(KB.MEASURE_MIN_ROWS, 8)
@@ -306,6 +307,12 @@ def test_exhaustive_search_is_chosen_by_measurement(monkeypatch):
         assert KB.exhaustive_cpu_backend(big) == fast
         assert sorted(timed) == ["brute", "brute", "faiss", "faiss"]  # best of 2, interleaved
         assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 4  # measured once
+        monkeypatch.setattr(KB, "_MEASURED", {})  # a new process on this machine: from disk
+        assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 4
+        (tmp_path / "measured_choices.json").write_text("{not json")  # unreadable: measured
+        monkeypatch.setattr(KB, "_MEASURED", {})
+        assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 8
+        (tmp_path / "measured_choices.json").unlink()
     monkeypatch.setenv(KB.EXHAUSTIVE_ENV, "brute")
     assert KB.exhaustive_cpu_backend(big) == "brute"
     monkeypatch.setenv(KB.EXHAUSTIVE_ENV, "annoy")
@@ -314,7 +321,8 @@ def test_exhaustive_search_is_chosen_by_measurement(monkeypatch):
 
 
 @pytest.mark.skipif(not HAS_FAISS, reason="faiss-cpu not installed")
-def test_measured_exhaustive_times_the_real_searches(monkeypatch):
+def test_measured_exhaustive_times_the_real_searches(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENERGY_OOD_CACHE", str(tmp_path))
     monkeypatch.setattr(KB, "_MEASURED", {})
     monkeypatch.setattr(KB, "MEASURE_BANK", 500)
     monkeypatch.setattr(KB, "MEASURE_QUERIES", 50)

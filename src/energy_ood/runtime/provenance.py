@@ -32,7 +32,8 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU model name (/proc/cpuinfo), else what platform says."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -72,7 +73,7 @@ def machine() -> dict:
     if torch.cuda.is_available():
         gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "physical_cores": _physical_cores(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable,

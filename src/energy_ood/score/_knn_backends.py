@@ -25,16 +25,21 @@ loaded for the pruned-search rows):
 * Exhaustive CPU search: no one backend wins everywhere. On the H200 host's Xeon faiss-cpu
   1.15.1 ``IndexFlatIP`` took 2.0-2.3x (16 threads) and 2.7-3.1x (2 threads) the time of
   ``brute``; on the quiet 2-core EPYC it took 0.71-0.86x (1.1-1.4x faster, 2e3 to 1e4 queries,
-  random and class-structured banks); ``torch`` mm + topk took 1.2-1.8x ``brute`` on both. So
-  when faiss is installed and the bank is large, ``auto`` measures the two once per process
-  (``measured_exhaustive``) and keeps the faster; without faiss it is ``brute``.
+  random and class-structured banks; again 0.81-0.92x on 2026-12-05 with ``brute`` searching
+  the bank in tiles); ``torch`` mm + topk took 1.2-1.8x ``brute`` on both. So when faiss is
+  installed and the bank is large, ``auto`` measures the two once per machine and thread
+  count (``measured_exhaustive``, kept on disk) and keeps the faster; without faiss it is
+  ``brute``.
 * Pruned vs brute: the pruned search wins while the share s of pairs it compares is below a
   crossover that falls with the thread count (its blocks are smaller products plus heap work,
   which scale worse): about 0.28 at 2 threads on the Xeon (s = 0.10: 0.34x brute, real
   Fashion-MNIST features s = 0.21: 0.77x, s = 1: 1.6x) and at 1 thread on the EPYC (s = 0.19:
   0.64x, s = 0.22: 0.72x, s = 0.35: 1.55x), about 0.08-0.15 at 16 threads (s = 0.02: 0.61x,
-  s = 0.10: 0.9-1.2x, s = 0.19: 1.24x, s = 0.21: 1.64x, s = 0.36: 2.2x). ``CLUSTER_MAX_SHARE``
-  holds these limits, conservatively, per thread count.
+  s = 0.10: 0.9-1.2x, s = 0.19: 1.24x, s = 0.21: 1.64x, s = 0.36: 2.2x). Against faiss at 2
+  threads on the quiet EPYC (2026-12-05), with the cluster build (about 0.35 s) counted: s =
+  0.10: 0.38x faiss's search, s = 0.21: 0.92x, which the build turns into a loss (1.28x faiss's
+  search + build): the 2-thread limit is 0.15. ``CLUSTER_MAX_SHARE`` holds these limits,
+  conservatively, per thread count.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import torch
 from .._validate import InputError
 from . import _topk
 from ._knn_index import ClusterIndex, sample_share
+from ._measured_choice import load_choice, machine_key, save_choice
 
 BACKENDS = ("faiss", "torch", "brute", "cluster")
 INDEXES = ("auto", *BACKENDS)
@@ -64,13 +70,15 @@ _MEASURED: dict[tuple, str] = {}  # (backends, dim, threads) -> the faster exhau
 CLUSTER_MIN_ROWS = 20_000  # CPU banks this big are clustered ...
 # ... and searched pruned while at most this share of the (query, bank row) pairs is compared:
 # (most torch threads, share) rows, the first that fits the current thread count applies
-CLUSTER_MAX_SHARE = ((2, 0.25), (None, 0.08))
+CLUSTER_MAX_SHARE = ((1, 0.25), (2, 0.15), (None, 0.08))
 BRUTE_TILE = 8192  # bank rows per product of the brute search (see BruteSearch)
 PROBE_ROWS = 512  # bank rows used at build time as sample queries to measure that share
 # before clustering a whole bank, a sample of it is clustered: a sample share above this many
 # times the limit skips the full build (random or weakly structured banks: the build would be
-# wasted; the sample's estimate runs high, so only clearly unprunable banks are skipped)
-SAMPLE_ROWS, SAMPLE_SKIP = 8192, 2.0
+# wasted). The sample's estimate ran 0.7-1.0x the full index's probe share (EPYC, 5e4 x 128:
+# mixtures 0.104 / 0.136 against 0.10 / 0.18, real Fashion-MNIST features 0.153 against 0.21),
+# hence a factor below 1.
+SAMPLE_ROWS, SAMPLE_SKIP = 8192, 0.75
 
 
 def cluster_max_share(threads: int | None = None) -> float:
@@ -128,20 +136,36 @@ def _time_search(name: str, bank: torch.Tensor, q: torch.Tensor, k: int) -> floa
 def measured_exhaustive(available: tuple[str, ...], dim: int) -> str:
     """The fastest of ``available`` on a seeded random probe (``MEASURE_QUERIES`` queries x
     ``MEASURE_BANK`` rows of ``dim``, k = 50, best of 2, interleaved), measured once per
-    (backends, dim, torch threads) in this process. Every backend is exact, so the choice
-    changes only the time: faiss's IndexFlatIP beat ``brute`` 1.1-1.4x on the 2-core EPYC of
-    BENCHMARKS.md and lost 2-3x on a 16-core Xeon."""
+    (CPU model, backends, dim, torch threads, library versions) and kept on disk
+    (``_measured_choice``: the probe takes about 150 ms on 2 cores) and in this process. Every
+    backend is exact, so the choice changes only the time: faiss's IndexFlatIP beat ``brute``
+    1.1-1.4x on the 2-core EPYC of BENCHMARKS.md and lost 2-3x on a 16-core Xeon."""
     key = (available, dim, torch.get_num_threads())
     if key not in _MEASURED:
-        g = torch.Generator().manual_seed(0)
-        bank = torch.nn.functional.normalize(torch.randn(MEASURE_BANK, dim, generator=g), dim=1)
-        q = torch.nn.functional.normalize(torch.randn(MEASURE_QUERIES, dim, generator=g), dim=1)
-        best = dict.fromkeys(available, float("inf"))
-        for _ in range(2):
-            for name in available:
-                best[name] = min(best[name], _time_search(name, bank, q, 50))
-        _MEASURED[key] = min(available, key=lambda n: (best[n], available.index(n)))
+        disk = machine_key("knn exhaustive", *key, torch.__version__, _faiss_version(available))
+        _MEASURED[key] = load_choice(disk, available) or _measure(available, dim)
+        save_choice(disk, _MEASURED[key])
     return _MEASURED[key]
+
+
+def _faiss_version(available) -> str:
+    try:
+        return (
+            f"faiss {importlib.import_module('faiss').__version__}" if "faiss" in available else ""
+        )
+    except (ImportError, AttributeError):
+        return "faiss ?"
+
+
+def _measure(available: tuple[str, ...], dim: int) -> str:
+    g = torch.Generator().manual_seed(0)
+    bank = torch.nn.functional.normalize(torch.randn(MEASURE_BANK, dim, generator=g), dim=1)
+    q = torch.nn.functional.normalize(torch.randn(MEASURE_QUERIES, dim, generator=g), dim=1)
+    best = dict.fromkeys(available, float("inf"))
+    for _ in range(2):
+        for name in available:
+            best[name] = min(best[name], _time_search(name, bank, q, 50))
+    return min(available, key=lambda n: (best[n], available.index(n)))
 
 
 def auto_backend(bank: torch.Tensor) -> str:

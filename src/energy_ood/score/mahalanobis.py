@@ -10,7 +10,6 @@ inputs).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import numpy as np
@@ -18,7 +17,7 @@ import torch
 
 from .._validate import InputError, as_tensor_2d, real_array
 from . import param_checks as P
-from ._moments import add_class_sums, centre_rows
+from ._moments import class_moments as cpu_class_moments
 from .base import Scorer
 from .calibrated import check_labels
 from .registry import register
@@ -78,45 +77,23 @@ def _class_moments_torch(z: torch.Tensor, inv: torch.Tensor, n_classes: int):
 
 
 def _class_moments_cpu(z: torch.Tensor, inv: torch.Tensor, n_classes: int):
-    """The CPU path: numba kernels for the per-row work (``_moments``) and numpy's BLAS for
-    ``c.T @ c`` (a symmetric rank-k update: half a general product), no torch operation in the
-    loop (torch's OpenMP threads and the BLAS threads, interleaved, fight over the cores)."""
+    """The CPU path (``_moments``): numba kernels for the per-row work and numpy's BLAS for
+    the Gram matrices, split over torch's thread count, with no torch operation in the loop."""
     if z.dtype not in (torch.float32, torch.float64):
         z = z.float()  # float16 / bfloat16: exact in float32, which numpy reads
-    x, idx = z.numpy(), inv.numpy()
-    sums = np.zeros((n_classes, x.shape[1]))
-    add_class_sums(x, idx, sums)
-    means = sums / np.bincount(idx, minlength=n_classes)[:, None]
-    cov = np.zeros((x.shape[1], x.shape[1]))
-    buf = np.empty((min(FIT_ROWS, x.shape[0]), x.shape[1]))
-    with _blas_threads(torch.get_num_threads()), np.errstate(invalid="ignore", over="ignore"):
-        for s in range(0, x.shape[0], FIT_ROWS):  # NaN / inf input: refused by the caller
-            c = buf[: min(FIT_ROWS, x.shape[0] - s)]
-            centre_rows(x[s : s + FIT_ROWS], idx[s : s + FIT_ROWS], means, c)
-            cov += c.T @ c
-    return torch.from_numpy(means), torch.from_numpy(cov / x.shape[0])
-
-
-_CONTROLLER = []
-
-
-def _blas_threads(n: int):
-    """numpy's BLAS limited to ``n`` threads (torch's count: one setting for both libraries);
-    threadpoolctl comes with scikit-learn, a dependency."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())  # about 1 ms, once
-    return _CONTROLLER[0].limit(limits=n, user_api="blas")
+    means, cov = cpu_class_moments(z.numpy(), inv.numpy(), n_classes, FIT_ROWS,
+                                   torch.get_num_threads())  # fmt: skip
+    return torch.from_numpy(means), torch.from_numpy(cov)
 
 
 def fit_gaussian(features, labels, ridge: float, name: str) -> dict[str, torch.Tensor]:
     """Class means and the tied covariance, whitened: the state of both Mahalanobis scorers."""
     z = _features_2d(features, f"{name} features")
     y = check_labels(labels, z.shape[0], None, name, z.device)
-    classes, inv = torch.unique(y, return_inverse=True)
+    if y.device.type == "cpu":  # numpy: no torch OpenMP pool left spinning before the fit
+        classes, inv = (torch.from_numpy(a) for a in np.unique(y.numpy(), return_inverse=True))
+    else:
+        classes, inv = torch.unique(y, return_inverse=True)
     means, cov = class_moments(z, inv, len(classes))
     if not bool(torch.isfinite(means).all() and torch.isfinite(cov).all()):
         as_tensor_2d(z, f"{name} features")  # NaN / inf in the features: its one-line error
