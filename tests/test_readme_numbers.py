@@ -47,3 +47,20 @@ def test_cifar10_claims_table_is_the_committed_results():
         assert row in section, row
     acc = 100 - 100 * sum(res["id_error"]["pretrained"]) / len(res["id_error"]["pretrained"])
     assert f"**{acc:.2f} ± " in section
+
+
+def test_methods_table_is_the_committed_report():
+    """README's training-method table is the headline table of the committed methods_fmnist
+    report, rendered from its results.json with the current code (verdicts included)."""
+    from energy_ood.bench.methods.report import headline_table
+    from energy_ood.bench.methods.results import from_plain
+
+    res = from_plain(json.loads((ROOT / "docs/results/methods_fmnist/results.json").read_text()))
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Training methods") : text.index("## Where it runs")]
+    table = headline_table(res)
+    assert table in section
+    assert len(res.seeds) == 3 and len(table.splitlines()) == 2 + len(res.methods)
+    ce = res.find("ce", "energy").mean_over(res.headline_sets, "fpr95").mean()
+    vos = res.native("vos").mean_over(res.headline_sets, "fpr95").mean()
+    assert f"({100 * vos:.2f} vs {100 * ce:.2f})" in section

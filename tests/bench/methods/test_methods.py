@@ -90,6 +90,24 @@ def _check(res: dict, out: Path) -> None:
     ):
         assert head in report, head
     assert all(f in report for f in fams)
+    _check_headline_verdicts(res, report)
+
+
+def _check_headline_verdicts(res: dict, report: str) -> None:
+    """The headline table's "FPR95 beats B?" cells are the FPR95 verdicts of each method's own
+    score against B's, from results.json."""
+    lines = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in report.splitlines()]
+    at = next(i for i, c in enumerate(lines) if c[:2] == ["method", "stage"])
+    assert lines[at][-2:] == ["FPR95 beats energy?", "FPR95 beats ce?"]
+    rows = {c[0]: c for c in lines[at + 2 : at + 2 + len(res["methods"])]}
+    assert list(rows) == [m["label"] for m in res["methods"]]
+    for b in ("energy", "ce"):
+        for c in res["verdicts"][b]:
+            if c["metric"] == "FPR95" and "both scored" not in c["text"]:
+                x, v = c["text"].split(" (")[0], c["verdict"]
+                lo, hi = 100 * v["low"], 100 * v["high"]
+                cell = f"{v['verdict']} (Δ {100 * v['mean_diff']:+.2f} [{lo:+.2f}, {hi:+.2f}])"
+                assert rows[x][-2 if b == "energy" else -1] == cell, (x, b, cell)
 
 
 @pytest.mark.slow

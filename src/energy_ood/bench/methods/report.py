@@ -39,7 +39,19 @@ def departures(res: MethodsResults) -> str:
     return markdown_table(["method", "paper", "paper's setup", "this run"], rows)
 
 
+def _native_verdict(res: MethodsResults, x: str, b: str) -> str:
+    """The verdict of "x (its own score) beats b (its own score)" on the headline FPR95."""
+    if x == b:
+        return "-"
+    for c in res.verdicts.get(b, []):
+        if c.metric == "FPR95" and c.text.startswith(f"{x} (") and f" beats {b} (" in c.text:
+            return f"{c.verdict.verdict} ({c.verdict.interval_text()})"
+    return "-"
+
+
 def headline_table(res: MethodsResults) -> str:
+    """Per method: ID accuracy, the headline FPR95 / AUROC of its own score, and whether it
+    beats each baseline on that FPR95 (the paired verdicts of the report's tables below)."""
     rows = []
     for m in res.methods:
         e, lab = res.native(m["label"]), m["label"]
@@ -47,9 +59,11 @@ def headline_table(res: MethodsResults) -> str:
         fpr = seed_cell(e.mean_over(res.headline_sets, "fpr95")) if e else "-"
         au = seed_cell(e.mean_over(res.headline_sets, "auroc")) if e else "-"
         rows.append([lab, m["stage"], "yes" if m["aux"] else "no", e.label if e else "-",
-                     seed_cell(acc), fpr, au])  # fmt: skip
+                     seed_cell(acc), fpr, au,
+                     *(_native_verdict(res, lab, b) for b in res.verdicts)])  # fmt: skip
     return markdown_table(["method", "stage", "outliers", "score", "ID accuracy",
-                           "FPR95 ↓ (natural sets)", "AUROC ↑"], rows)  # fmt: skip
+                           "FPR95 ↓ (natural sets)", "AUROC ↑",
+                           *(f"FPR95 beats {b}?" for b in res.verdicts)], rows)  # fmt: skip
 
 
 def family_table(res: MethodsResults, scorer: str | None = None) -> str:
