@@ -309,9 +309,10 @@ def test_exhaustive_search_is_chosen_by_measurement(monkeypatch, tmp_path):
         assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 4  # measured once
         monkeypatch.setattr(KB, "_MEASURED", {})  # a new process on this machine: from disk
         assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 4
-        (tmp_path / "measured_choices.json").write_text("{not json")  # unreadable: measured
+        (tmp_path / "measured_choices.json").write_text("{not json")  # not ours: measured
         monkeypatch.setattr(KB, "_MEASURED", {})
         assert KB.exhaustive_cpu_backend(big) == fast and len(timed) == 8
+        assert (tmp_path / "measured_choices.json").read_text() == "{not json"  # left alone
         (tmp_path / "measured_choices.json").unlink()
     monkeypatch.setenv(KB.EXHAUSTIVE_ENV, "brute")
     assert KB.exhaustive_cpu_backend(big) == "brute"

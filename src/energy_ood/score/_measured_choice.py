@@ -1,9 +1,10 @@
 """A choice measured once per machine and kept on disk (``index='auto'`` of KNN: which exhaustive
 CPU search is faster here). The file is ``<cache root>/measured_choices.json`` (the cache root
 of the decoded-data cache: ``ENERGY_OOD_CACHE``, else ``~/.cache/energy_ood``), one entry per
-key; the key names everything the choice depends on (CPU model, thread count, library
-versions, shape), so a new machine, thread count or library measures again. An unreadable or
-unwritable file only means measuring again: the choice changes the time, never a number.
+key; a file there that is not such a JSON object is left alone. The key names everything the
+choice depends on (CPU model, thread count, library versions, shape), so a new machine, thread
+count or library measures again. An unreadable or unwritable file only means measuring again:
+the choice changes the time, never a number.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..io.atomic_write import atomic_write_bytes
 from ..runtime.provenance import cpu_model
 
 FILE = "measured_choices.json"
-MAX_BYTES = 1 << 20  # a larger file is not ours to read: measured again, left alone
+MAX_BYTES = 1 << 20  # a larger file is not ours: measured again, the file left alone
 
 
 def machine_key(*parts) -> str:
@@ -24,26 +25,34 @@ def machine_key(*parts) -> str:
     return " | ".join([cpu_model(), *(str(p) for p in parts)])
 
 
-def _read() -> dict:
+def _read() -> dict | None:
+    """The stored choices; {} when there is no file; None when a file is there that is not
+    ours to read or replace (too large, not a JSON object of strings)."""
     path = cache_root() / FILE
     try:
         if path.stat().st_size > MAX_BYTES:
-            return {}
+            return None
         d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return {}
-    return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(d, dict) and all(isinstance(v, str) for v in d.values())
+    return d if ok else None
 
 
 def load_choice(key: str, allowed) -> str | None:
     """The choice stored under ``key`` when it is one of ``allowed``, else None."""
-    v = _read().get(key)
+    v = (_read() or {}).get(key)
     return v if isinstance(v, str) and v in allowed else None
 
 
 def save_choice(key: str, value: str) -> None:
-    """Store ``value`` under ``key`` (atomically; failures ignored: see the module's note)."""
+    """Store ``value`` under ``key``, atomically, in a file this module wrote (or none yet); a
+    file that is not ours is left alone, and a failed write ignored (see the module's note)."""
     d = _read()
+    if d is None:
+        return
     d[key] = value
     try:
         path = cache_root() / FILE
