@@ -175,8 +175,11 @@ def score_methods(
         for label, scores in scored.stream_scores(n, fitted).items():
             out[label]["s"][n] = scores
     return {
-        label: {"id": r["s"][id_name], "ood": {n: r["s"][n] for n in ood_names},
-                "spec": r["spec"]}  # fmt: skip
+        label: {
+            "id": r["s"][id_name],
+            "ood": {n: r["s"][n] for n in ood_names},
+            "spec": r["spec"],
+        }
         for label, r in out.items()
     }
 
