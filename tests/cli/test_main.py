@@ -81,3 +81,30 @@ def test_help_texts_are_plain(capsys):
     for p in parsers(build_parser()):
         text = p.format_help()
         assert "``" not in text and ":func:" not in text, p.prog
+
+
+def test_a_finished_command_leaves_the_process_group(tmp_path, monkeypatch):
+    """Under torchrun every rank destroys its group before exit: a gloo group left for the
+    interpreter's teardown can abort a finished run (SIGABRT in one rank, seen in CI)."""
+    import socket
+
+    import torch.distributed as tdist
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(port)}  # fmt: skip
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    np.save(tmp_path / "val.npy", np.random.default_rng(0).normal(size=(50, 4)).astype("f4"))
+    threads = torch.get_num_threads()
+    try:
+        args = ["--quiet", "detect", "fit", "--val", str(tmp_path / "val.npy"), "--device",
+                "cpu", "--out", str(tmp_path / "d")]  # fmt: skip
+        assert main(args) == 0
+        assert not tdist.is_initialized()
+    finally:
+        if tdist.is_initialized():
+            tdist.destroy_process_group()
+        torch.set_num_threads(threads)

@@ -148,6 +148,7 @@ def _run(argv: list[str]) -> int:
     try:
         check_environment()  # ENERGY_OOD_WORKERS=many is one line at once, not later
         code = int(args.func(args) or 0)
+        _leave_group()  # every rank, before the interpreter's exit tears gloo's threads down
         _flush_stdout()
         _report_skipped(args.command, len(bad_images.skipped()))
         return code
@@ -208,13 +209,20 @@ def fail_rank(line: str) -> None:
                 json.dump(record, f)
         except OSError:
             pass
+    try:
+        _leave_group()
+    except Exception:  # noqa: BLE001 - leaving a broken group must not hide the line
+        pass
+
+
+def _leave_group() -> None:
+    """Destroy the process group, if this process joined one. A gloo group left for the
+    interpreter's exit can abort the process (SIGABRT, "terminate called without an active
+    exception") while its worker threads are torn down, failing a run that had finished."""
     if "torch.distributed" in sys.modules:
         from ..runtime import dist
 
-        try:
-            dist.shutdown()
-        except Exception:  # noqa: BLE001 - leaving a broken group must not hide the line
-            pass
+        dist.shutdown()
 
 
 def _stdout_to_devnull() -> None:
