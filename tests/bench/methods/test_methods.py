@@ -13,6 +13,8 @@ import pytest
 
 from energy_ood._validate import InputError
 from energy_ood.bench.config_files import load_config, parse_overrides
+from energy_ood.bench.methods import run as methods_run
+from energy_ood.bench.methods import score_cache
 from energy_ood.cli.main import main
 from energy_ood.data.packaged import PACKAGES
 
@@ -111,13 +113,20 @@ def _check_headline_verdicts(res: dict, report: str) -> None:
 
 
 @pytest.mark.slow
-def test_methods_fmnist_end_to_end_on_digits(tmp_path):
+def test_methods_fmnist_end_to_end_on_digits(tmp_path, monkeypatch):
     out = tmp_path / "out"
     res = _run(out, "methods_fmnist", TINY + TINY_DIGITS)
     _check(res, out)
     pool = res["aux_pool"]
     assert pool["n_train"] == 600 and pool["families"]
     before = {k: res[k] for k in ("id_error", "evaluations", "margins", "verdicts")}
+    for seed in (0, 1):
+        assert all((out / f"seed{seed}" / m / score_cache.CACHE_NAME).is_file() for m in ALL)
+
+    def no_scoring(*a, **k):
+        raise AssertionError("a resumed run scored a model whose scores are kept")
+
+    monkeypatch.setattr(methods_run, "score_on_sets", no_scoring)
     again = _run(out, "methods_fmnist", TINY + TINY_DIGITS)  # resumes: nothing retrains
     assert {k: again[k] for k in before} == before
 

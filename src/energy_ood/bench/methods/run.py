@@ -37,6 +37,7 @@ from ...train.timing import run_speed
 from ..ood.draws import dataset_vs_dataset
 from ..ood.results import Evaluation
 from ..sections import ScorerSpec, bench_runtime, check_config
+from . import score_cache
 from .config import MethodsConfig, MethodSpec
 from .results import MethodsResults, verdicts
 
@@ -77,9 +78,15 @@ def _specs(cfg: MethodsConfig, spec: MethodSpec, weights) -> list[ScorerSpec]:
     return out
 
 
-def _score(cfg, spec, model, d, oods, seed, rt, weights) -> dict | None:
-    """{label: (spec, per-set mean metrics, per-set draw std)}; None on other processes."""
+def _score(cfg, spec, model, d, oods, seed, rt, weights, run_dir, data, resume) -> dict | None:
+    """{label: (spec, per-set mean metrics, per-set draw std)}; None on other processes. Kept
+    in ``run_dir`` and read back on a resume that would score the same way (score_cache)."""
     specs = _specs(cfg, spec, weights)
+    key = score_cache.cache_key(run_dir, specs, cfg.eval.fit_samples, cfg.eval.n_draws, seed,
+                                data)  # fmt: skip
+    hit, kept = score_cache.load(run_dir, key, resume)
+    if hit:
+        return kept
     raw, _ = score_on_sets(model, d, oods, [s.as_method() for s in specs], cfg.eval.fit_samples,
                            seed, rt, class_weights=weights)  # fmt: skip
     if raw is None:
@@ -89,6 +96,7 @@ def _score(cfg, spec, model, d, oods, seed, rt, weights) -> dict | None:
         label = method_label(s.as_method())
         dv = dataset_vs_dataset(raw[label]["id"], raw[label]["ood"], cfg.eval.n_draws, seed)
         out[label] = (s, {k: dv[k]["mean"] for k in oods}, {k: dv[k]["std"] for k in oods})
+    score_cache.save(run_dir, key, out)
     return out
 
 
@@ -112,6 +120,7 @@ def _seed(cfg: MethodsConfig, seed: int, out: Path, data_root, resume, rt) -> di
            "speed": {}, "warning": None, "aux_pool": None}  # fmt: skip
     order = [cfg.method("ce"), *(m for m in cfg.methods if m.label != "ce")]
     base = margins = None
+    data = score_cache.data_digest(d, oods)
     for spec in order:
         t0 = time.perf_counter()
         res, chosen = _train(cfg, spec, d, oods, seed, folder, data_root, resume, rt, base,
@@ -128,7 +137,8 @@ def _seed(cfg: MethodsConfig, seed: int, out: Path, data_root, resume, rt) -> di
                                     data_root)[1]  # fmt: skip
                 margins = choose_margins(base, d.x_val, held)
         weights = run_class_weights(folder / spec.label)
-        rec["evals"][spec.label] = _score(cfg, spec, res["model"], d, oods, seed, rt, weights)
+        rec["evals"][spec.label] = _score(cfg, spec, res["model"], d, oods, seed, rt, weights,
+                                          folder / spec.label, data, resume)  # fmt: skip
     rec["protocol"] = {"ood_num": f"len(ID test) // 5 = {len(d.x_test) // 5}",
                        "ood_pool": {k: len(x) for k, x in oods.items()},
                        "n_draws": cfg.eval.n_draws, "fit_samples": cfg.eval.fit_samples,
