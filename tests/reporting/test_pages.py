@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from energy_ood.bench.ood.draws import dataset_vs_dataset
+from energy_ood.bench.draws import dataset_vs_dataset
 from energy_ood.bench.report_sections import claims_table, seed_cell
 from energy_ood.reporting import plots
 from energy_ood.reporting.pages import write_report

@@ -72,7 +72,7 @@ def test_a_file_that_is_not_ours_is_a_miss(run_dir, text):
     key = _key(run_dir)
     path = run_dir / score_cache.CACHE_NAME
     if text is None:  # the right key, evaluations of another shape
-        text = json.dumps({"key": key, "evals": {"msp": {"spec": ["msp", {}, None],
+        text = json.dumps({"key": key, "evals": {"msp": {"spec": {"name": "msp"},
                                                          "mean": [1], "std": {}}}})  # fmt: skip
     elif "evals" in text:
         text = json.dumps({"key": key, **json.loads(text)})

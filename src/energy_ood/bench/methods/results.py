@@ -14,7 +14,7 @@ import numpy as np
 
 from ...io.typed_schema import to_plain
 from ..claims import Claim
-from ..ood.results import Evaluation
+from ..evaluation import Evaluation
 from ..stats import paired_verdict
 
 METRICS = (("FPR95", "fpr95", True), ("AUROC", "auroc", False))

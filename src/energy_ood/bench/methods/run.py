@@ -34,8 +34,8 @@ from ...train.margins import MARGIN_KEYS, choose_margins
 from ...train.objectives import objective_class
 from ...train.runs import aux_outliers, finetune, prepare_id, pretrain, run_class_weights
 from ...train.timing import run_speed
-from ..ood.draws import dataset_vs_dataset
-from ..ood.results import Evaluation
+from ..draws import dataset_vs_dataset
+from ..evaluation import Evaluation
 from ..sections import ScorerSpec, bench_runtime, check_config
 from . import score_cache
 from .config import MethodsConfig, MethodSpec

@@ -80,7 +80,7 @@ def cache_key(run_dir, specs: list[ScorerSpec], fit_samples, n_draws, seed, data
     key = {
         "checkpoint": _digest_file(run_dir / "checkpoint.pt"),
         "class_weights": _digest_file(run_dir / "class_weights.npy"),
-        "scorers": [[s.name, s.params, s.label] for s in specs],
+        "scorers": [s.to_plain() for s in specs],
         "fit_samples": fit_samples, "n_draws": n_draws, "seed": seed,
         "data": data, "code": code_digest(),
     }  # fmt: skip
@@ -109,12 +109,12 @@ def _evals(plain) -> dict | None:
     for label, e in plain.items():
         spec = e.get("spec") if isinstance(e, dict) else None
         mean, std = (e.get("mean"), e.get("std")) if isinstance(e, dict) else (None, None)
-        if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[1], dict)):
+        if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)):
             return None
         if not all(isinstance(m, dict) and all(isinstance(v, dict) for v in m.values())
                    for m in (mean, std)):  # fmt: skip
             return None
-        out[label] = (ScorerSpec(spec[0], spec[1], spec[2]), mean, std)
+        out[label] = (ScorerSpec.from_plain(spec), mean, std)
     return out
 
 
@@ -130,6 +130,6 @@ def save(run_dir, key: dict, evals: dict) -> None:
     """Keep ``evals`` ({label: (spec, mean, std)}) under ``key``; rank 0 writes."""
     if not dist.is_main():
         return
-    plain = {label: {"spec": [s.name, s.params, s.label], "mean": mean, "std": std}
+    plain = {label: {"spec": s.to_plain(), "mean": mean, "std": std}
              for label, (s, mean, std) in evals.items()}  # fmt: skip
     atomic_write_json(Path(run_dir) / CACHE_NAME, {"key": key, "evals": plain})

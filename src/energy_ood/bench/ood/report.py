@@ -14,6 +14,7 @@ import numpy as np
 from ...data.id_classes import id_class_table
 from ...reporting.pages import convention_text, write_report
 from ...reporting.tables import markdown_table
+from ..evaluation import Evaluation
 from ..report_sections import (
     claims_table,
     command_section,
@@ -28,7 +29,7 @@ from .disclosure import departures
 from .family_text import headline_family_text, val_outliers_text
 from .noise_text import noise_sentences
 from .report_plots import report_plots
-from .results import Evaluation, OODResults
+from .results import OODResults
 
 # SPEC section 5: CIFAR-10, WRN-40-2, mean of 6 OOD sets (FPR95 / AUROC / AUPR-In / ID error).
 PAPER = {

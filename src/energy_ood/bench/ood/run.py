@@ -26,11 +26,12 @@ from ...runtime.progress import log
 from ...runtime.provenance import run_metadata
 from ...train.margins import choose_margins
 from ...train.timing import run_speed
+from ..evaluation import Evaluation
 from ..sections import ScorerSpec, bench_runtime, check_config
 from .claims import ood_claims
 from .config import OODConfig
 from .disclosure import departures
-from .results import Evaluation, MarginSweep, OODResults, TemperatureSweep
+from .results import MarginSweep, OODResults, TemperatureSweep
 from .seed import Seed, finetune_copy, median_epoch
 from .sweeps import FT_SCORES, margin_sweep, noise_stats, score_draws, temperature_points
 

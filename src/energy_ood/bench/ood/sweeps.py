@@ -13,8 +13,8 @@ from ...runtime import dist
 from ...runtime.progress import log
 from ...score.functional import free_energy
 from ...train.loop import accuracy, predict_logits
+from ..draws import dataset_vs_dataset
 from ..sections import ScorerSpec
-from .draws import dataset_vs_dataset
 from .margin_choice import RULE as SWEEP_RULE
 from .margin_choice import choose
 from .results import MarginPoint, MarginSweep

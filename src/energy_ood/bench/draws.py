@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...metrics import ood_metrics
-from ...reporting.tables import METRIC_COLUMNS
-from ...runtime.progress import log
+from ..metrics import ood_metrics
+from ..reporting.tables import METRIC_COLUMNS
+from ..runtime.progress import log
 
 KEYS = [k for k, _ in METRIC_COLUMNS]
 _NOTED: set[int] = set()

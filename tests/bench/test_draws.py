@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from energy_ood.bench.ood.draws import dataset_vs_dataset, draw_metrics
+from energy_ood.bench.draws import dataset_vs_dataset, draw_metrics
 from energy_ood.metrics import ood_metrics
 from energy_ood.reporting.tables import mean_row, metrics_table
 
