@@ -5,6 +5,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,13 +51,14 @@ def test_cifar10_claims_table_is_the_committed_results():
     assert f"**{acc:.2f} ± " in section
 
 
-def test_methods_table_is_the_committed_report():
-    """README's training-method table is the headline table of the committed methods_fmnist
-    report, rendered from its results.json with the current code (verdicts included)."""
+@pytest.mark.parametrize("name", ["methods_fmnist", "methods_cifar10_cpu"])
+def test_methods_table_is_the_committed_report(name):
+    """README's training-method tables are the headline tables of the committed methods
+    reports, rendered from their results.json with the current code (verdicts included)."""
     from energy_ood.bench.methods.report import headline_table
     from energy_ood.bench.methods.results import from_plain
 
-    res = from_plain(json.loads((ROOT / "docs/results/methods_fmnist/results.json").read_text()))
+    res = from_plain(json.loads((ROOT / f"docs/results/{name}/results.json").read_text()))
     text = (ROOT / "README.md").read_text()
     section = text[text.index("### Training methods") : text.index("## Where it runs")]
     table = headline_table(res)

@@ -76,6 +76,8 @@ def _check(res: dict, out: Path) -> None:
     assert res["margins"]["energy"] == res["margins"]["energy-scratch"]  # the same margins
     assert res["margins"]["energy"][0]["m_in"] < res["margins"]["energy"][0]["m_out"]
     assert set(res["verdicts"]) == {"energy", "ce"}
+    for train_s in res["timings"]["train_s"]:  # every model's recorded epochs, per seed
+        assert list(train_s) == labels and all(t > 0 for t in train_s.values())
     texts = [c["text"] for c in res["verdicts"]["ce"]]
     assert "vos (energy) beats ce (msp)" in texts and "mixoe has lower ID error than ce" in texts
     assert "logitnorm beats ce, both scored with energy" in texts

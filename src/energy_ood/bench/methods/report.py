@@ -107,7 +107,8 @@ def render(res: MethodsResults, out: str | Path, command: str = "") -> Path:
         ("Convention", convention_text(res.convention) + " Headline = mean over the "
          f"natural-image OOD sets ({', '.join(res.headline_sets)}), each scored on "
          f"{res.protocol['n_draws']} seeded draws of {res.protocol['ood_num']} images. " + RULE),
-        command_section(command, res.timings.get("total_s"), res.run.get("machine")),
+        command_section(command, res.timings.get("total_s"), res.run.get("machine"),
+                        _resumed_note(res)),
         ("ID accuracy and the headline (each method's own score)", headline_table(res)),
         ("Per OOD family: FPR95 / AUROC (each method's own score)", family_table(res)),
         ("Per OOD family: FPR95 / AUROC (energy score)", family_table(res, "energy")),
@@ -130,13 +131,45 @@ def _margins(res: MethodsResults) -> str:
     return "\n".join(lines) or "No method took margins from data."
 
 
+def _recorded_total(res: MethodsResults) -> float | None:
+    """The recorded training seconds of every model of every seed; None for results written
+    before they were recorded (``timings.train_s``) or where a run lacks them."""
+    per = res.timings.get("train_s")
+    if not per or any(v is None for d in per for v in d.values()):
+        return None
+    return sum(sum(d.values()) for d in per)
+
+
+def _resumed_note(res: MethodsResults) -> str:
+    """A run resumed after its models trained spends less in this process than training took."""
+    trained, total = _recorded_total(res), res.timings.get("total_s") or 0.0
+    if trained is None or trained <= total:
+        return ""
+    return (f"resumed: this process trained what was left and scored; the models' training as "
+            f"their records say took {trained / 60:.1f} min in all")  # fmt: skip
+
+
 def _times(res: MethodsResults) -> str:
-    rows = []
-    for seed, secs, speeds in zip(res.seeds, res.timings["seconds"], res.timings["speed"]):
+    """Per model: its recorded training time (sum of its epochs), the seconds this process
+    spent on it (training what was left, loading, scoring) and its training speed."""
+    rows, train = [], res.timings.get("train_s")
+    seconds, speed = res.timings["seconds"], res.timings["speed"]
+    for i, (seed, secs, speeds) in enumerate(zip(res.seeds, seconds, speed)):
         for lab, t in secs.items():
             sp = speeds.get(lab) or {}
-            rows.append([f"seed {seed}: {lab}", f"{t:.1f}",
-                         f"{sp.get('images_per_s', float('nan')):.0f}",
-                         f"{sp.get('step_ms_p50', float('nan')):.1f}"])  # fmt: skip
-    rows.append(["total", f"{res.timings.get('total_s', 0):.1f}", "", ""])
-    return markdown_table(["step", "training seconds", "images/s", "step ms p50"], rows)
+            row = [f"seed {seed}: {lab}", f"{t:.1f}",
+                   f"{sp.get('images_per_s', float('nan')):.0f}",
+                   f"{sp.get('step_ms_p50', float('nan')):.1f}"]  # fmt: skip
+            if train:
+                tr = train[i].get(lab)
+                row.insert(1, "not recorded" if tr is None else f"{tr:.1f}")
+            rows.append(row)
+    total = ["total", f"{res.timings.get('total_s', 0):.1f}", "", ""]
+    if not train:  # results written before training and scoring were told apart
+        return markdown_table(["step", "training seconds", "images/s", "step ms p50"],
+                              [*rows, total])  # fmt: skip
+    trained = _recorded_total(res)
+    total.insert(1, "not recorded" if trained is None else f"{trained:.1f}")
+    head = ["step", "training seconds (recorded epochs)", "seconds in this process",
+            "images/s", "step ms p50"]  # fmt: skip
+    return markdown_table(head, [*rows, total])
