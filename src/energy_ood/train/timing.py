@@ -71,3 +71,12 @@ def run_speed(metrics: dict) -> dict:
     hist = metrics.get("history", [])
     return {k: float(np.median([h[k] for h in hist])) for k in SPEED_KEYS
             if hist and all(k in h for h in hist)}  # fmt: skip
+
+
+def run_training_s(metrics: dict) -> float | None:
+    """The training time of a run as its record says (the sum of its epochs' seconds, which
+    a resumed run keeps); None when an epoch did not record it."""
+    hist = metrics.get("history") or []
+    if not hist or not all(isinstance(h.get("seconds"), int | float) for h in hist):
+        return None
+    return float(sum(h["seconds"] for h in hist))

@@ -33,7 +33,7 @@ from ...train import needs_aux
 from ...train.margins import MARGIN_KEYS, choose_margins
 from ...train.objectives import objective_class
 from ...train.runs import aux_outliers, finetune, prepare_id, pretrain, run_class_weights
-from ...train.timing import run_speed
+from ...train.timing import run_speed, run_training_s
 from ..draws import dataset_vs_dataset
 from ..evaluation import Evaluation
 from ..sections import ScorerSpec, bench_runtime, check_config
@@ -126,7 +126,7 @@ def _seed(cfg: MethodsConfig, seed: int, out: Path, data_root, resume, rt) -> di
         res, chosen = _train(cfg, spec, d, oods, seed, folder, data_root, resume, rt, base,
                              margins)  # fmt: skip
         rec["speed"][spec.label] = run_speed(res["metrics"])
-        rec["train_s"][spec.label] = _recorded_training_s(res["metrics"])
+        rec["train_s"][spec.label] = run_training_s(res["metrics"])
         rec["id_error"][spec.label], rec["margins"][spec.label] = 1 - res["metrics"][
             "test_accuracy"], chosen  # fmt: skip
         rec["aux_pool"] = rec["aux_pool"] or res["metrics"].get("aux_pool")
@@ -196,15 +196,6 @@ def run_methods_benchmark(
         res.run["skipped_images"] = bad_images.skipped()
     res.verdicts = verdicts(res, cfg.compare.baselines, cfg.compare.scores)
     return res
-
-
-def _recorded_training_s(metrics: dict) -> float | None:
-    """The training time of a run as its record says (the sum of its epochs' seconds), which a
-    resumed bench keeps; None when an epoch did not record it."""
-    hist = metrics.get("history") or []
-    if not hist or not all(isinstance(h.get("seconds"), int | float) for h in hist):
-        return None
-    return float(sum(h["seconds"] for h in hist))
 
 
 def _describe(cfg: MethodsConfig, m: MethodSpec) -> dict:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from ..._validate import InputError
+from ...data.checksums import sha256_file
 from ...io.atomic_write import atomic_write_json, json_default
 from ...io.bounded_json import parse_json
 from ...io.regular_files import read_regular
@@ -38,10 +39,7 @@ _CHUNK = 1 << 20
 
 
 def _digest_file(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return sha256_file(path) if path.is_file() else None
 
 
 def tensor_digest(x) -> str:
